@@ -1,0 +1,168 @@
+"""The local API: template routes served over HTTP, plus the stack's own ``/_local/...`` endpoints.
+
+``/_local/echo`` (any method, any sub-path) stands in for a third party: it records what it receives, and
+``GET /_local/echo`` shows the records, so a reply's full round trip can be watched without an account
+anywhere. ``GET /_local/health`` answers once the stack is ready.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
+from chatbridge.local.runtime import FunctionError, FunctionTimeout
+
+log = logging.getLogger("chatbridge.local")
+
+ECHO_PATH = "/_local/echo"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class EchoRecorder:
+    """The last requests the built-in echo endpoint received."""
+
+    def __init__(self, keep: int = 200) -> None:
+        self._records: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        text = body.decode("utf-8", errors="replace")
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        entry = {"method": method, "path": path, "headers": headers, "body": text, "json": parsed,
+                 "received_at": time.time()}
+        with self._lock:
+            self._records.append(entry)
+        return entry
+
+    def records(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+
+class LocalApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], *, router: Router, invoke: Callable[[str, dict], Any],
+                 stage: str, binary_media_types: tuple[str, ...] = ()) -> None:
+        super().__init__(address, _Handler)
+        self.router = router
+        self.invoke = invoke
+        self.stage = stage
+        self.binary_media_types = binary_media_types
+        self.echo = EchoRecorder()
+        self.ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: LocalApiServer
+    protocol_version = "HTTP/1.1"
+    server_version = "chatbridge-local"
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        """Requests are logged once, with their outcome, by ``_handle``."""
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send_json(413, {"message": "Request Too Long"})
+            return
+        body = self.rfile.read(length) if length else b""
+        if path == ECHO_PATH or path.startswith(ECHO_PATH + "/"):
+            self._echo(path, body)
+            return
+        if path == "/_local/health":
+            self._send_json(200 if self.server.ready.is_set() else 503,
+                            {"status": "ready" if self.server.ready.is_set() else "starting"})
+            return
+        if not self.server.ready.is_set():
+            self._send_json(503, {"message": "the local stack is still starting"})
+            return
+        match = self.server.router.match(self.command, path)
+        if match is None:
+            reason = "method not allowed" if self.server.router.allows_path(path) else "no route"
+            self._send_json(404, {"message": f"{reason}: {self.command} {path} is not in template.yaml"})
+            self._log(404, "-", started)
+            return
+        event = build_event(method=self.command, raw_path=self.path, headers=list(self.headers.items()),
+                            body=body, match=match, stage=self.server.stage, source_ip=self.client_address[0],
+                            binary_media_types=self.server.binary_media_types)
+        response = self._invoke(match.function.logical_id, event)
+        self._send(response)
+        self._log(response.status, match.function.logical_id, started)
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> ProxyResponse:
+        try:
+            return parse_response(self.server.invoke(function, event))
+        except FunctionTimeout as exc:
+            log.error("%s timed out: %s", function, exc.error_message)
+            return _json_response(504, {"message": "Endpoint request timed out"})
+        except FunctionError as exc:
+            log.error("%s failed: %s: %s\n%s", function, exc.error_type, exc.error_message, "".join(exc.stack))
+            return _json_response(502, {"message": "Internal server error"})
+        except MalformedResponse as exc:
+            log.error("%s returned a malformed proxy response: %s", function, exc)
+            return _json_response(502, {"message": "Internal server error"})
+
+    def _echo(self, path: str, body: bytes) -> None:
+        if self.command == "GET" and path == ECHO_PATH:
+            self._send_json(200, {"received": self.server.echo.records()})
+            return
+        if self.command == "DELETE" and path == ECHO_PATH:
+            self.server.echo.clear()
+            self._send_json(200, {"received": []})
+            return
+        entry = self.server.echo.record(self.command, self.path, dict(self.headers.items()), body)
+        log.info("echo endpoint received %s %s: %s", self.command, self.path, entry["body"][:200])
+        self._send_json(200, {"ok": True, "id": f"echo-{int(entry['received_at'] * 1000)}"})
+
+    def _send_json(self, status: int, document: Any) -> None:
+        self._send(_json_response(status, document))
+
+    def _send(self, response: ProxyResponse) -> None:
+        self.send_response(response.status)
+        names = {name.lower() for name, _ in response.headers}
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        if "content-type" not in names:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _log(self, status: int, function: str, started: float) -> None:
+        log.info("%s %s -> %d (%s, %.0f ms)", self.command, self.path, status, function,
+                 (time.monotonic() - started) * 1000)
+
+
+def _json_response(status: int, document: Any) -> ProxyResponse:
+    return ProxyResponse(status, [("Content-Type", "application/json")],
+                         json.dumps(document, ensure_ascii=False).encode("utf-8"))

@@ -1,0 +1,230 @@
+"""Event source pollers: what Lambda's event source mappings do, done against moto.
+
+moto's own event source mappings swallow stream records, so the local stack polls the DynamoDB stream and
+the SQS queues itself and calls the handlers with real batches, applying the template's FilterCriteria,
+BatchSize and ReportBatchItemFailures exactly as Lambda documents them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chatbridge.local.attributes import item_to_json
+from chatbridge.local.filters import matches_any, sqs_filter_view
+from chatbridge.local.runtime import FunctionError
+from chatbridge.local.template import QueueTrigger, StreamTrigger
+
+log = logging.getLogger("chatbridge.local")
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+class Poller(threading.Thread):
+    """A daemon thread that polls until stopped; ``poll_once`` does one round and says if it found work."""
+
+    idle_wait = 0.2
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = self.poll_once()
+            except Exception:  # noqa: BLE001 - a poller must survive anything and say what happened
+                log.exception("%s: polling failed, retrying", self.name)
+                busy = False
+            if not busy:
+                self._stopping.wait(self.idle_wait)
+
+    def poll_once(self) -> bool:
+        raise NotImplementedError
+
+
+def failed_identifiers(response: Any, identifiers: list[str], report_item_failures: bool) -> set[str] | None:
+    """Which records of a batch failed, per Lambda's partial batch response rules.
+
+    Returns None when the whole batch counts as failed (a malformed or unknown itemIdentifier, as Lambda
+    treats it); an empty set when everything succeeded. Without ReportBatchItemFailures the answer is
+    ignored.
+    """
+    if not report_item_failures or not isinstance(response, dict):
+        return set()
+    failures = response.get("batchItemFailures") or []
+    if not isinstance(failures, list):
+        return None
+    failed = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in identifiers:
+            return None
+        failed.add(identifier)
+    return failed
+
+
+def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A DynamoDB stream record as boto3 returns it, re-shaped as the Lambda event record."""
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    for key in ("Keys", "NewImage", "OldImage"):
+        if key in dynamodb:
+            dynamodb[key] = item_to_json(dynamodb[key])
+    return {"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": dynamodb,
+            "eventSourceARN": stream_arn}
+
+
+class StreamPoller(Poller):
+    """Follows a table's stream from LATEST; failed records are re-delivered from the first failure."""
+
+    def __init__(self, *, function_name: str, trigger: StreamTrigger, stream_arn: str, streams: Any,
+                 invoke: Invoke, region: str, retry_delay: float = 0.5) -> None:
+        super().__init__(name=f"{function_name}<-{trigger.table_logical_id} stream")
+        self.function_name = function_name
+        self.trigger = trigger
+        self.stream_arn = stream_arn
+        self._streams = streams
+        self._invoke = invoke
+        self._region = region
+        self._retry_delay = retry_delay
+        self._iterators: dict[str, str] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._attempts = 0
+        self.start_position()
+
+    def start_position(self) -> None:
+        """Take the iterators now, so records written after this call are seen (LATEST at start)."""
+        description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"],
+                    ShardIteratorType=self.trigger.starting_position)["ShardIterator"]
+
+    def poll_once(self) -> bool:
+        self._read()
+        if not self._pending:
+            return False
+        batch = self._pending[: self.trigger.batch_size]
+        identifiers = [record["dynamodb"]["SequenceNumber"] for record in batch]
+        try:
+            failed = failed_identifiers(self._invoke({"Records": batch}), identifiers,
+                                        self.trigger.report_batch_item_failures)
+        except FunctionError as exc:
+            log.warning("%s: function error on a batch of %d stream records: %s", self.name, len(batch), exc)
+            failed = None
+        if failed == set():
+            del self._pending[: len(batch)]
+            self._attempts = 0
+            return True
+        first = 0 if failed is None else min(identifiers.index(i) for i in failed)
+        del self._pending[:first]  # records before the first failure are done, as Lambda checkpoints them
+        self._attempts += 1
+        limit = self.trigger.maximum_retry_attempts
+        if 0 <= limit < self._attempts:
+            log.error("%s: giving up on %d stream records from sequence number %s after %d retries",
+                      self.name, len(batch) - first, identifiers[first], limit)
+            del self._pending[: len(batch) - first]
+            self._attempts = 0
+            return True
+        log.info("%s: retrying from sequence number %s (attempt %d)", self.name, identifiers[first],
+                 self._attempts + 1)
+        self._stopping.wait(min(self._retry_delay * 2 ** (self._attempts - 1), 30))
+        return True
+
+    def _read(self) -> None:
+        """Fetch new records from every shard into the pending list, dropping those no filter matches."""
+        if len(self._pending) >= self.trigger.batch_size:
+            return
+        for shard_id, iterator in list(self._iterators.items()):
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
+            for raw in answer.get("Records", []):
+                record = lambda_stream_record(raw, self.stream_arn, self._region)
+                if matches_any(self.trigger.filters, record):
+                    self._pending.append(record)
+
+
+class QueuePoller(Poller):
+    """Receives up to BatchSize messages, deletes the ones that succeeded; the rest come back later."""
+
+    idle_wait = 0.05
+
+    def __init__(self, *, function_name: str, trigger: QueueTrigger, queue_url: str, queue_arn: str, sqs: Any,
+                 invoke: Invoke, region: str) -> None:
+        super().__init__(name=f"{function_name}<-{trigger.queue_logical_id} queue")
+        self.trigger = trigger
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self._sqs = sqs
+        self._invoke = invoke
+        self._region = region
+
+    def poll_once(self) -> bool:
+        messages = self._receive()
+        if not messages:
+            return False
+        records = [self._record(message) for message in messages]
+        kept = [r for r in records if matches_any(self.trigger.filters, sqs_filter_view(r))]
+        dropped = [r for r in records if r not in kept]
+        self._delete_messages(dropped)  # Lambda deletes messages that match no filter
+        if not kept:
+            return True
+        identifiers = [record["messageId"] for record in kept]
+        try:
+            failed = failed_identifiers(self._invoke({"Records": kept}), identifiers,
+                                        self.trigger.report_batch_item_failures)
+        except FunctionError as exc:
+            log.warning("%s: function error on a batch of %d messages: %s", self.name, len(kept), exc)
+            return True  # nothing deleted: every message comes back after its visibility timeout
+        if failed is None:
+            log.warning("%s: the partial batch response was malformed; the whole batch will be retried", self.name)
+            return True
+        self._delete_messages([r for r in kept if r["messageId"] not in failed])
+        return True
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        wait = 1
+        while len(messages) < self.trigger.batch_size and not self._stopping.is_set():
+            answer = self._sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.trigger.batch_size - len(messages)),
+                WaitTimeSeconds=wait, MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
+            received = answer.get("Messages", [])
+            if not received:
+                break
+            messages.extend(received)
+            wait = 0
+        return messages
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = {}
+        for name, value in (message.get("MessageAttributes") or {}).items():
+            attributes[name] = {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None,
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []), "dataType": value.get("DataType")}
+        return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                "body": message.get("Body", ""), "attributes": message.get("Attributes", {}),
+                "messageAttributes": attributes, "md5OfBody": message.get("MD5OfBody"),
+                "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn, "awsRegion": self._region}
+
+    def _delete_messages(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), 10):
+            chunk = records[start:start + 10]
+            answer = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)])
+            for failure in answer.get("Failed", []):
+                log.warning("%s: could not delete a message: %s", self.name, failure.get("Message"))

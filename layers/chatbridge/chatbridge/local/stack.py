@@ -1,0 +1,190 @@
+"""The whole system on this machine: moto for AWS, worker processes for Lambda, an HTTP server for API
+Gateway and pollers for the event source mappings, all read from template.yaml.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chatbridge.local.apigateway import Router
+from chatbridge.local.http import ECHO_PATH, LocalApiServer
+from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
+from chatbridge.local.resources import create_all
+from chatbridge.local.runtime import FunctionRuntime
+from chatbridge.local.state import load_state, save_state
+from chatbridge.local.template import LocalTemplate, load_template
+
+log = logging.getLogger("chatbridge.local")
+
+OUTBOUND_ALLOW_ENV = "CHATBRIDGE_OUTBOUND_ALLOW"
+
+# What every handler process sees: moto instead of AWS, no credentials that could reach a real account.
+_AWS_LOCAL_ENVIRONMENT = {
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+@dataclass
+class StackOptions:
+    template_path: Path
+    host: str = "127.0.0.1"
+    port: int = 3000
+    region: str = "us-east-1"
+    json_logs: bool = False
+    data_dir: Path | None = None
+    max_workers: int = 4
+    extra_environment: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    """Start with ``start()``, stop with ``stop()`` (also on a context exit)."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.template: LocalTemplate | None = None
+        self.resources: dict[str, dict[str, str]] = {}
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self.pollers: list[Poller] = []
+        self.api: LocalApiServer | None = None
+        self._moto: Any = None
+        self._serve_thread: threading.Thread | None = None
+        self.endpoint_url = ""
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self.api is not None, "start() first"
+        return self.api.url
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.options.region,
+                            aws_access_key_id="local", aws_secret_access_key="local",
+                            config=Config(retries={"max_attempts": 2, "mode": "standard"}))
+
+    def start(self) -> None:
+        os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+        self._start_moto()
+        first = load_template(self.options.template_path, endpoint_url=self.endpoint_url, region=self.options.region)
+        self.resources = create_all(first, self.client("dynamodb"), self.client("sqs"))
+        # Re-resolve with what moto really assigned (stream ARNs), so handler environments are exact.
+        self.template = load_template(self.options.template_path, endpoint_url=self.endpoint_url,
+                                      region=self.options.region, attributes=self.resources)
+        log.info("created %d tables and %d queues from %s", len(self.template.tables), len(self.template.queues),
+                 self.template.path)
+        if self.options.data_dir:
+            counts = load_state(self.options.data_dir, self.template, **self._state_clients())
+            if counts:
+                log.info("loaded %(items)d items, %(messages)d messages, %(parameters)d parameters", counts)
+        self.api = LocalApiServer((self.options.host, self.options.port), router=Router(self.template.routes),
+                                  invoke=self.invoke, stage=self.template.stage_name,
+                                  binary_media_types=self.template.binary_media_types)
+        self._serve_thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
+        self._serve_thread.start()
+        self._start_functions()
+        self._start_pollers()
+        self.api.ready.set()
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        return self.runtimes[logical_id].invoke(event)
+
+    def stop(self) -> None:
+        """Stop taking work, let handlers finish, save state, stop moto. Safe to call twice."""
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(10)
+        self.pollers = []
+        if self.api is not None:
+            self.api.shutdown()
+            self.api.server_close()
+            self.api = None
+        for runtime in self.runtimes.values():
+            runtime.stop()
+        self.runtimes = {}
+        if self.options.data_dir and self.template is not None and self._moto is not None:
+            counts = save_state(self.options.data_dir, self.template, **self._state_clients())
+            log.info("saved %(items)d items, %(messages)d messages, %(parameters)d parameters to "
+                     f"{self.options.data_dir}", counts)
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the real log
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+
+    def function_environment(self) -> dict[str, str]:
+        """Local overrides on top of each function's template environment."""
+        assert self.api is not None
+        allowed = [item for item in os.environ.get(OUTBOUND_ALLOW_ENV, "").split(",") if item.strip()]
+        host, port = self.api.server_address[:2]
+        allowed.append(f"{host}:{port}")
+        return {**_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint_url,
+                "POWERTOOLS_METRICS_DISABLED": "false" if self.options.json_logs else "true",
+                OUTBOUND_ALLOW_ENV: ",".join(dict.fromkeys(allowed)),
+                "CHATBRIDGE_LOCAL_URL": self.url, **self.options.extra_environment}
+
+    def _start_functions(self) -> None:
+        assert self.template is not None
+        overrides = self.function_environment()
+        for fn in self.template.functions.values():
+            self.runtimes[fn.logical_id] = FunctionRuntime(
+                fn, environment={**fn.environment, **overrides}, region=self.options.region,
+                json_logs=self.options.json_logs, max_workers=self.options.max_workers)
+        with ThreadPoolExecutor(max_workers=max(1, len(self.runtimes))) as pool:
+            for future in [pool.submit(runtime.start) for runtime in self.runtimes.values()]:
+                future.result()
+        log.info("functions ready: %s", ", ".join(self.runtimes))
+
+    def _start_pollers(self) -> None:
+        assert self.template is not None
+        streams = self.client("dynamodbstreams")
+        for fn in self.template.functions.values():
+            invoke = self.runtimes[fn.logical_id].invoke
+            for trigger in fn.stream_triggers:
+                if trigger.enabled:
+                    self.pollers.append(StreamPoller(
+                        function_name=fn.logical_id, trigger=trigger, streams=streams, invoke=invoke,
+                        stream_arn=self.resources[trigger.table_logical_id]["StreamArn"], region=self.options.region))
+            for queue_trigger in fn.queue_triggers:
+                if queue_trigger.enabled:
+                    queue = self.resources[queue_trigger.queue_logical_id]
+                    self.pollers.append(QueuePoller(
+                        function_name=fn.logical_id, trigger=queue_trigger, queue_url=queue["QueueUrl"],
+                        queue_arn=queue["Arn"], sqs=self.client("sqs"), invoke=invoke, region=self.options.region))
+        for poller in self.pollers:
+            poller.start()
+
+    def _state_clients(self) -> dict[str, Any]:
+        assert self.template is not None
+        return {"dynamodb": self.client("dynamodb"), "sqs": self.client("sqs"), "ssm": self.client("ssm"),
+                "queue_urls": {lid: self.resources[lid]["QueueUrl"] for lid in self.template.queues}}
+
+    @property
+    def echo_url(self) -> str:
+        return self.url + ECHO_PATH
