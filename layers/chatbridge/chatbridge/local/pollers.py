@@ -162,8 +162,9 @@ class QueuePoller(Poller):
     idle_wait = 0.05
 
     def __init__(self, *, function_name: str, trigger: QueueTrigger, queue_url: str, queue_arn: str, sqs: Any,
-                 invoke: Invoke, region: str) -> None:
+                 invoke: Invoke, region: str, wait_seconds: int = 1) -> None:
         super().__init__(name=f"{function_name}<-{trigger.queue_logical_id} queue")
+        self._wait_seconds = wait_seconds
         self.trigger = trigger
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -196,15 +197,19 @@ class QueuePoller(Poller):
 
     def _receive(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
-        wait = 1
+        seen: set[str] = set()
+        wait = self._wait_seconds
         while len(messages) < self.trigger.batch_size and not self._stopping.is_set():
             answer = self._sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.trigger.batch_size - len(messages)),
                 WaitTimeSeconds=wait, MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
-            received = answer.get("Messages", [])
+            received = [m for m in answer.get("Messages", []) if m["MessageId"] not in seen]
             if not received:
-                break
+                break  # empty, or (visibility timeout 0) the same messages again
+            seen.update(m["MessageId"] for m in received)
             messages.extend(received)
+            if self.trigger.batch_size <= 10:
+                break  # one receive fills the batch; asking again would only count extra receives
             wait = 0
         return messages
 
