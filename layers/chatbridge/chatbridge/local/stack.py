@@ -21,7 +21,7 @@ from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
 from chatbridge.local.resources import create_all
 from chatbridge.local.runtime import FunctionRuntime
 from chatbridge.local.state import load_state, save_state
-from chatbridge.local.template import LocalTemplate, load_template
+from chatbridge.local.template import DEFAULT_STACK_NAME, LocalTemplate, load_template
 
 log = logging.getLogger("chatbridge.local")
 
@@ -44,6 +44,7 @@ class StackOptions:
     host: str = "127.0.0.1"
     port: int = 3000
     region: str = "us-east-1"
+    stack_name: str = DEFAULT_STACK_NAME
     json_logs: bool = False
     data_dir: Path | None = None
     max_workers: int = 4
@@ -84,11 +85,13 @@ class LocalStack:
     def start(self) -> None:
         os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
         self._start_moto()
-        first = load_template(self.options.template_path, endpoint_url=self.endpoint_url, region=self.options.region)
+        first = load_template(self.options.template_path, endpoint_url=self.endpoint_url, region=self.options.region,
+                              stack_name=self.options.stack_name)
         self.resources = create_all(first, self.client("dynamodb"), self.client("sqs"))
         # Re-resolve with what moto really assigned (stream ARNs), so handler environments are exact.
         self.template = load_template(self.options.template_path, endpoint_url=self.endpoint_url,
-                                      region=self.options.region, attributes=self.resources)
+                                      region=self.options.region, stack_name=self.options.stack_name,
+                                      attributes=self.resources)
         log.info("created %d tables and %d queues from %s", len(self.template.tables), len(self.template.queues),
                  self.template.path)
         if self.options.data_dir:
@@ -123,11 +126,26 @@ class LocalStack:
         self.runtimes = {}
         if self.options.data_dir and self.template is not None and self._moto is not None:
             counts = save_state(self.options.data_dir, self.template, **self._state_clients())
+            ssm = self.client("ssm")  # saved: the file is now the only copy, as after a process exit
+            for page in ssm.get_paginator("describe_parameters").paginate():
+                for parameter in page["Parameters"]:
+                    ssm.delete_parameter(Name=parameter["Name"])
             log.info("saved %(items)d items, %(messages)d messages, %(parameters)d parameters to "
                      f"{self.options.data_dir}", counts)
         if self._moto is not None:
+            self._delete_resources()
             self._moto.stop()
             self._moto = None
+
+    def _delete_resources(self) -> None:
+        """moto keeps its state per process: leave it as found, so a restart in-process starts clean."""
+        dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
+        for logical_id, attributes in self.resources.items():
+            if "QueueUrl" in attributes:
+                sqs.delete_queue(QueueUrl=attributes["QueueUrl"])
+            else:
+                dynamodb.delete_table(TableName=attributes["Ref"])
+        self.resources = {}
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
