@@ -69,7 +69,12 @@ class LocalApiServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
+        """Where this machine reaches the server (a wildcard bind is reached on loopback)."""
         host, port = self.server_address[:2]
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{port}"
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -160,8 +161,7 @@ class LocalStack:
         """Local overrides on top of each function's template environment."""
         assert self.api is not None
         allowed = [item for item in os.environ.get(OUTBOUND_ALLOW_ENV, "").split(",") if item.strip()]
-        host, port = self.api.server_address[:2]
-        allowed.append(f"{host}:{port}")
+        allowed.append(urlsplit(self.url).netloc)  # the built-in echo endpoint stands in for third parties
         return {**_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint_url,
                 "POWERTOOLS_METRICS_DISABLED": "false" if self.options.json_logs else "true",
                 OUTBOUND_ALLOW_ENV: ",".join(dict.fromkeys(allowed)),

@@ -1,0 +1,97 @@
+"""What the operator commands share: --endpoint/--json options, plain-text tables, error exits.
+
+Every command prints a readable table by default and the API's JSON with ``--json`` (for scripts), and
+exits non-zero with the API's own reason when a request fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from chatbridge.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient
+
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2
+
+
+def add_operator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default=None,
+                        help=f"API base URL (default ${ENDPOINT_ENV} or {DEFAULT_ENDPOINT}); "
+                             "AWS endpoints are SigV4-signed with your AWS credentials")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON answer instead of a table")
+
+
+def client_from(args: argparse.Namespace) -> ChatbridgeClient:
+    return ChatbridgeClient(args.endpoint)
+
+
+def run_operator_command(action: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command so API errors become one stderr line and a non-zero exit, never a traceback."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return action(args) or 0
+        except ApiError as error:
+            where = f" (HTTP {error.status})" if error.status else ""
+            print(f"error{where}: {error.reason}", file=sys.stderr)
+            return EXIT_API_ERROR
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return wrapped
+
+
+class UsageError(Exception):
+    """Bad input on the command line or in a file: exit 2 with this message."""
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+def items_of(answer: Any, *keys: str) -> list[dict[str, Any]]:
+    """A list answer may be bare or wrapped (``{"items": [...]}``, ``{"chats": [...]}``...)."""
+    if isinstance(answer, list):
+        return answer
+    if isinstance(answer, dict):
+        for key in (*keys, "items", "results", "data"):
+            if isinstance(answer.get(key), list):
+                return answer[key]
+    return []
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *, empty: str) -> None:
+    """``columns`` are (header, key); a key may be dotted (``incoming_chat.chat_external_id``)."""
+    if not rows:
+        print(empty)
+        return
+    cells = [[_cell(_get(row, key), key) for _, key in columns] for row in rows]
+    widths = [max(len(header), *(len(line[i]) for line in cells)) for i, (header, _) in enumerate(columns)]
+    print("  ".join(header.upper().ljust(widths[i]) for i, (header, _) in enumerate(columns)).rstrip())
+    for line in cells:
+        print("  ".join(value.ljust(widths[i]) for i, value in enumerate(line)).rstrip())
+
+
+def _get(row: Any, key: str) -> Any:
+    for part in key.split("."):
+        row = row.get(part) if isinstance(row, dict) else None
+    return row
+
+
+def _cell(value: Any, key: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and key.endswith(("_at", "time")) and value > 1_000_000_000:
+        return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."

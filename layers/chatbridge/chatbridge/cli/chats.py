@@ -1,0 +1,60 @@
+"""``chatbridge chats list`` and ``chatbridge chats show ID``: what third parties' webhooks created."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from chatbridge.cli._operator import add_operator_options, client_from, items_of, print_json, print_table, \
+    run_operator_command
+
+SENDERS = {0: "visitor", -1: "system"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("chats", help="chats created by incoming webhooks")
+    commands = parser.add_subparsers(dest="chats_command", required=True, metavar="{list,show}")
+    listing = commands.add_parser("list", help="list chats, newest first")
+    listing.add_argument("--incoming", help="only chats of this incoming webhook (identifier)")
+    listing.add_argument("--status", choices=["pending", "active", "closed"], help="only chats in this status")
+    add_operator_options(listing)
+    listing.set_defaults(func=run_operator_command(_list))
+    show = commands.add_parser("show", help="one chat and its messages")
+    show.add_argument("chat_id", help="chat id (from `chats list`)")
+    add_operator_options(show)
+    show.set_defaults(func=run_operator_command(_show))
+
+
+def _list(args: argparse.Namespace) -> int:
+    answer = client_from(args).list_chats(incoming=args.incoming, status=args.status)
+    chats = items_of(answer, "chats")
+    if args.json:
+        print_json(chats)
+        return 0
+    print_table(chats, [("id", "id"), ("status", "status"), ("nick", "nick"), ("phone", "phone"),
+                        ("incoming", "incoming_chat.incoming.identifier"),
+                        ("external id", "incoming_chat.chat_external_id"), ("updated", "updated_at")],
+                empty="no chats yet")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    client = client_from(args)
+    chat = client.get_chat(args.chat_id)
+    if isinstance(chat, dict) and isinstance(chat.get("chat"), dict):
+        chat = chat["chat"]
+    messages = items_of(client.list_messages(args.chat_id), "messages")
+    if args.json:
+        print_json({"chat": chat, "messages": messages})
+        return 0
+    incoming = (chat.get("incoming_chat") or {}).get("incoming") or {}
+    print(f"chat {chat.get('id')}  {chat.get('status')}  {chat.get('nick')}"
+          f"{'  ' + chat['phone'] if chat.get('phone') else ''}")
+    print(f"  from {incoming.get('name') or incoming.get('identifier') or '-'}"
+          f" (external id {(chat.get('incoming_chat') or {}).get('chat_external_id', '-')})")
+    for message in messages:
+        user_id = message.get("user_id", 0)
+        message["from"] = SENDERS.get(user_id, f"operator {user_id}")
+    print_table(messages, [("id", "id"), ("time", "time"), ("from", "from"), ("kind", "kind"), ("message", "msg"),
+                           ("delivery", "delivery")], empty="no messages")
+    return 0

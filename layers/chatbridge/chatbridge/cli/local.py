@@ -1,0 +1,93 @@
+"""``chatbridge local``: the whole system on this machine, read from template.yaml, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_ENV = "CHATBRIDGE_TEMPLATE"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "local", help="run API, functions, tables, queues and pollers locally on moto (no Docker, no account)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes it to your network)")
+    parser.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 picks a free one)")
+    parser.add_argument("--seed", action="store_true",
+                        help="store a demo open-wa webhook, REST API and outgoing webhook, print a curl to try")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="load state from DIR at start and save it there on exit")
+    parser.add_argument("--template", type=Path, help=f"SAM template (default ${TEMPLATE_ENV}, ./template.yaml, "
+                                                      "or the project's)")
+    parser.add_argument("--json-logs", action="store_true", help="keep the functions' raw JSON log lines")
+    parser.set_defaults(func=run)
+
+
+def find_template(explicit: Path | None) -> Path:
+    candidates = [explicit] if explicit else [
+        Path(os.environ[TEMPLATE_ENV]) if os.environ.get(TEMPLATE_ENV) else None,
+        Path.cwd() / "template.yaml",
+        Path(__file__).resolve().parents[4] / "template.yaml",  # the checkout this package is installed from
+    ]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_file():
+            return candidate
+    raise SystemExit(f"error: no template found ({explicit or 'looked for ./template.yaml'}); pass --template")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    from chatbridge.local.logs import configure_stack_logging
+    from chatbridge.local.stack import LocalStack, StackOptions
+
+    log = configure_stack_logging(json_logs=args.json_logs)
+    template = find_template(args.template)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        if stopping.is_set():
+            os._exit(130)  # a second Ctrl-C: the user really means it
+        log.info("stopping (%s)...", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    stack = LocalStack(StackOptions(template_path=template, host=args.host, port=args.port,
+                                    json_logs=args.json_logs, data_dir=args.data))
+    try:
+        stack.start()
+    except OSError as exc:
+        stack.stop()
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+              " (another `chatbridge local` running? try --port 0)", file=sys.stderr)
+        return 1
+    except Exception:
+        stack.stop()
+        raise
+    try:
+        if args.seed:
+            from chatbridge.local.seed import seed, try_it
+
+            from chatbridge.client import ApiError
+
+            try:
+                seed(stack.url, stack.echo_url)
+            except ApiError as error:
+                print(f"error: --seed could not store the demo through the admin API: {error}", file=sys.stderr)
+                return 1
+        print(f"chatbridge local ready on {stack.url}", flush=True)
+        if args.seed:
+            print(try_it(stack.url, stack.echo_url), flush=True)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("listening on %s: anyone who can reach this machine can use the admin API", args.host)
+        stopping.wait()
+    finally:
+        stack.stop()
+        log.info("stopped")
+    return 0
