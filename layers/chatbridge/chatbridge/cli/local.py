@@ -43,8 +43,11 @@ def find_template(explicit: Path | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    from chatbridge.local.cfn import TemplateError
     from chatbridge.local.logs import configure_stack_logging
+    from chatbridge.local.runtime import FunctionError
     from chatbridge.local.stack import LocalStack, StackOptions
+    from chatbridge.local.state import StateError
 
     log = configure_stack_logging(json_logs=args.json_logs)
     template = find_template(args.template)
@@ -67,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
               " (another `chatbridge local` running? try --port 0)", file=sys.stderr)
         return 1
-    except Exception:
+    except (TemplateError, FunctionError, StateError) as exc:
         stack.stop()
-        raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.seed:
             from chatbridge.local.seed import seed, try_it

@@ -71,6 +71,15 @@ def failed_identifiers(response: Any, identifiers: list[str], report_item_failur
     return failed
 
 
+def _log_outcome(poller: str, size: int, failed: set[str] | None) -> None:
+    if failed == set():
+        log.info("%s: batch of %d handled", poller, size)
+    elif failed is None:
+        log.warning("%s: batch of %d failed as a whole (malformed partial batch response)", poller, size)
+    else:
+        log.warning("%s: %d of %d records reported failed; they will be retried", poller, len(failed), size)
+
+
 def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
     """A DynamoDB stream record as boto3 returns it, re-shaped as the Lambda event record."""
     dynamodb = dict(record["dynamodb"])
@@ -124,6 +133,7 @@ class StreamPoller(Poller):
         except FunctionError as exc:
             log.warning("%s: function error on a batch of %d stream records: %s", self.name, len(batch), exc)
             failed = None
+        _log_outcome(self.name, len(batch), failed)
         if failed == set():
             del self._pending[: len(batch)]
             self._attempts = 0
@@ -189,8 +199,8 @@ class QueuePoller(Poller):
         except FunctionError as exc:
             log.warning("%s: function error on a batch of %d messages: %s", self.name, len(kept), exc)
             return True  # nothing deleted: every message comes back after its visibility timeout
+        _log_outcome(self.name, len(kept), failed)
         if failed is None:
-            log.warning("%s: the partial batch response was malformed; the whole batch will be retried", self.name)
             return True
         self._delete_messages([r for r in kept if r["messageId"] not in failed])
         return True
