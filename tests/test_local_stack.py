@@ -137,3 +137,26 @@ def test_data_dir_keeps_items_and_messages_across_restarts(tmp_path):
         assert [m["Body"] for m in messages] == ["parked"]
         parameter = second.client("ssm").get_parameter(Name="/chatbridge/secret", WithDecryption=True)
         assert parameter["Parameter"]["Value"] == "s3cret"
+
+
+def test_chunked_request_bodies_reach_the_handler(stack):
+    import http.client
+
+    host, port = stack.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("POST", "/things/chunked-1", body=iter([b'{"job": ', b'"chunked"}']),
+                       headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 200
+    assert json.loads(json.loads(response.read())["event"]["body"]) == {"job": "chunked"}
+
+
+def test_oversized_request_is_refused_before_the_handler(stack):
+    import http.client
+
+    host, port = stack.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.putrequest("POST", "/things/huge")
+    connection.putheader("Content-Length", str(10 * 1024 * 1024 + 1))
+    connection.endheaders()
+    assert connection.getresponse().status == 413

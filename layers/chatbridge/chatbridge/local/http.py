@@ -78,6 +78,10 @@ class LocalApiServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: LocalApiServer
     protocol_version = "HTTP/1.1"
@@ -94,11 +98,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.monotonic()
         path = self.path.split("?", 1)[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        try:
+            body = self._read_body()
+        except _BodyTooLarge:
+            self.close_connection = True  # the unread body makes the connection unusable
             self._send_json(413, {"message": "Request Too Long"})
             return
-        body = self.rfile.read(length) if length else b""
+        except ValueError as exc:
+            self._send_json(400, {"message": f"unreadable request body: {exc}"})
+            return
         if path == ECHO_PATH or path.startswith(ECHO_PATH + "/"):
             self._echo(path, body)
             return
@@ -121,6 +129,28 @@ class _Handler(BaseHTTPRequestHandler):
         response = self._invoke(match.function.logical_id, event)
         self._send(response)
         self._log(response.status, match.function.logical_id, started)
+
+    def _read_body(self) -> bytes:
+        """Content-Length or chunked bodies (some providers stream theirs), at most API Gateway's 10 MB."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass  # trailers
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise _BodyTooLarge
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        return self.rfile.read(length) if length else b""
 
     def _invoke(self, function: str, event: dict[str, Any]) -> ProxyResponse:
         try:
