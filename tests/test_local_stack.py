@@ -160,3 +160,15 @@ def test_oversized_request_is_refused_before_the_handler(stack):
     connection.putheader("Content-Length", str(10 * 1024 * 1024 + 1))
     connection.endheaders()
     assert connection.getresponse().status == 413
+
+
+def test_any_function_can_be_invoked_directly_with_an_event(stack):
+    event = {"Records": [{"messageId": "m1", "body": json.dumps({"pk": "direct-1", "job": "x"}),
+                          "attributes": {"ApproximateReceiveCount": "1"}}]}
+    status, _, body = _request(stack, "POST", "/_local/invoke/QueueFunction", body=event)
+    assert status == 200 and json.loads(body) == {"batchItemFailures": []}
+    assert _item(stack, "direct-1", "job")
+    status, _, body = _request(stack, "POST", "/_local/invoke/NoSuchFunction", body={})
+    assert status == 404
+    status, _, body = _request(stack, "POST", "/_local/invoke/QueueFunction", body={"Records": "bad"})
+    assert status == 200 and json.loads(body)["errorType"] == "TypeError"

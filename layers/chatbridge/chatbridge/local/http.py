@@ -2,7 +2,8 @@
 
 ``/_local/echo`` (any method, any sub-path) stands in for a third party: it records what it receives, and
 ``GET /_local/echo`` shows the records, so a reply's full round trip can be watched without an account
-anywhere. ``GET /_local/health`` answers once the stack is ready.
+anywhere. ``GET /_local/health`` answers once the stack is ready. ``POST /_local/invoke/{LogicalId}``
+invokes a function directly with the posted event, like ``sam local invoke``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chatbridge.local.runtime import FunctionError, FunctionTimeout
 log = logging.getLogger("chatbridge.local")
 
 ECHO_PATH = "/_local/echo"
+INVOKE_PATH = "/_local/invoke/"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -117,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.ready.is_set():
             self._send_json(503, {"message": "the local stack is still starting"})
             return
+        if path.startswith(INVOKE_PATH) and self.command == "POST":
+            self._direct_invoke(path[len(INVOKE_PATH):], body)
+            return
         match = self.server.router.match(self.command, path)
         if match is None:
             reason = "method not allowed" if self.server.router.allows_path(path) else "no route"
@@ -164,6 +169,24 @@ class _Handler(BaseHTTPRequestHandler):
         except MalformedResponse as exc:
             log.error("%s returned a malformed proxy response: %s", function, exc)
             return _json_response(502, {"message": "Internal server error"})
+
+    def _direct_invoke(self, function: str, body: bytes) -> None:
+        """``sam local invoke``'s counterpart: POST any event (e.g. a file from events/) to a function."""
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError as exc:
+            self._send_json(400, {"message": f"the event is not JSON: {exc}"})
+            return
+        try:
+            result = self.server.invoke(function, event)
+        except KeyError:
+            self._send_json(404, {"message": f"no function {function!r} in template.yaml"})
+            return
+        except FunctionError as exc:
+            self._send_json(200, {"errorType": exc.error_type, "errorMessage": exc.error_message,
+                                  "stackTrace": exc.stack})
+            return
+        self._send_json(200, result)
 
     def _echo(self, path: str, body: bytes) -> None:
         if self.command == "GET" and path == ECHO_PATH:
