@@ -1,0 +1,115 @@
+"""The condition language: ``type=chat,image||fromMe=false``.
+
+``||`` joins clauses that must all hold; ``,`` lists values any one of which matches; ``!=`` negates;
+``attr=__exists__`` holds when the attribute is present (even as null). The left side is a location path
+(dotted, ``$root.``, or JSONPath without ``=``), optionally with ``|||`` alternatives (the first non-empty
+one is tested). Values compare with the attribute's JSON text (``false``, ``12``, ``null``), trimmed of
+surrounding spaces. A clause on an absent attribute fails; a ``!=`` clause on an absent attribute holds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from chatbridge.errors import SpecSyntaxError
+from chatbridge.locations import MISSING, Location, compile_location
+
+EXISTS = "__exists__"
+# exactly two pipes: three pipes are location alternatives inside a clause
+_CLAUSE_SEPARATOR = re.compile(r"(?<!\|)\|\|(?!\|)")
+
+
+def json_text(value: Any) -> str:
+    """What a value compares as: strings unchanged, everything else its compact JSON text."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
+class Clause:
+    __slots__ = ("source", "location", "negated", "values", "exists")
+
+    def __init__(self, source: str, position: int) -> None:
+        self.source = source
+        operator_at = source.find("=")
+        if operator_at < 0:
+            raise SpecSyntaxError(
+                f"condition clause {position} {source!r} has no '=' (write attribute=value1,value2)")
+        self.negated = operator_at > 0 and source[operator_at - 1] == "!"
+        path = source[:operator_at - 1 if self.negated else operator_at].strip()
+        if not path:
+            raise SpecSyntaxError(f"condition clause {position} {source!r} names no attribute before '='")
+        try:
+            self.location: Location = compile_location(path)  # type: ignore[assignment]
+        except SpecSyntaxError as exc:
+            raise SpecSyntaxError(f"condition clause {position} {source!r}: {exc}") from None
+        if self.location.alternatives and any(a.steps for a in self.location.alternatives):
+            raise SpecSyntaxError(f"condition clause {position} {source!r}: split steps are not allowed in "
+                                  "conditions ('||' separates clauses)")
+        values_text = source[operator_at + 1:]
+        if "||" in values_text:
+            raise SpecSyntaxError(f"condition clause {position} {source!r} has stray '|' characters "
+                                  "(clauses are joined by exactly '||')")
+        values = [value.strip() for value in values_text.split(",")]
+        self.exists = EXISTS in values
+        if self.exists and len(values) > 1:
+            raise SpecSyntaxError(f"condition clause {position} {source!r}: {EXISTS} cannot be listed with values")
+        self.values = frozenset(values)
+
+    def holds(self, message: Any, root: Any) -> bool:
+        value = self.location.first(message, root)
+        if self.exists:
+            return (value is MISSING) == self.negated
+        if value is MISSING:
+            return self.negated
+        return (json_text(value) in self.values) != self.negated
+
+    def __repr__(self) -> str:
+        return f"Clause({self.source!r})"
+
+
+class Condition:
+    """Compiled clauses; an empty condition always holds. Evaluation never raises on any JSON value."""
+
+    __slots__ = ("source", "clauses")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        if not source.strip():
+            self.clauses: tuple[Clause, ...] = ()
+            return
+        parts = _CLAUSE_SEPARATOR.split(source)
+        for position, part in enumerate(parts, 1):
+            if not part.strip():
+                raise SpecSyntaxError(f"condition {source!r}: clause {position} is empty (stray '||')")
+        self.clauses = tuple(Clause(part.strip(), position) for position, part in enumerate(parts, 1))
+
+    def first_failure(self, message: Any, root: Any = None) -> Clause | None:
+        """The first clause that does not hold, or ``None`` when all hold."""
+        for clause in self.clauses:
+            if not clause.holds(message, root):
+                return clause
+        return None
+
+    def holds(self, message: Any, root: Any = None) -> bool:
+        return self.first_failure(message, root) is None
+
+    def __repr__(self) -> str:
+        return f"Condition({self.source!r})"
+
+
+@lru_cache(maxsize=4096)
+def compile_condition(source: str) -> Condition:
+    """Parse a condition once. Raises ``SpecSyntaxError`` naming the offending clause."""
+    return Condition(source)

@@ -1,0 +1,55 @@
+"""Error types shared by every part of chatbridge.
+
+Errors are types, not strings, so a handler can turn them into the right HTTP answer without parsing
+messages, and every message says what the sender can do about it.
+"""
+
+from __future__ import annotations
+
+
+class ChatbridgeError(Exception):
+    """Base of every error chatbridge raises on purpose (anything else is a bug)."""
+
+
+class SpecSyntaxError(ChatbridgeError, ValueError):
+    """A location, condition or template in a spec cannot be understood.
+
+    A ``ValueError`` too, so pydantic validators turn it into a validation error naming the field.
+    """
+
+
+class PayloadError(ChatbridgeError):
+    """A request body chatbridge cannot read; ``status`` is the HTTP status to answer with."""
+
+    status: int = 400
+    code: str = "bad_payload"
+
+
+class EmptyBody(PayloadError):
+    code = "empty_body"
+
+
+class NotBase64(PayloadError):
+    code = "not_base64"
+
+
+class NotUtf8(PayloadError):
+    code = "not_utf8"
+
+
+class NotJson(PayloadError):
+    code = "not_json"
+
+
+class TooDeep(PayloadError):
+    code = "too_deep"
+
+
+class TooLarge(PayloadError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedContentType(PayloadError):
+    status = 415
+    code = "unsupported_content_type"

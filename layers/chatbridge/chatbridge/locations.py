@@ -1,0 +1,201 @@
+"""The location language: where a value sits in a payload.
+
+``sender.name``, ``entry.0.changes.0.value`` (numeric parts index lists; negative ones count from the end),
+then optional ``||SEP||N`` steps that split the value's text by SEP and take element N (0-based, or
+``last``); an index out of range keeps the value unchanged, as Live Helper Chat does. ``a|||b`` lists
+alternatives. ``$root.path`` starts at the payload root instead of the message (WhatsApp Cloud keeps the
+sender's name beside the messages, not in them). A ``$``-prefixed expression is JSONPath (jsonpath-ng,
+extended syntax), compiled once. A missing path yields ``MISSING``, never an exception.
+
+Everything is parsed when the spec is validated; resolving is a plain loop over precompiled parts.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from chatbridge.errors import SpecSyntaxError
+
+ROOT_PREFIX = "$root"
+
+
+class _Missing:
+    """Marks an absent value (distinct from JSON null)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def value_text(value: Any) -> str:
+    """Live Helper Chat's text of a value: absent/null/false -> '', true -> '1', numbers as JSON text
+    (big integers exact), objects and lists as compact JSON, strings unchanged."""
+    if value is None or value is MISSING or value is False:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
+def is_empty(value: Any) -> bool:
+    """Empty for ``|||`` alternatives: absent, null, false, '' , [] or {}."""
+    return value is MISSING or value is None or value is False or (
+        isinstance(value, (str, list, dict)) and not value)
+
+
+class _DottedPath:
+    __slots__ = ("parts", "from_root")
+
+    def __init__(self, source: str, text: str) -> None:
+        self.from_root = text == ROOT_PREFIX or text.startswith(ROOT_PREFIX + ".")
+        if self.from_root:
+            text = text[len(ROOT_PREFIX) + 1:]
+        segments = text.split(".") if text else []
+        if any(segment == "" for segment in segments) and text:
+            raise SpecSyntaxError(f"location {source!r} has an empty path part (two dots, or a leading/trailing dot)")
+        self.parts = tuple((segment, _as_index(segment)) for segment in segments)
+
+    def resolve(self, message: Any, root: Any) -> Any:
+        current = root if self.from_root else message
+        for key, index in self.parts:
+            if isinstance(current, dict):
+                current = current.get(key, MISSING)
+                if current is MISSING:
+                    return MISSING
+            elif isinstance(current, list) and index is not None:
+                if -len(current) <= index < len(current):
+                    current = current[index]
+                else:
+                    return MISSING
+            else:
+                return MISSING
+        return current
+
+
+def _as_index(segment: str) -> int | None:
+    try:
+        return int(segment)
+    except ValueError:
+        return None
+
+
+class _JsonPath:
+    __slots__ = ("expression",)
+
+    def __init__(self, source: str, text: str) -> None:
+        self.expression = _compile_jsonpath(source, text)
+
+    def resolve(self, message: Any, root: Any) -> Any:
+        try:
+            matches = self.expression.find(message)
+        except Exception:  # jsonpath-ng filters may raise on odd data: a location never raises
+            return MISSING
+        if not matches:
+            return MISSING
+        if len(matches) == 1:
+            return matches[0].value
+        return [match.value for match in matches]
+
+
+@lru_cache(maxsize=1024)
+def _compile_jsonpath_cached(text: str) -> Any:
+    from jsonpath_ng.ext import parse  # imported on first use: keeps it off the ingest cold start
+
+    return parse(text)
+
+
+def _compile_jsonpath(source: str, text: str) -> Any:
+    try:
+        return _compile_jsonpath_cached(text)
+    except Exception as exc:
+        raise SpecSyntaxError(f"location {source!r}: JSONPath {text!r} does not parse ({exc})") from None
+
+
+class _Alternative:
+    __slots__ = ("path", "steps")
+
+    def __init__(self, source: str, text: str) -> None:
+        pieces = text.split("||")
+        path_text = pieces[0].strip()
+        if not path_text:
+            raise SpecSyntaxError(f"location {source!r} has an empty path")
+        if len(pieces) % 2 == 0:
+            raise SpecSyntaxError(
+                f"location {source!r}: a split step needs a separator and an index (path||SEP||N)")
+        self.path = _JsonPath(source, path_text) if path_text.startswith("$") and not (
+            path_text == ROOT_PREFIX or path_text.startswith(ROOT_PREFIX + ".")) else _DottedPath(source, path_text)
+        steps = []
+        for separator, index in zip(pieces[1::2], pieces[2::2]):
+            if separator == "":
+                raise SpecSyntaxError(f"location {source!r}: a split step has an empty separator")
+            index = index.strip()
+            if index == "last":
+                steps.append((separator, -1))
+            elif index.isdigit():
+                steps.append((separator, int(index)))
+            else:
+                raise SpecSyntaxError(
+                    f"location {source!r}: split index {index!r} must be a number from 0 or 'last'")
+        self.steps = tuple(steps)
+
+    def resolve(self, message: Any, root: Any) -> Any:
+        value = self.path.resolve(message, root)
+        for separator, index in self.steps:
+            if value is MISSING or value is None:
+                return value
+            parts = value_text(value).split(separator)
+            if index < len(parts):
+                value = parts[index]
+        return value
+
+
+class Location:
+    """A compiled location; ``first`` and ``joined`` never raise on any JSON value."""
+
+    __slots__ = ("source", "alternatives")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.alternatives = tuple(_Alternative(source, part) for part in source.split("|||"))
+
+    def first(self, message: Any, root: Any = None) -> Any:
+        """The first alternative that is not empty, else the last alternative's value (may be MISSING)."""
+        value = MISSING
+        for alternative in self.alternatives:
+            value = alternative.resolve(message, root)
+            if not is_empty(value):
+                return value
+        return value
+
+    def joined(self, message: Any, root: Any = None) -> str:
+        """Every non-empty alternative's text joined with a space (Live Helper Chat's nick behaviour)."""
+        texts = (value_text(alternative.resolve(message, root)) for alternative in self.alternatives)
+        return " ".join(text for text in texts if text)
+
+    def __repr__(self) -> str:
+        return f"Location({self.source!r})"
+
+
+def compile_location(source: str) -> Location | None:
+    """Parse a location once; ``''`` (not configured) gives ``None``. Raises ``SpecSyntaxError``."""
+    if not source or not source.strip():
+        return None
+    return _compile_cached(source.strip())
+
+
+@lru_cache(maxsize=4096)
+def _compile_cached(source: str) -> Location:
+    return Location(source)

@@ -1,0 +1,157 @@
+"""``IncomingWebhookSpec``: how one third party's webhook becomes chats and messages.
+
+Every location, condition and template is compiled while the model validates, so a malformed one is
+refused when the spec is saved (the error names the field and the clause) and mapping a payload never
+parses anything. The model is frozen: compiled forms cannot go stale. To add a field, declare it here;
+unknown keys are refused so typos (``nik``) do not pass silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from chatbridge.conditions import Condition, compile_condition
+from chatbridge.errors import SpecSyntaxError
+from chatbridge.locations import Location, compile_location
+from chatbridge.templates import Template, compile_template
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
+AttributeValue = str | int | float | bool | None
+
+
+class MessageKind(BaseModel):
+    """One kind of message: the conditions a message meets, and the body it becomes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    conditions: str = Field("", description="condition language, evaluated on the message")
+    body: str = Field(description="template language: {{msg.<path>}}, {{attributes.<key>}}")
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions_parse(cls, value: str) -> str:
+        compile_condition(value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledKind:
+    name: str  # "attachment", "image", "text[0]"...
+    kind: Literal["text", "image", "attachment"]
+    conditions: Condition
+    body: Template
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSpec:
+    messages: Location | None
+    chat_id: Location
+    nick: Location | None
+    nick_join: bool
+    phone: Location | None
+    email: Location | None
+    time: Location | None
+    message_id: Location | None
+    conditions: Condition
+    kinds: tuple[CompiledKind, ...]  # in Live Helper Chat's order: attachment, image, text kinds
+
+
+class IncomingWebhookSpec(BaseModel):
+    """An incoming webhook (Live Helper Chat's name): fields documented in README, "Incoming webhook specs"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int | None = Field(None, description="assigned on save")
+    identifier: str = Field(pattern=IDENTIFIER_PATTERN, description="URL part: /webhooks/incoming/<identifier>")
+    name: str = Field(min_length=1, max_length=200, description="shown in the chat")
+    scope: str = Field("", max_length=100, description="free word such as 'whatsapp'")
+    enabled: bool = True
+    log_requests: bool = Field(False, description="keep raw requests and their outcome for debugging")
+
+    messages: str = Field("", description="location of the message(s); empty: the whole payload")
+    chat_id: str = Field(description="location of the third party's chat id, inside a message")
+    nick: str = ""
+    nick_combine: Literal["first", "join"] = Field(
+        "first", description="nick alternatives a|||b: first non-empty, or join all found with a space (LHC)")
+    phone: str = ""
+    email: str = ""
+    time: str = ""
+    message_id: str = ""
+
+    conditions: str = Field("", description="general conditions on the payload's first-level attributes")
+    text: list[MessageKind] = Field(default_factory=list)
+    image: MessageKind | None = None
+    attachment: MessageKind | None = None
+
+    on_closed_chat: Literal["new_chat", "pending", "active"] = "new_chat"
+    reset_operator: bool = False
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+    chat_id_template: str | None = Field(None, description="how a reply rebuilds the id, e.g. {chat_id}@c.us")
+    created_at: int | None = None
+    updated_at: int | None = None
+
+    _compiled: CompiledSpec = PrivateAttr()
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _single_text_kind_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("messages", "chat_id", "nick", "phone", "email", "time", "message_id")
+    @classmethod
+    def _location_parses(cls, value: str) -> str:
+        compile_location(value)
+        return value
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions_parse(cls, value: str) -> str:
+        compile_condition(value)
+        return value
+
+    @model_validator(mode="after")
+    def _compile(self) -> IncomingWebhookSpec:
+        chat_id = compile_location(self.chat_id)
+        if chat_id is None:
+            raise ValueError("chat_id: give the location of the chat id inside a message, e.g. 'from'")
+        if not (self.text or self.image or self.attachment):
+            raise ValueError("define at least one message kind: text, image or attachment")
+        kinds = []
+        for name, kind, definition in self._kind_definitions():
+            try:
+                body = compile_template(definition.body, self.attributes)
+            except SpecSyntaxError as exc:
+                raise ValueError(f"{name}.body: {exc}") from None
+            kinds.append(CompiledKind(name, kind, compile_condition(definition.conditions), body))
+        self._compiled = CompiledSpec(
+            messages=compile_location(self.messages), chat_id=chat_id, nick=compile_location(self.nick),
+            nick_join=self.nick_combine == "join",
+            phone=compile_location(self.phone), email=compile_location(self.email),
+            time=compile_location(self.time), message_id=compile_location(self.message_id),
+            conditions=compile_condition(self.conditions), kinds=tuple(kinds))
+        return self
+
+    def _kind_definitions(self) -> list[tuple[str, Literal["text", "image", "attachment"], MessageKind]]:
+        kinds: list[tuple[str, Literal["text", "image", "attachment"], MessageKind]] = []
+        if self.attachment is not None:
+            kinds.append(("attachment", "attachment", self.attachment))
+        if self.image is not None:
+            kinds.append(("image", "image", self.image))
+        kinds.extend((f"text[{i}]", "text", definition) for i, definition in enumerate(self.text))
+        return kinds
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are: compiled forms are derived from them."""
+        if not isinstance(other, IncomingWebhookSpec):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # attributes is a dict: specs are not hashable
+
+    @property
+    def compiled(self) -> CompiledSpec:
+        """Parsed locations, conditions and templates, ready for ``mapping.map_payload``."""
+        return self._compiled
