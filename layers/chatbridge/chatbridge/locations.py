@@ -64,6 +64,8 @@ class _DottedPath:
         if self.from_root:
             text = text[len(ROOT_PREFIX) + 1:]
         segments = text.split(".") if text else []
+        if "|" in text:
+            raise SpecSyntaxError(f"location {source!r} has a stray '|' (steps are ||SEP||N, alternatives |||)")
         if any(segment == "" for segment in segments) and text:
             raise SpecSyntaxError(f"location {source!r} has an empty path part (two dots, or a leading/trailing dot)")
         self.parts = tuple((segment, _as_index(segment)) for segment in segments)
