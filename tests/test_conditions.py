@@ -1,0 +1,98 @@
+"""The condition language: clauses, value lists, negation, __exists__, JSON text comparison."""
+
+import pytest
+from hypothesis import given, strategies as st
+
+from chatbridge.conditions import compile_condition
+from chatbridge.errors import SpecSyntaxError
+
+MESSAGE = {"type": "chat", "fromMe": False, "ack": 12, "ratio": 1.5, "nothing": None, "caption": "",
+           "sender": {"name": "Aisha"}, "message": {"is_echo": True}, "voice": {"id": "v"}}
+
+
+def holds(source, message=MESSAGE, root=None):
+    return compile_condition(source).holds(message, root)
+
+
+def test_all_clauses_must_hold_and_any_listed_value_matches():
+    assert holds("type=chat,image||fromMe=false")
+    assert holds("type=image, chat")
+    assert not holds("type=chat||fromMe=true")
+    assert not holds("type=image,location")
+
+
+def test_booleans_numbers_and_null_compare_by_their_json_text():
+    assert holds("fromMe=false") and not holds("fromMe=0") and not holds("fromMe=")
+    assert holds("ack=12") and not holds("ack=12.0")
+    assert holds("ratio=1.5")
+    assert holds("nothing=null")
+    assert holds("caption=")
+
+
+def test_negation_holds_for_other_values_and_for_absent_attributes():
+    assert holds("type!=image,location")
+    assert not holds("type!=chat")
+    assert holds("missing!=anything")
+    assert holds("message.is_echo!=false") and not holds("message.is_echo!=true")
+
+
+def test_a_clause_on_an_absent_attribute_fails():
+    assert not holds("missing=chat")
+    assert not holds("sender.nope=Aisha")
+
+
+def test_exists_holds_when_present_even_as_null():
+    assert holds("type=__exists__") and holds("nothing=__exists__")
+    assert not holds("missing=__exists__")
+    assert holds("missing!=__exists__") and not holds("type!=__exists__")
+
+
+def test_alternatives_on_the_left_test_the_first_non_empty():
+    assert holds("document|||voice|||sticker=__exists__")
+    assert not holds("document|||sticker=__exists__")
+
+
+def test_dotted_and_root_paths_on_the_left():
+    assert holds("sender.name=Aisha")
+    assert holds("$root.object=page", MESSAGE, {"object": "page"})
+    assert not holds("$root.object=page", MESSAGE, {"object": "user"})
+
+
+def test_empty_condition_always_holds():
+    assert holds("") and holds("   ")
+
+
+def test_first_failure_names_the_clause_that_did_not_hold():
+    failed = compile_condition("type=chat||fromMe=true||ack=12").first_failure(MESSAGE)
+    assert failed.source == "fromMe=true"
+    assert compile_condition("type=chat").first_failure(MESSAGE) is None
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("type", "clause 1 'type' has no '='"),
+    ("type=chat||fromMe", "clause 2 'fromMe' has no '='"),
+    ("type=chat||", "clause 2 is empty"),
+    ("||type=chat", "clause 1 is empty"),
+    ("=chat", "names no attribute"),
+    ("a=__exists__,b", "__exists__ cannot be listed"),
+    ("a=1||||b=2", "stray '|'"),
+    ("a..b=1", "empty path part"),
+])
+def test_malformed_conditions_are_refused_naming_the_clause(source, fragment):
+    with pytest.raises(SpecSyntaxError) as raised:
+        compile_condition(source)
+    assert fragment in str(raised.value)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20)
+
+
+@given(json_values, st.sampled_from(["a=1", "a.b!=x,y", "a=__exists__", "a.0|||b=null||b!=__exists__",
+                                     "$root.a=true", "$.a[*]=1"]))
+def test_conditions_never_raise_on_any_json(value, source):
+    condition = compile_condition(source)
+    assert condition.holds(value, value) in (True, False)
+    assert condition.holds({"a": value, "b": value}, value) in (True, False)
