@@ -94,3 +94,8 @@ def test_dump_round_trips_without_compiled_internals():
     dumped = full.model_dump(mode="json")
     assert "_compiled" not in dumped and "compiled" not in dumped
     assert IncomingWebhookSpec.model_validate(dumped) == full
+
+
+def test_a_spec_built_without_validation_compiles_on_first_use():
+    unvalidated = IncomingWebhookSpec.model_construct(**{**MINIMAL, "text": [{"body": "{{msg.body}}"}]})
+    assert [k.name for k in unvalidated.compiled.kinds] == ["text[0]"]

@@ -153,5 +153,11 @@ class IncomingWebhookSpec(BaseModel):
 
     @property
     def compiled(self) -> CompiledSpec:
-        """Parsed locations, conditions and templates, ready for ``mapping.map_payload``."""
+        """Parsed locations, conditions and templates, ready for ``mapping.map_payload``.
+
+        Set during validation; a spec made with ``model_construct`` (no validation) compiles on first use.
+        """
+        private = self.__pydantic_private__
+        if private is None or "_compiled" not in private:
+            self._compiled = type(self).model_validate(self.model_dump(mode="python", warnings=False))._compiled
         return self._compiled
