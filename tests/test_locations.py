@@ -101,6 +101,13 @@ def test_value_text_follows_lhc_rules():
         ["", "", "1", "", "12", "1.5", "é", '[1,{"a":null}]']
 
 
+def test_decimals_read_back_from_dynamodb_render_as_numbers():
+    from decimal import Decimal
+
+    assert [value_text(v) for v in (Decimal("4987381189870374000"), Decimal("1.5"), [Decimal("2")])] == \
+        ["4987381189870374000", "1.5", "[2]"]
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),

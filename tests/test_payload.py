@@ -112,3 +112,18 @@ def test_any_bytes_decode_or_raise_a_payload_error(body, content_type, is_base64
     except PayloadError:
         return
     assert isinstance(value, (dict, list))
+
+
+json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=30).filter(lambda value: isinstance(value, (dict, list)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_documents, st.booleans())
+def test_any_json_document_comes_back_unchanged(document, as_base64):
+    body = json.dumps(document, ensure_ascii=False).encode()
+    if as_base64:
+        body = base64.b64encode(body)
+    assert decode_body(body, content_type="application/json", is_base64=as_base64) == document

@@ -9,13 +9,12 @@ surrounding spaces. A clause on an absent attribute fails; a ``!=`` clause on an
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import MISSING, Location, compile_location
+from chatbridge.locations import MISSING, Location, compact_json, compile_location
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause
@@ -34,7 +33,7 @@ def json_text(value: Any) -> str:
         return "null"
     if isinstance(value, int):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    return compact_json(value)
 
 
 class Clause:

@@ -13,6 +13,7 @@ Everything is parsed when the spec is validated; resolving is a plain loop over 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -47,7 +48,24 @@ def value_text(value: Any) -> str:
         return value
     if isinstance(value, int):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    return compact_json(value)
+
+
+def compact_json(value: Any) -> str:
+    """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are."""
+    if isinstance(value, Decimal):
+        return _number_of_decimal(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=_json_default)
+
+
+def _number_of_decimal(value: Decimal) -> str:
+    return str(int(value)) if value.is_finite() and value == value.to_integral_value() else str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
+    return str(value)
 
 
 def is_empty(value: Any) -> bool:
