@@ -52,11 +52,13 @@ def test_malformed_clauses_are_refused_naming_field_and_clause():
     message = error_of(text=[{"body": "x"}, {"conditions": "type", "body": "y"}])
     assert "text.1.conditions" in message and "'type'" in message
     assert "nick" in error_of(nick="a..b")
-    assert "text[0].body" in error_of(text=[{"body": "{{msg.body}} {{nope}}"}])
+    assert "text.0.body" in error_of(text=[{"body": "{{msg.body}} {{nope}}"}])
+    assert "image.body" in error_of(image={"body": "{{msg.a..b}}"})
 
 
 def test_templates_may_only_name_defined_attributes():
-    assert "no attribute 'shop'" in error_of(text=[{"body": "{{attributes.shop}}"}])
+    assert "text[0].body: placeholder '{{attributes.shop}}': no attribute 'shop'" in \
+        error_of(text=[{"body": "{{attributes.shop}}"}])
     ok = spec(text=[{"body": "{{attributes.shop}}"}], attributes={"shop": "Acme"})
     assert ok.compiled.kinds[0].body.render({}) == "Acme"
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from chatbridge.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.locations import Location, compile_location
-from chatbridge.templates import Template, compile_template
+from chatbridge.templates import Template, check_template_syntax, compile_template
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
 AttributeValue = str | int | float | bool | None
@@ -34,6 +34,12 @@ class MessageKind(BaseModel):
     @classmethod
     def _conditions_parse(cls, value: str) -> str:
         compile_condition(value)
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body_parses(cls, value: str) -> str:
+        check_template_syntax(value)
         return value
 
 

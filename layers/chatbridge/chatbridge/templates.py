@@ -47,9 +47,24 @@ class Template:
         return f"Template({self.source!r})"
 
 
+class _AnyAttributes(dict):
+    """Every key exists: lets the syntax be checked before the spec's attributes are known."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: Any) -> Any:
+        return ""
+
+
+def check_template_syntax(source: str) -> None:
+    """Raise ``SpecSyntaxError`` for a malformed placeholder; attribute names are checked later."""
+    compile_template(source, _AnyAttributes())
+
+
 def compile_template(source: str, attributes: Mapping[str, Any] | None = None) -> Template:
     """Parse a body once. Unknown placeholders and unknown attributes raise ``SpecSyntaxError``."""
-    attributes = attributes or {}
+    attributes = {} if attributes is None else attributes
     parts: list[Any] = []
     literal = []
     position = 0
