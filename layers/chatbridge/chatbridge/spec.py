@@ -9,7 +9,7 @@ unknown keys are refused so typos (``nik``) do not pass silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -112,6 +112,13 @@ class IncomingWebhookSpec(BaseModel):
         compile_location(value)
         return value
 
+    @field_validator("chat_id")
+    @classmethod
+    def _chat_id_is_given(cls, value: str) -> str:
+        if compile_location(value) is None:
+            raise ValueError("give the location of the chat id inside a message, e.g. 'from'")
+        return value
+
     @field_validator("conditions")
     @classmethod
     def _conditions_parse(cls, value: str) -> str:
@@ -120,9 +127,7 @@ class IncomingWebhookSpec(BaseModel):
 
     @model_validator(mode="after")
     def _compile(self) -> IncomingWebhookSpec:
-        chat_id = compile_location(self.chat_id)
-        if chat_id is None:
-            raise ValueError("chat_id: give the location of the chat id inside a message, e.g. 'from'")
+        chat_id = cast(Location, compile_location(self.chat_id))  # never None: _chat_id_is_given
         if not (self.text or self.image or self.attachment):
             raise ValueError("define at least one message kind: text, image or attachment")
         kinds = []
