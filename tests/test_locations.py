@@ -1,7 +1,7 @@
 """The location language: dotted paths, split steps, alternatives, $root and JSONPath."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.locations import MISSING, compile_location, value_text
@@ -114,6 +114,7 @@ json_values = st.recursive(
     max_leaves=20)
 
 
+@settings(deadline=None)
 @given(json_values, st.sampled_from(["a", "a.0.b", "0", "a||@||0", "a||,||last||x||2", "a|||b.-1", "$root.a",
                                      "$.a[*]", "$..b"]))
 def test_split_and_index_never_raise_on_any_json(value, source):

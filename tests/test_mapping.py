@@ -160,7 +160,7 @@ json_values = st.recursive(
     max_leaves=30)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_mapping_never_raises_on_any_json(payload):
     for spec in (SPEC, make_spec(messages="")):
