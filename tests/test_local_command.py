@@ -102,3 +102,26 @@ def test_data_dir_survives_a_restart(tmp_path):
     assert second.stop() == 0
     saved = json.loads((tmp_path / "chatbridge-local-state.json").read_text())
     assert any(item["pk"] == {"S": "persisted"} for item in saved["tables"]["ItemsTable"])
+
+
+def test_port_in_use_is_a_clear_error():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-c", LAUNCHER, "local", "--template", str(FIXTURE),
+                                 "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_broken_template_is_a_clear_error(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                        "      CodeUri: .\n      Handler: missing_module.handler\n")
+    result = subprocess.run([sys.executable, "-c", LAUNCHER, "local", "--template", str(template), "--port", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "cannot import handler missing_module.handler" in result.stderr

@@ -172,3 +172,11 @@ def test_any_function_can_be_invoked_directly_with_an_event(stack):
     assert status == 404
     status, _, body = _request(stack, "POST", "/_local/invoke/QueueFunction", body={"Records": "bad"})
     assert status == 200 and json.loads(body)["errorType"] == "TypeError"
+
+
+def test_invocation_past_the_function_timeout_is_killed_and_answers_504(stack):
+    started = time.monotonic()
+    status, _, body = _request(stack, "GET", "/slow")
+    assert status == 504
+    assert json.loads(body) == {"message": "Endpoint request timed out"}
+    assert time.monotonic() - started < 4  # Timeout 1 s (+1 s grace), not the handler's 5 s sleep

@@ -49,7 +49,8 @@ def test_globals_scalars_are_overridden_and_layers_become_import_paths(template)
 
 def test_api_events_become_routes(template):
     routes = {(route.method, route.path) for route, fn in template.routes}
-    assert routes == {("POST", "/things/{id}"), ("GET", "/things/{id}"), ("ANY", "/files/{proxy+}")}
+    assert routes == {("POST", "/things/{id}"), ("GET", "/things/{id}"), ("ANY", "/files/{proxy+}"),
+                      ("GET", "/slow")}
 
 
 def test_stream_trigger_keeps_batch_size_filters_and_partial_failures(template):
