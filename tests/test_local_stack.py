@@ -127,7 +127,12 @@ def test_data_dir_keeps_items_and_messages_across_restarts(tmp_path):
         first.client("sqs").send_message(QueueUrl=first.resources["JobsDeadLetterQueue"]["QueueUrl"],
                                          MessageBody="parked")
         first.client("ssm").put_parameter(Name="/chatbridge/secret", Value="s3cret", Type="SecureString")
-    assert (tmp_path / "chatbridge-local-state.json").exists()
+    state_file = tmp_path / "chatbridge-local-state.json"
+    saved = json.loads(state_file.read_text())
+    # moto's SSM outlives a stack inside one process: change the saved value to see it come from the file.
+    (parameter,) = [p for p in saved["parameters"] if p["Name"] == "/chatbridge/secret"]
+    parameter["Value"] = "from-file"
+    state_file.write_text(json.dumps(saved))
     with LocalStack(options) as second:
         item = second.client("dynamodb").get_item(TableName="chatbridge-data-items",
                                                   Key={"pk": {"S": "kept"}, "sk": {"S": "x"}})["Item"]
@@ -136,7 +141,7 @@ def test_data_dir_keeps_items_and_messages_across_restarts(tmp_path):
             QueueUrl=second.resources["JobsDeadLetterQueue"]["QueueUrl"])["Messages"]
         assert [m["Body"] for m in messages] == ["parked"]
         parameter = second.client("ssm").get_parameter(Name="/chatbridge/secret", WithDecryption=True)
-        assert parameter["Parameter"]["Value"] == "s3cret"
+        assert parameter["Parameter"]["Value"] == "from-file"
 
 
 def test_chunked_request_bodies_reach_the_handler(stack):
@@ -180,3 +185,9 @@ def test_invocation_past_the_function_timeout_is_killed_and_answers_504(stack):
     assert status == 504
     assert json.loads(body) == {"message": "Endpoint request timed out"}
     assert time.monotonic() - started < 4  # Timeout 1 s (+1 s grace), not the handler's 5 s sleep
+
+
+def test_template_parameters_and_buckets_exist_for_the_handlers(stack):
+    parameter = stack.client("ssm").get_parameter(Name="/chatbridge-local/settings")["Parameter"]
+    assert json.loads(parameter["Value"]) == {"greeting": "hi"}
+    stack.client("s3").put_object(Bucket="chatbridge-local-uploadsbucket", Key="k", Body=b"v")

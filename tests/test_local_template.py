@@ -113,3 +113,13 @@ def test_a_file_without_resources_is_rejected(tmp_path):
     path.write_text("just: text\n")
     with pytest.raises(TemplateError, match="no Resources"):
         load_template(path, endpoint_url=ENDPOINT)
+
+
+def test_ssm_parameters_and_buckets_are_read_with_their_local_names(template):
+    assert template.parameters["SettingsParameter"] == {
+        "Name": "/chatbridge-local/settings", "Type": "String", "Value": '{"greeting": "hi"}'}
+    assert template.buckets["UploadsBucket"] == "chatbridge-local-uploadsbucket"
+    environment = template.functions["ApiFunction"].environment
+    assert environment["SETTINGS_PARAMETER"] == "/chatbridge-local/settings"
+    assert environment["UPLOADS_BUCKET"] == "chatbridge-local-uploadsbucket"
+    assert environment["ITEMS_TABLE"] == "chatbridge-local-items"  # Globals variables merge with the function's

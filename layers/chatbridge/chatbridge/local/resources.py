@@ -46,9 +46,21 @@ def create_queue(sqs: Any, queue: QueueDef, dead_letter_arn: str | None) -> dict
     return {"Ref": url, "Arn": arn, "QueueName": queue.name, "QueueUrl": url}
 
 
-def create_all(template: LocalTemplate, dynamodb: Any, sqs: Any) -> dict[str, dict[str, str]]:
-    """Create every table and queue (dead-letter queues first); returns attributes by logical id."""
+def create_all(template: LocalTemplate, dynamodb: Any, sqs: Any, ssm: Any = None,
+               s3: Any = None) -> dict[str, dict[str, str]]:
+    """Create every table, queue (dead-letter queues first), SSM parameter and bucket of the template.
+
+    Returns the created resources' attributes (Ref, Arn...) by logical id.
+    """
     created: dict[str, dict[str, str]] = {}
+    for parameter in template.parameters.values():
+        if ssm is not None:
+            ssm.put_parameter(Name=parameter["Name"], Type=parameter["Type"], Value=parameter["Value"] or " ",
+                              Overwrite=True)
+    for logical_id, bucket in template.buckets.items():
+        if s3 is not None:
+            s3.create_bucket(Bucket=bucket)
+            created[logical_id] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}", "Bucket": bucket}
     for table in template.tables.values():
         created[table.logical_id] = create_table(dynamodb, table)
     pending = dict(template.queues)

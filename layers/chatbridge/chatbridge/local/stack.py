@@ -88,12 +88,14 @@ class LocalStack:
         self._start_moto()
         first = load_template(self.options.template_path, endpoint_url=self.endpoint_url, region=self.options.region,
                               stack_name=self.options.stack_name)
-        self.resources = create_all(first, self.client("dynamodb"), self.client("sqs"))
+        self.resources = create_all(first, self.client("dynamodb"), self.client("sqs"), self.client("ssm"),
+                                    self.client("s3"))
         # Re-resolve with what moto really assigned (stream ARNs), so handler environments are exact.
         self.template = load_template(self.options.template_path, endpoint_url=self.endpoint_url,
                                       region=self.options.region, stack_name=self.options.stack_name,
                                       attributes=self.resources)
-        log.info("created %d tables and %d queues from %s", len(self.template.tables), len(self.template.queues),
+        log.info("created %d tables, %d queues, %d parameters and %d buckets from %s", len(self.template.tables),
+                 len(self.template.queues), len(self.template.parameters), len(self.template.buckets),
                  self.template.path)
         if self.options.data_dir:
             counts = load_state(self.options.data_dir, self.template, **self._state_clients())
@@ -127,10 +129,6 @@ class LocalStack:
         self.runtimes = {}
         if self.options.data_dir and self.template is not None and self._moto is not None:
             counts = save_state(self.options.data_dir, self.template, **self._state_clients())
-            ssm = self.client("ssm")  # saved: the file is now the only copy, as after a process exit
-            for page in ssm.get_paginator("describe_parameters").paginate():
-                for parameter in page["Parameters"]:
-                    ssm.delete_parameter(Name=parameter["Name"])
             log.info("saved %(items)d items, %(messages)d messages, %(parameters)d parameters to "
                      f"{self.options.data_dir}", counts)
         if self._moto is not None:
@@ -141,9 +139,15 @@ class LocalStack:
     def _delete_resources(self) -> None:
         """moto keeps its state per process: leave it as found, so a restart in-process starts clean."""
         dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
+        s3 = self.client("s3")
         for logical_id, attributes in self.resources.items():
             if "QueueUrl" in attributes:
                 sqs.delete_queue(QueueUrl=attributes["QueueUrl"])
+            elif "Bucket" in attributes:
+                bucket = s3.list_objects_v2(Bucket=attributes["Bucket"])
+                for entry in bucket.get("Contents", []):
+                    s3.delete_object(Bucket=attributes["Bucket"], Key=entry["Key"])
+                s3.delete_bucket(Bucket=attributes["Bucket"])
             else:
                 dynamodb.delete_table(TableName=attributes["Ref"])
         self.resources = {}

@@ -96,6 +96,8 @@ class LocalTemplate:
     tables: dict[str, TableDef] = field(default_factory=dict)
     queues: dict[str, QueueDef] = field(default_factory=dict)
     functions: dict[str, FunctionDef] = field(default_factory=dict)
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # SSM: logical id -> Name/Type/Value
+    buckets: dict[str, str] = field(default_factory=dict)  # S3: logical id -> bucket name
     stage_name: str = "Prod"
     binary_media_types: tuple[str, ...] = ()
 
@@ -167,8 +169,13 @@ class _Resolver:
             name = self.name(logical_id)
             return {None: name, "Arn": f"{arn_prefix.format('lambda')}:function:{name}"}.get(attribute, name)
         if kind == "AWS::SSM::Parameter":
-            return self.evaluator.evaluate(self.resources[logical_id].get("Properties", {}).get("Name")) \
-                or f"/{self.stack_name}/{logical_id}"
+            name = self.name(logical_id)
+            return {None: name, "Type": "String", "Value": self.evaluator.evaluate(
+                (self.resources[logical_id].get("Properties") or {}).get("Value"))}.get(attribute, name)
+        if kind == "AWS::S3::Bucket":
+            name = self.name(logical_id)
+            return {None: name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}.get(
+                attribute, name)
         if attribute is None:
             return f"{self.stack_name}-{logical_id}"
         return f"{self.stack_name}-{logical_id}-{attribute}"
@@ -180,11 +187,15 @@ class _Resolver:
             props = resource.get("Properties") or {}
             kind = resource.get("Type", "")
             explicit = {"AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueName",
-                        "AWS::Serverless::Function": "FunctionName",
-                        "AWS::Lambda::Function": "FunctionName"}.get(kind)
+                        "AWS::Serverless::Function": "FunctionName", "AWS::Lambda::Function": "FunctionName",
+                        "AWS::SSM::Parameter": "Name", "AWS::S3::Bucket": "BucketName"}.get(kind)
             name = self.evaluator.evaluate(props[explicit]) if explicit and explicit in props else None
             if not name or name is NO_VALUE:
                 name = f"{self.stack_name}-{logical_id}"
+                if kind == "AWS::SSM::Parameter":
+                    name = f"/{self.stack_name}/{logical_id}"
+                elif kind == "AWS::S3::Bucket":
+                    name = name.lower()
                 if kind == "AWS::SQS::Queue" and str(self.evaluator.evaluate(props.get("FifoQueue"))).lower() == "true":
                     name += ".fifo"
             self._names[logical_id] = str(name)
@@ -227,6 +238,12 @@ def load_template(path: Path | str, *, endpoint_url: str, region: str = "us-east
             result.tables[logical_id] = TableDef(logical_id, resolver.name(logical_id), props)
         elif kind == "AWS::SQS::Queue":
             result.queues[logical_id] = _queue(logical_id, resource, resolver)
+        elif kind == "AWS::SSM::Parameter":
+            props = resolver.evaluator.evaluate(resource.get("Properties") or {})
+            result.parameters[logical_id] = {"Name": resolver.name(logical_id), "Type": props.get("Type", "String"),
+                                             "Value": str(props.get("Value", ""))}
+        elif kind == "AWS::S3::Bucket":
+            result.buckets[logical_id] = resolver.name(logical_id)
         elif kind == "AWS::Serverless::Api":
             props = resource.get("Properties") or {}
             result.stage_name = str(resolver.evaluator.evaluate(props.get("StageName", "Prod")))
@@ -303,6 +320,8 @@ def _function(logical_id: str, props: dict[str, Any], resolver: _Resolver, base:
 
 
 def _env_text(value: Any) -> str:
+    if value is None:
+        return ""  # a parameter without a default
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
