@@ -126,6 +126,8 @@ def test_non_json_error_pages_still_give_a_reason(api, capsys):
 def test_only_aws_endpoints_are_signed_with_the_endpoint_region(monkeypatch):
     assert is_loopback("http://127.0.0.1:3000") and is_loopback("http://localhost:3000")
     assert not ChatbridgeClient("http://127.0.0.1:3000").sign
+    assert not ChatbridgeClient("http://192.168.1.20:3000").sign  # a local stack started with --host
+    assert ChatbridgeClient("https://chat-api.example.com").sign  # API Gateway custom domain
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     client = ChatbridgeClient("https://abc123.execute-api.eu-west-1.amazonaws.com/Prod")

@@ -40,6 +40,16 @@ def is_loopback(endpoint: str) -> bool:
         return False
 
 
+def needs_signing(endpoint: str) -> bool:
+    """AWS endpoints (execute-api or a custom domain) are signed; a local stack, even on a LAN address, not."""
+    if is_loopback(endpoint):
+        return False
+    try:
+        return not ipaddress.ip_address(urlsplit(endpoint).hostname or "").is_private
+    except ValueError:
+        return True
+
+
 def _region_of(host: str) -> str | None:
     found = re.search(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com", host)
     return found.group(1) if found else None
@@ -58,7 +68,7 @@ class ChatbridgeClient:
     def __init__(self, endpoint: str | None = None, *, timeout: float = 30.0, region: str | None = None) -> None:
         self.endpoint = (endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
         self.timeout = timeout
-        self.sign = not is_loopback(self.endpoint)
+        self.sign = needs_signing(self.endpoint)
         self.region = region or _region_of(urlsplit(self.endpoint).hostname or "") or \
             os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
