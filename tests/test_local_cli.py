@@ -31,11 +31,11 @@ def test_apply_stores_rest_apis_then_specs_then_webhooks(api, tmp_path, capsys):
         "incoming_webhooks:\n  - {identifier: openwa-demo, name: WhatsApp}\n"
         "webhooks:\n  - {id: replies, event: chat.web_add_msg_admin, rest_api_id: echo}\n")
     api.expect_ordered_request("/admin/rest-apis/echo", method="PUT",
-                               json={"method": "POST", "url": "https://example.test/send"}).respond_with_json({"id": "echo"})
+                               json={"id": "echo", "method": "POST", "url": "https://example.test/send"}).respond_with_json({"id": "echo"})
     api.expect_ordered_request("/admin/incoming-webhooks/openwa-demo", method="PUT",
                                json={"identifier": "openwa-demo", "name": "WhatsApp"}).respond_with_json({"id": 1})
     api.expect_ordered_request("/admin/webhooks/replies", method="PUT",
-                               json={"event": "chat.web_add_msg_admin", "rest_api_id": "echo"}).respond_with_json({})
+                               json={"id": "replies", "event": "chat.web_add_msg_admin", "rest_api_id": "echo"}).respond_with_json({})
     assert run_cli("webhooks", "apply", "-f", str(spec_file), "--endpoint", api.url_for("")) == 0
     api.check_assertions()
     out = capsys.readouterr().out

@@ -192,7 +192,6 @@ class ChatbridgeClient:
                     continue
                 if "id" not in entry:
                     raise ApiError(0, f"every entry of {kind} needs an 'id'")
-                body = {k: v for k, v in entry.items() if k != "id"}
                 applied.append({"kind": kind[:-1].replace("_", " "), "id": entry["id"],
-                                "stored": put(entry["id"], body)})
+                                "stored": put(entry["id"], entry)})
         return applied
