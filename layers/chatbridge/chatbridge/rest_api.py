@@ -1,0 +1,283 @@
+"""REST API definitions and how a reply is rendered into one HTTP request.
+
+Placeholders: ``{{args.chat.<path>}}``, ``{{args.msg.<path>}}``, ``{{msg}}`` (the text), ``{{msg_url}}``
+(file markup turned into plain URLs), ``{{msg_clean}}`` (markup dropped), ``{{incoming_webhook.attributes.<k>}}``,
+``{{chat_id_template}}`` (the spec's ``chat_id_template`` with ``{chat_id}`` filled in), and in headers only
+``{{ssm:/parameter/name}}`` (a secret read from SSM Parameter Store at send time, never stored here).
+
+Where a placeholder sits decides how it is escaped, so no message text can break the request:
+a bare placeholder in a JSON body is a JSON value (strings quoted); inside a JSON string it is escaped
+without quotes (LHC's habit of quoting placeholders keeps working); in the URL it is percent-encoded;
+query values are encoded by ``urlencode``; header values lose CR/LF so nothing injects a header.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chatbridge.errors import ChatbridgeError
+from chatbridge.locations import value_text
+from chatbridge.outgoing import MISSING, plain, resolve
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+_SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_SSM_NAME = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
+
+_FILE = re.compile(r"\[file=([^\]\s]+)\]")
+_IMG = re.compile(r"\[img\]\s*(\S+?)\s*\[/img\]", re.IGNORECASE)
+_URL = re.compile(r"\[url=([^\]\s]+)\](.*?)\[/url\]", re.IGNORECASE | re.DOTALL)
+
+
+class RestApiSyntaxError(ChatbridgeError, ValueError):
+    """A REST API definition cannot be rendered (a ``ValueError`` so pydantic names the field)."""
+
+
+def msg_url(text: str) -> str:
+    """``[file=URL]``, ``[img]URL[/img]`` and ``[url=URL]label[/url]`` become the plain URL."""
+    text = _FILE.sub(lambda m: m.group(1), text)
+    text = _IMG.sub(lambda m: m.group(1), text)
+    return _URL.sub(lambda m: m.group(1), text)
+
+
+def msg_clean(text: str) -> str:
+    """The text without file markup: files and images dropped, links keep their label."""
+    text = _FILE.sub("", text)
+    text = _IMG.sub("", text)
+    text = _URL.sub(lambda m: m.group(2), text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+class RenderContext(BaseModel):
+    """Everything a placeholder can name; built by the dispatcher from stored chat, message and spec."""
+
+    args: dict[str, Any]
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    chat_id_template: str | None = None
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        """The raw value of a placeholder, or MISSING."""
+        text = value_text(resolve(self.args, "msg.msg"))
+        if name == "msg":
+            return text
+        if name == "msg_url":
+            return msg_url(text)
+        if name == "msg_clean":
+            return msg_clean(text)
+        if name == "chat_id_template":
+            external = value_text(resolve(self.args, "chat.incoming_chat.chat_external_id"))
+            if not self.chat_id_template:
+                return external
+            return self.chat_id_template.replace("{chat_id}", external)
+        if name.startswith("args."):
+            return resolve(self.args, name[len("args."):])
+        if name.startswith("incoming_webhook.attributes."):
+            return self.attributes.get(name[len("incoming_webhook.attributes."):], MISSING)
+        if name.startswith("ssm:"):
+            return self.secrets.get(_ssm_name(name), MISSING)
+        return MISSING
+
+
+def _ssm_name(placeholder: str) -> str:
+    return placeholder[len("ssm:"):].strip()
+
+
+def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
+    for match in _PLACEHOLDER.finditer(text):
+        name = match.group(1)
+        if name in _SIMPLE:
+            continue
+        if re.fullmatch(r"args\.(chat|msg)(\.[^.\s{}]+)+", name) or \
+                re.fullmatch(r"incoming_webhook\.attributes\.[^\s{}]+", name):
+            continue
+        if name.startswith("ssm:"):
+            if not allow_ssm:
+                raise RestApiSyntaxError(f"{field}: {match.group(0)} - SSM secrets are allowed in headers only")
+            if not _SSM_NAME.match(_ssm_name(name)):
+                raise RestApiSyntaxError(f"{field}: {match.group(0)} is not an SSM parameter name")
+            continue
+        raise RestApiSyntaxError(
+            f"{field}: unknown placeholder {match.group(0)} (use {{{{args.chat.<path>}}}}, {{{{args.msg.<path>}}}}, "
+            "{{msg}}, {{msg_url}}, {{msg_clean}}, {{chat_id_template}}, {{incoming_webhook.attributes.<key>}})")
+
+
+def _render(text: str, escape: Callable[[Any], str], context: RenderContext) -> str:
+    return _PLACEHOLDER.sub(lambda m: escape(context.value(m.group(1))), text)
+
+
+def _json_value(value: Any) -> str:
+    if value is MISSING:
+        return "null"
+    return json.dumps(plain(value), ensure_ascii=False)
+
+
+def _json_inside_string(value: Any) -> str:
+    return json.dumps(value_text(value), ensure_ascii=False)[1:-1]
+
+
+def render_json(template: str, context: RenderContext) -> str:
+    """Render a JSON body template, escaping each placeholder for where it sits (in a string or not)."""
+    out: list[str] = []
+    in_string = False
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        literal = template[position:match.start()]
+        out.append(literal)
+        in_string = _string_state_after(literal, in_string)
+        value = context.value(match.group(1))
+        out.append(_json_inside_string(value) if in_string else _json_value(value))
+        position = match.end()
+    out.append(template[position:])
+    return "".join(out)
+
+
+def _string_state_after(literal: str, in_string: bool) -> bool:
+    escaped = False
+    for char in literal:
+        if escaped:
+            escaped = False
+        elif char == "\\" and in_string:
+            escaped = True
+        elif char == '"':
+            in_string = not in_string
+    return in_string
+
+
+def _header_value(value: Any) -> str:
+    return re.sub(r"[\r\n\x00]+", " ", value_text(value)).strip()
+
+
+class RenderedRequest(BaseModel):
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+    timeout: float
+
+
+class RestApi(BaseModel):
+    """A third party's API that replies are sent to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field("", max_length=200)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: str = Field(min_length=1, max_length=4096)
+    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str = Field("", max_length=65536)
+    body_format: Literal["json", "form", "text"] | None = Field(
+        None, description="how placeholders are escaped in the body; default: json when Content-Type says so "
+                          "or the body starts with { or [, else text")
+    timeout: float = Field(10, gt=0, le=60)
+    success_codes: list[int] = Field(default_factory=list, description="empty: any 2xx")
+    save_response_as_message: bool = False
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        _check_placeholders("url", value, allow_ssm=False)
+        scheme_and_host = _PLACEHOLDER.sub("x", value)
+        parts = urlsplit(scheme_and_host)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RestApiSyntaxError(f"url {value!r} must be an http:// or https:// URL with a host")
+        if "{{" in urlsplit(value).netloc:
+            raise RestApiSyntaxError("url: placeholders may not choose the host")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header in value.items():
+            if not _HEADER_NAME.match(name):
+                raise RestApiSyntaxError(f"headers: {name!r} is not a valid header name")
+            if "\r" in header or "\n" in header:
+                raise RestApiSyntaxError(f"headers.{name}: line breaks are not allowed in header values")
+            _check_placeholders(f"headers.{name}", header, allow_ssm=True)
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, item in value.items():
+            _check_placeholders(f"query.{name}", item, allow_ssm=False)
+        return value
+
+    @field_validator("success_codes")
+    @classmethod
+    def _codes(cls, value: list[int]) -> list[int]:
+        bad = [code for code in value if not 100 <= code <= 599]
+        if bad:
+            raise RestApiSyntaxError(f"success_codes: {bad} are not HTTP status codes")
+        return value
+
+    @model_validator(mode="after")
+    def _body_renders(self) -> RestApi:
+        _check_placeholders("body", self.body, allow_ssm=False)
+        if self.effective_body_format == "json" and self.body.strip():
+            sample = render_json(self.body, RenderContext(args={}))
+            try:
+                json.loads(sample)
+            except ValueError as exc:
+                raise RestApiSyntaxError(f"body is not a JSON template ({exc.msg} at character {exc.pos} "
+                                         f"once placeholders are filled: {sample[:200]!r})") from None
+        return self
+
+    @property
+    def effective_body_format(self) -> str:
+        if self.body_format:
+            return self.body_format
+        content_type = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "").lower()
+        if "json" in content_type:
+            return "json"
+        if "x-www-form-urlencoded" in content_type:
+            return "form"
+        if not content_type and self.body.lstrip()[:1] in ("{", "["):
+            return "json"
+        return "text"
+
+    def secret_names(self) -> list[str]:
+        """SSM parameter names the headers reference (resolved by the dispatcher through the repository)."""
+        return sorted({_ssm_name(m.group(1)) for header in self.headers.values()
+                       for m in _PLACEHOLDER.finditer(header) if m.group(1).startswith("ssm:")})
+
+    def is_success(self, status: int) -> bool:
+        return status in self.success_codes if self.success_codes else 200 <= status < 300
+
+    def render(self, context: RenderContext) -> RenderedRequest:
+        url = _render(self.url, lambda v: quote(value_text(v), safe=""), context)
+        query = {name: _render(item, value_text, context) for name, item in self.query.items()}
+        if query:
+            url += ("&" if urlsplit(url).query else "?") + urlencode(query)
+        headers = {name: _render(header, _header_value, context) for name, header in self.headers.items()}
+        body: str | None = None
+        if self.body and self.method != "GET":
+            body_format = self.effective_body_format
+            if body_format == "json":
+                body = render_json(self.body, context)
+                if not any(k.lower() == "content-type" for k in headers):
+                    headers["Content-Type"] = "application/json"
+            elif body_format == "form":
+                body = _render(self.body, lambda v: quote(value_text(v), safe=""), context)
+            else:
+                body = _render(self.body, value_text, context)
+        return RenderedRequest(method=self.method, url=url, headers=headers, body=body, timeout=self.timeout)
+
+
+def context_for(args: dict[str, Any], *, attributes: Mapping[str, Any] | None = None,
+                chat_id_template: str | None = None, secrets: Mapping[str, str] | None = None) -> RenderContext:
+    return RenderContext(args=args, attributes=dict(attributes or {}), chat_id_template=chat_id_template,
+                         secrets=dict(secrets or {}))

@@ -1,0 +1,105 @@
+"""REST API rendering: every placeholder escaped for where it sits."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from chatbridge.outgoing import build_args
+from chatbridge.rest_api import RestApi, context_for, msg_clean, msg_url
+
+CHAT = {"type": "chat", "id": 7, "iwh_id": 1, "chat_variables": {"iwh_id": 1}, "nick": "Aisha",
+        "incoming_chat": {"chat_external_id": "447700900000@c.us",
+                          "incoming": {"id": 1, "identifier": "openwa", "name": "WA", "scope": "whatsapp"}}}
+OPENWA_BODY = '{"chatId": {{args.chat.incoming_chat.chat_external_id}}, "body": {{msg_url}}}'
+NASTY = 'He said "hi"\nline two \\ 😀 </script> {{msg}} \u2028'
+
+
+def context(text="Hello", **kwargs):
+    return context_for(build_args(CHAT, {"id": 3, "chat_id": 7, "user_id": 1, "msg": text}), **kwargs)
+
+
+def api(**fields):
+    return RestApi(**{"id": "a", "url": "https://api.example.com/send", **fields})
+
+
+def test_openwa_body_renders_bare_placeholders_as_json_strings():
+    rendered = api(body=OPENWA_BODY).render(context("See [file=https://x.example/a.pdf]"))
+    assert json.loads(rendered.body) == {"chatId": "447700900000@c.us", "body": "See https://x.example/a.pdf"}
+    assert rendered.headers["Content-Type"] == "application/json" and rendered.method == "POST"
+
+
+def test_hostile_text_arrives_intact_bare_and_quoted():
+    body = '{"bare": {{msg}}, "quoted": "text: {{msg}}", "id": {{args.chat.id}}, "missing": {{args.chat.nope}}}'
+    rendered = api(body=body).render(context(NASTY))
+    assert json.loads(rendered.body) == {"bare": NASTY, "quoted": "text: " + NASTY, "id": 7, "missing": None}
+
+
+def test_quoted_placeholder_after_escaped_quote_is_still_inside_the_string():
+    rendered = api(body='{"a": "x\\" {{msg}}"}').render(context('"'))
+    assert json.loads(rendered.body) == {"a": 'x" "'}
+
+
+def test_url_placeholders_are_percent_encoded_and_query_is_urlencoded():
+    rest = api(url="https://api.example.com/chats/{{args.chat.incoming_chat.chat_external_id}}/send",
+               query={"text": "{{msg}}", "to": "{{chat_id_template}}"}, method="get", body="ignored for GET")
+    rendered = rest.render(context("a&b=c /?#", chat_id_template="{chat_id}-x"))
+    assert rendered.url == ("https://api.example.com/chats/447700900000%40c.us/send"
+                            "?text=a%26b%3Dc+%2F%3F%23&to=447700900000%40c.us-x")
+    assert rendered.method == "GET" and rendered.body is None
+
+
+def test_header_values_cannot_inject_headers():
+    rest = api(headers={"X-Text": "{{msg}}"}, body="plain {{msg}}")
+    rendered = rest.render(context("evil\r\nX-Admin: yes"))
+    assert rendered.headers == {"X-Text": "evil X-Admin: yes"}
+    assert rendered.body == "plain evil\r\nX-Admin: yes"
+
+
+def test_ssm_secrets_in_headers_are_names_until_resolved():
+    rest = api(headers={"api_key": "{{ssm:/chatbridge/openwa/key}}", "Authorization": "Bearer {{ssm:/cb/token}}"})
+    assert rest.secret_names() == ["/cb/token", "/chatbridge/openwa/key"]
+    rendered = rest.render(context(secrets={"/chatbridge/openwa/key": "k1", "/cb/token": "t2"}))
+    assert rendered.headers == {"api_key": "k1", "Authorization": "Bearer t2"}
+
+
+def test_attributes_chat_id_template_and_clean_text():
+    rest = api(body='{"to": {{chat_id_template}}, "token": "{{incoming_webhook.attributes.token}}", '
+                    '"text": {{msg_clean}}}')
+    rendered = rest.render(context("Look [file=https://f/x.png] here", attributes={"token": "T"},
+                                   chat_id_template="{chat_id}@c.us"))
+    assert json.loads(rendered.body) == {"to": "447700900000@c.us@c.us", "token": "T", "text": "Look here"}
+
+
+def test_form_body_encodes_values():
+    rest = api(headers={"Content-Type": "application/x-www-form-urlencoded"}, body="To={{chat_id_template}}&Body={{msg}}")
+    assert rest.render(context("a&b")).body == "To=447700900000%40c.us&Body=a%26b"
+
+
+def test_markup_helpers():
+    text = "[file=https://a/b.pdf] and [img]https://a/c.png[/img] and [url=https://d]docs[/url]"
+    assert msg_url(text) == "https://a/b.pdf and https://a/c.png and https://d"
+    assert msg_clean(text) == "and and docs"
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"url": "ftp://x/y"}, "http:// or https://"),
+    ({"url": "https://{{msg}}/x"}, "may not choose the host"),
+    ({"body": '{"a": {{msg}'}, "not a JSON template"),
+    ({"body": '{"a": {{nonsense}}}'}, "unknown placeholder"),
+    ({"body": '{"a": "{{ssm:/x}}"}'}, "headers only"),
+    ({"headers": {"Bad Name": "x"}}, "not a valid header name"),
+    ({"headers": {"X": "a\r\nB: c"}}, "line breaks"),
+    ({"headers": {"X": "{{ssm:bad name}}"}}, "not an SSM parameter name"),
+    ({"success_codes": [99]}, "not HTTP status codes"),
+    ({"timeout": 0}, "timeout"),
+    ({"method": "TRACE"}, "method"),
+])
+def test_invalid_definitions_are_refused_with_the_field(fields, reason):
+    with pytest.raises(ValidationError, match=reason):
+        api(**fields)
+
+
+def test_success_codes_default_to_any_2xx():
+    assert api().is_success(204) and not api().is_success(302)
+    assert api(success_codes=[200]).is_success(200) and not api(success_codes=[200]).is_success(201)
