@@ -1,0 +1,185 @@
+"""Dispatch jobs, the retry policy, and the outbound HTTP call.
+
+A job is one (chat event, outgoing webhook) pair. Its id is derived from (chat id, message id or event,
+webhook id), so a stream record replayed after a partial batch failure produces the same job and the
+dispatcher, which records deliveries under that id, sends it once.
+
+Retry policy: network errors, timeouts, 429 (honouring ``Retry-After``) and 5xx are retried with
+exponential backoff; any other status outside the REST API's success codes, and refused URLs, fail
+for good. The backoff is applied by the dispatcher through SQS message visibility, and the queue's
+redrive policy moves a job to the dead-letter queue after ``maxReceiveCount`` receives.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http.client
+import socket
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from chatbridge.rest_api import RenderedRequest
+from chatbridge.url_guard import OutboundUrlRefused, check_url
+
+EXCERPT_CHARS = 2000
+MAX_BACKOFF_SECONDS = 900
+BASE_BACKOFF_SECONDS = 5
+
+
+def job_id_for(chat_id: int, message_id: int | None, webhook_id: str, event: str) -> str:
+    """Deterministic: the same record and rule always give the same job (idempotency key)."""
+    subject = f"m{message_id}" if message_id is not None else event
+    return hashlib.sha256(f"{chat_id}|{subject}|{webhook_id}".encode()).hexdigest()[:32]
+
+
+class DispatchJob(BaseModel):
+    """What travels on the dispatch queue: everything needed to render, without reading the chat again."""
+
+    job_id: str
+    event: str
+    chat_id: int
+    message_id: int | None = None
+    webhook_id: str
+    rest_api_id: str
+    args: dict[str, Any]
+
+    @classmethod
+    def create(cls, *, event: str, chat_id: int, message_id: int | None, webhook_id: str, rest_api_id: str,
+               args: dict[str, Any]) -> DispatchJob:
+        return cls(job_id=job_id_for(chat_id, message_id, webhook_id, event), event=event, chat_id=chat_id,
+                   message_id=message_id, webhook_id=webhook_id, rest_api_id=rest_api_id, args=args)
+
+
+DeliveryStatus = Literal["queued", "retrying", "sent", "failed"]
+
+
+class Delivery(BaseModel):
+    """The record an operator reads to see whether a reply reached the third party."""
+
+    id: str
+    chat_id: int
+    message_id: int | None = None
+    webhook_id: str
+    rest_api_id: str
+    event: str
+    status: DeliveryStatus = "queued"
+    attempts: int = 0
+    status_code: int | None = None
+    response_excerpt: str = ""
+    error: str | None = None
+    request: dict[str, Any] = Field(default_factory=dict)
+    duration_ms: int | None = None
+    created_at: int = Field(default_factory=lambda: int(time.time()))
+    updated_at: int = Field(default_factory=lambda: int(time.time()))
+
+
+class HttpResult(BaseModel):
+    """One attempt: a status (None when the network failed) and what came back."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    excerpt: str = ""
+    error: str | None = None
+    refused: bool = False
+    duration_ms: int = 0
+
+
+class Verdict(BaseModel):
+    outcome: Literal["sent", "retry", "failed"]
+    delay_seconds: int = 0
+    reason: str = ""
+
+
+def backoff_seconds(attempt: int) -> int:
+    """5 s, 10 s, 20 s, ... capped at 15 minutes (attempt counts from 1)."""
+    return min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempt - 1))
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> int | None:
+    """``Retry-After`` as seconds (delta or HTTP date), capped; ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(MAX_BACKOFF_SECONDS, int(value))
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    delta = moment.timestamp() - (time.time() if now is None else now)
+    return min(MAX_BACKOFF_SECONDS, max(0, int(delta + 0.999)))
+
+
+def judge(result: HttpResult, *, is_success: Any, attempt: int) -> Verdict:
+    """Sent, retry later (with a delay), or failed for good."""
+    if result.refused:
+        return Verdict(outcome="failed", reason=result.error or "refused")
+    if result.status is None:
+        return Verdict(outcome="retry", delay_seconds=backoff_seconds(attempt), reason=result.error or "network error")
+    if is_success(result.status):
+        return Verdict(outcome="sent", reason=f"HTTP {result.status}")
+    if result.status == 429:
+        delay = retry_after_seconds(result.retry_after)
+        return Verdict(outcome="retry", delay_seconds=backoff_seconds(attempt) if delay is None else delay,
+                       reason="HTTP 429 (rate limited)")
+    if 500 <= result.status <= 599:
+        return Verdict(outcome="retry", delay_seconds=backoff_seconds(attempt), reason=f"HTTP {result.status}")
+    return Verdict(outcome="failed", reason=f"HTTP {result.status} (not retried: the request itself was refused)")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect could point inside the network, past the URL guard: report it instead of following."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _excerpt(raw: bytes) -> str:
+    return raw[:EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+
+
+def send(request: RenderedRequest, *, allow: str | None = None) -> HttpResult:
+    """Make one HTTP call. Never raises: every outcome is an ``HttpResult`` the policy judges."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        check_url(request.url, allow=allow)
+    except OutboundUrlRefused as exc:
+        return HttpResult(refused=True, error=str(exc))
+    except OSError as exc:
+        return HttpResult(error=str(exc), duration_ms=elapsed())
+    data = request.body.encode("utf-8") if request.body is not None else None
+    http_request = urllib.request.Request(request.url, data=data, method=request.method, headers=request.headers)
+    try:
+        with _OPENER.open(http_request, timeout=request.timeout) as response:
+            return HttpResult(status=response.status, excerpt=_excerpt(response.read(EXCERPT_CHARS * 4)),
+                              duration_ms=elapsed())
+    except urllib.error.HTTPError as error:
+        body = error.read(EXCERPT_CHARS * 4) if error.fp is not None else b""
+        return HttpResult(status=error.code, retry_after=error.headers.get("Retry-After") if error.headers else None,
+                          excerpt=_excerpt(body), duration_ms=elapsed())
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException,
+            OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        return HttpResult(error=f"network error: {reason}", duration_ms=elapsed())
+
+
+def redacted_request(request: RenderedRequest, secret_headers: set[str]) -> dict[str, Any]:
+    """What a delivery record shows of a request: secret header values masked, body capped."""
+    headers = {name: ("***" if name in secret_headers or name.lower() == "authorization" else value)
+               for name, value in request.headers.items()}
+    return {"method": request.method, "url": request.url, "headers": headers,
+            "body": (request.body or "")[:EXCERPT_CHARS]}
