@@ -165,7 +165,7 @@ class LocalStack:
         """Local overrides on top of each function's template environment."""
         assert self.api is not None
         allowed = [item for item in os.environ.get(OUTBOUND_ALLOW_ENV, "").split(",") if item.strip()]
-        allowed.append(urlsplit(self.url).netloc)  # the built-in echo endpoint stands in for third parties
+        allowed.append(urlsplit(self.url).hostname or "127.0.0.1")  # the echo endpoint stands in for third parties
         return {**_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint_url,
                 "POWERTOOLS_METRICS_DISABLED": "false" if self.options.json_logs else "true",
                 OUTBOUND_ALLOW_ENV: ",".join(dict.fromkeys(allowed)),
