@@ -1,0 +1,114 @@
+"""The reply pipeline: stream record -> dispatch jobs (evaluator), dispatch job -> HTTP call (dispatcher).
+
+Storage is reached through ``ReplyStorage`` so the order of side effects, which is what makes the
+pipeline safe to retry, reads in one place:
+
+* evaluator: delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
+  enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
+* dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
+  message's ``delivery`` state. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
+  retries exhausted) are recorded ``failed`` and moved to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from chatbridge.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
+from chatbridge.outgoing import OutgoingWebhook, build_args, event_of
+from chatbridge.rest_api import RestApi, context_for
+
+LEASE_SECONDS = 120
+BUSY_RETRY_SECONDS = 30
+
+
+class ChatNotFound(LookupError):
+    """A message record names a chat that cannot be read: the record is retried, never dropped."""
+
+
+@dataclass
+class ReplyStorage:
+    """The storage operations the pipeline needs (bound to the repository in production)."""
+
+    get_chat: Callable[[int], dict[str, Any] | None]
+    webhooks_for: Callable[[str], list[OutgoingWebhook]]
+    record_queued: Callable[[DispatchJob], None]
+    set_message_delivery: Callable[[int, int, str], None]
+    enqueue: Callable[[list[DispatchJob]], None]
+    claim: Callable[[DispatchJob, int], str]
+    get_rest_api: Callable[[str], RestApi | None]
+    spec_context: Callable[[Any], tuple[dict[str, Any], str | None]]   # iwh_id -> (attributes, chat_id_template)
+    resolve_secrets: Callable[[list[str]], dict[str, str]]
+    record_attempt: Callable[..., None]
+    dead_letter: Callable[[DispatchJob], None]
+    add_system_message: Callable[[int, str], None]
+
+
+def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
+    """The dispatch jobs one stream record causes (none for records that fire no event or match no rule)."""
+    event = event_of(record)
+    if event is None:
+        return []
+    chat = event.chat if event.chat is not None else storage.get_chat(event.chat_id)
+    if chat is None:
+        raise ChatNotFound(f"chat {event.chat_id} of a {event.name} record cannot be read")
+    chat = {key: value for key, value in chat.items() if key != "raw"}   # LHC's args.chat has no payload
+    args = build_args(chat, event.message)
+    rules = [rule for rule in storage.webhooks_for(event.name) if rule.matches(event.name, args)]
+    message_id = event.message["id"] if event.message is not None else None
+    return [DispatchJob.create(event=event.name, chat_id=event.chat_id, message_id=message_id, webhook_id=rule.id,
+                               rest_api_id=rule.rest_api_id, args=args) for rule in rules]
+
+
+def evaluate_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
+    """Queue a record's jobs; raising leaves the record to be retried (and re-queued under the same ids)."""
+    jobs = jobs_for_record(record, storage)
+    if not jobs:
+        return jobs
+    for job in jobs:
+        storage.record_queued(job)
+    if jobs[0].message_id is not None:
+        storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued")
+    storage.enqueue(jobs)
+    return jobs
+
+
+def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attempts: int,
+            allow: str | None = None) -> Verdict:
+    """One attempt at a job. Returns the verdict; ``retry`` tells the caller to delay and keep the message."""
+    claimed = storage.claim(job, LEASE_SECONDS)
+    if claimed == "sent":
+        return Verdict(outcome="sent", reason="already sent (duplicate job)")
+    if claimed == "busy":
+        return Verdict(outcome="retry", delay_seconds=BUSY_RETRY_SECONDS, reason="another attempt is in progress")
+    rest_api = storage.get_rest_api(job.rest_api_id)
+    request_record: dict[str, Any] = {}
+    if rest_api is None:
+        result = HttpResult(refused=True, error=f"REST API {job.rest_api_id!r} does not exist (any more)")
+    else:
+        try:
+            attributes, chat_id_template = storage.spec_context(job.args.get("chat", {}).get("iwh_id"))
+            secrets = storage.resolve_secrets(rest_api.secret_names()) if rest_api.secret_names() else {}
+        except LookupError as exc:
+            result = HttpResult(refused=True, error=str(exc))
+        else:
+            request = rest_api.render(context_for(job.args, attributes=attributes, chat_id_template=chat_id_template,
+                                                  secrets=secrets))
+            secret_headers = {name for name, value in rest_api.headers.items() if "ssm:" in value}
+            request_record = redacted_request(request, secret_headers)
+            result = send(request, allow=allow)
+    verdict = judge(result, is_success=rest_api.is_success if rest_api else (lambda status: False), attempt=attempt)
+    if verdict.outcome == "retry" and attempt >= max_attempts:
+        verdict = Verdict(outcome="failed", reason=f"gave up after {attempt} attempts: {verdict.reason}")
+    status = {"sent": "sent", "retry": "retrying", "failed": "failed"}[verdict.outcome]
+    storage.record_attempt(job, status=status, status_code=result.status, response_excerpt=result.excerpt,
+                           error=None if verdict.outcome == "sent" else verdict.reason, request=request_record,
+                           duration_ms=result.duration_ms)
+    if verdict.outcome == "failed":
+        storage.dead_letter(job)
+    if job.message_id is not None and verdict.outcome != "retry":
+        storage.set_message_delivery(job.chat_id, job.message_id, status)
+    if verdict.outcome == "sent" and rest_api is not None and rest_api.save_response_as_message and result.excerpt:
+        storage.add_system_message(job.chat_id, result.excerpt)
+    return verdict

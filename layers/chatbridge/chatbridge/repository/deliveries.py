@@ -1,0 +1,145 @@
+"""Delivery records (DELIVERY_TABLE): what happened to each dispatch job.
+
+Kept out of the chat table so the chat stream only carries chats and messages. Keyed by chat id
+(``chat_id`` N) and job id (``id`` S); records expire after ``DELIVERY_TTL_DAYS`` (default 30).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from chatbridge.dispatch import Delivery, DispatchJob
+from chatbridge.outgoing import plain
+
+TABLE_ENV = "DELIVERY_TABLE"
+
+
+@lru_cache(maxsize=4)
+def _table(name: str) -> Any:
+    return boto3.resource("dynamodb").Table(name)
+
+
+def table() -> Any:
+    return _table(os.environ[TABLE_ENV])
+
+
+def _expires_at() -> int:
+    return int(time.time()) + int(os.environ.get("DELIVERY_TTL_DAYS", "30")) * 86_400
+
+
+def _dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dynamo(item) for item in value]
+    return value
+
+
+def record_queued(job: DispatchJob) -> None:
+    """Create the record once; a replayed stream record leaves an existing one (maybe already sent) alone."""
+    delivery = Delivery(id=job.job_id, chat_id=job.chat_id, message_id=job.message_id, webhook_id=job.webhook_id,
+                        rest_api_id=job.rest_api_id, event=job.event)
+    try:
+        table().put_item(Item=_dynamo({**delivery.model_dump(), "expires_at": _expires_at()}),
+                         ConditionExpression="attribute_not_exists(id)")
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def get(chat_id: int, job_id: str) -> Delivery | None:
+    item = table().get_item(Key={"chat_id": chat_id, "id": job_id}, ConsistentRead=True).get("Item")
+    return Delivery.model_validate({k: v for k, v in plain(item).items() if k != "expires_at"}) if item else None
+
+
+def claim(job: DispatchJob, *, lease_seconds: int) -> str:
+    """Take the job for one attempt: ``claimed``, ``sent`` (done before: skip) or ``busy`` (another worker).
+
+    A conditional write, so two dispatchers handed the same SQS message never both send it.
+    """
+    now = int(time.time())
+    try:
+        _update(job, {"lease_until": now + lease_seconds, "webhook_id": job.webhook_id,
+                      "rest_api_id": job.rest_api_id, "event": job.event, "message_id": job.message_id,
+                      "expires_at": _expires_at()},
+                 extra_set=["#attempts = if_not_exists(#attempts, :zero) + :one",
+                            "#created_at = if_not_exists(#created_at, :now)"],
+                 extra_names={"#attempts": "attempts", "#created_at": "created_at", "#status": "status"},
+                 extra_values={":zero": 0, ":one": 1, ":now": now, ":sent": "sent"},
+                 condition="(attribute_not_exists(#status) OR #status <> :sent) AND "
+                           "(attribute_not_exists(#lease_until) OR #lease_until < :now)")
+        return "claimed"
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    current = get(job.chat_id, job.job_id)
+    return "sent" if current is not None and current.status == "sent" else "busy"
+
+
+def record_attempt(job: DispatchJob, *, status: str, status_code: int | None, response_excerpt: str,
+                   error: str | None, request: dict[str, Any], duration_ms: int) -> None:
+    """Write an attempt's outcome and release the lease."""
+    _update(job, {"status": status, "status_code": status_code, "response_excerpt": response_excerpt,
+                  "error": error, "request": _dynamo(request), "duration_ms": duration_ms,
+                  "updated_at": int(time.time())}, remove=["lease_until"])
+
+
+def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = (), remove: list[str] = (),
+            extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
+            condition: str | None = None) -> None:
+    """SET every value under an alias: delivery fields such as ``status`` and ``request`` are reserved words."""
+    names = {f"#{key}": key for key in [*values, *remove]} | (extra_names or {})
+    if condition and "#lease_until" in condition:
+        names["#lease_until"] = "lease_until"
+    expression = "SET " + ", ".join([f"#{key} = :{key}" for key in values] + list(extra_set))
+    if remove:
+        expression += " REMOVE " + ", ".join(f"#{key}" for key in remove)
+    kwargs: dict[str, Any] = {"Key": {"chat_id": job.chat_id, "id": job.job_id}, "UpdateExpression": expression,
+                              "ExpressionAttributeNames": names,
+                              "ExpressionAttributeValues": {f":{key}": value for key, value in values.items()}
+                              | (extra_values or {})}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    table().update_item(**kwargs)
+
+
+def list_for_chat(chat_id: int) -> list[Delivery]:
+    from boto3.dynamodb.conditions import Key
+
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("chat_id").eq(chat_id)}
+    while True:
+        answer = table().query(**kwargs)
+        items.extend(answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            break
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return _sorted(items)
+
+
+def list_recent(limit: int = 200) -> list[Delivery]:
+    """Every chat's deliveries, newest first (a scan: for an operator looking around, not for hot paths)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        answer = table().scan(**kwargs)
+        items.extend(answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            break
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return _sorted(items)[:limit]
+
+
+def _sorted(items: list[dict[str, Any]]) -> list[Delivery]:
+    fields = set(Delivery.model_fields)
+    deliveries = [Delivery.model_validate({k: v for k, v in plain(item).items() if k in fields}) for item in items]
+    return sorted(deliveries, key=lambda d: (d.created_at, d.id), reverse=True)

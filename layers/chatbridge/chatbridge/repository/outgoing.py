@@ -1,0 +1,124 @@
+"""Outgoing webhooks and REST API definitions in CONFIG_TABLE.
+
+Each kind lives under one partition (``pk`` = ``WEBHOOK`` / ``RESTAPI``, ``sk`` = its id), so listing a
+kind is one query and the evaluator reads every rule in one request (then caches them briefly).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chatbridge.outgoing import OutgoingWebhook, plain
+from chatbridge.rest_api import RestApi
+
+TABLE_ENV = "CONFIG_TABLE"
+WEBHOOK = "WEBHOOK"
+REST_API = "RESTAPI"
+RULE_CACHE_SECONDS = 10.0
+_rule_cache: dict[str, tuple[float, list[OutgoingWebhook]]] = {}
+
+
+@lru_cache(maxsize=4)
+def _table(name: str) -> Any:
+    return boto3.resource("dynamodb").Table(name)
+
+
+def table() -> Any:
+    return _table(os.environ[TABLE_ENV])
+
+
+def _put(kind: str, item_id: str, body: dict[str, Any]) -> bool:
+    """Store; returns True when the item is new."""
+    now = int(time.time())
+    answer = table().put_item(Item={"pk": kind, "sk": item_id, "type": kind.lower(), **body, "updated_at": now},
+                              ReturnValues="ALL_OLD")
+    _rule_cache.clear()
+    return "Attributes" not in answer
+
+
+def _get(kind: str, item_id: str) -> dict[str, Any] | None:
+    item = table().get_item(Key={"pk": kind, "sk": item_id}).get("Item")
+    return _strip(item) if item else None
+
+
+def _delete(kind: str, item_id: str) -> bool:
+    try:
+        table().delete_item(Key={"pk": kind, "sk": item_id}, ConditionExpression="attribute_exists(pk)")
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    _rule_cache.clear()
+    return True
+
+
+def _list(kind: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(kind), "ConsistentRead": True}
+    while True:
+        answer = table().query(**kwargs)
+        items.extend(_strip(item) for item in answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            return items
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def _strip(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in plain(item).items() if k not in ("pk", "sk", "type", "updated_at")}
+
+
+def put_webhook(webhook: OutgoingWebhook) -> bool:
+    return _put(WEBHOOK, webhook.id, webhook.model_dump())
+
+
+def get_webhook(webhook_id: str) -> OutgoingWebhook | None:
+    item = _get(WEBHOOK, webhook_id)
+    return OutgoingWebhook.model_validate(item) if item else None
+
+
+def delete_webhook(webhook_id: str) -> bool:
+    return _delete(WEBHOOK, webhook_id)
+
+
+def list_webhooks() -> list[OutgoingWebhook]:
+    return [OutgoingWebhook.model_validate(item) for item in _list(WEBHOOK)]
+
+
+def webhooks_for(event: str) -> list[OutgoingWebhook]:
+    """Enabled rules for an event, cached a few seconds: a burst of messages costs one read."""
+    now = time.monotonic()
+    cached = _rule_cache.get("all")
+    if cached is None or cached[0] < now:
+        cached = (now + RULE_CACHE_SECONDS, list_webhooks())
+        _rule_cache["all"] = cached
+    return [rule for rule in cached[1] if rule.enabled and rule.event == event]
+
+
+def put_rest_api(rest_api: RestApi) -> bool:
+    body = rest_api.model_dump()
+    body["timeout"] = str(rest_api.timeout)  # DynamoDB has no floats; the model reads the text back
+    return _put(REST_API, rest_api.id, body)
+
+
+def get_rest_api(rest_api_id: str) -> RestApi | None:
+    item = _get(REST_API, rest_api_id)
+    return RestApi.model_validate(item) if item else None
+
+
+def delete_rest_api(rest_api_id: str) -> bool:
+    return _delete(REST_API, rest_api_id)
+
+
+def list_rest_apis() -> list[RestApi]:
+    return [RestApi.model_validate(item) for item in _list(REST_API)]
+
+
+def forget_cached_rules() -> None:
+    _rule_cache.clear()
