@@ -1,0 +1,192 @@
+"""Admin routes of the reply path, as a Powertools ``Router`` the admin function includes.
+
+``POST /admin/chats/{id}/messages`` (operator reply), ``PUT/GET/DELETE /admin/webhooks/{id}``,
+``PUT/GET/DELETE /admin/rest-apis/{id}``, ``GET /admin/deliveries?chat_id=``, ``POST /admin/deliveries/redrive``.
+Invalid definitions answer 422 naming the field and the reason; nothing is stored half-checked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Response, Router
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.rest_api import RestApi
+
+router = Router()
+
+
+class OperatorMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    msg: str = Field(min_length=1, max_length=65536)
+    user_id: int = Field(gt=0, description="the operator answering; 0 and below are visitor/system ids")
+
+
+def _answer(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, ensure_ascii=False, default=str))
+
+
+def _invalid(error: ValidationError) -> Response:
+    errors = [{"field": ".".join(str(part) for part in entry["loc"]) or "body",
+               "reason": str(entry["msg"]).removeprefix("Value error, ")} for entry in error.errors()]
+    summary = "; ".join(f"{entry['field']}: {entry['reason']}" for entry in errors)
+    return _answer(422, {"status": "invalid", "reason": summary, "errors": errors})
+
+
+def _json_body() -> Any:
+    body = router.current_event.body
+    if not body:
+        raise _BadRequest("the request has no JSON body")
+    try:
+        return json.loads(router.current_event.decoded_body)
+    except ValueError as exc:
+        raise _BadRequest(f"the body is not JSON: {exc}") from None
+
+
+class _BadRequest(Exception):
+    pass
+
+
+@router.exception_handler(_BadRequest)
+def _bad_request(error: _BadRequest) -> Response:
+    return _answer(400, {"status": "error", "reason": str(error)})
+
+
+def _definition(item_id: str) -> dict[str, Any]:
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise _BadRequest("the body must be a JSON object")
+    if "id" in body and str(body["id"]) != item_id:
+        raise _BadRequest(f"the body's id {body['id']!r} differs from the URL's {item_id!r}")
+    return {**body, "id": item_id}
+
+
+def _not_found(kind: str, item_id: str) -> Response:
+    return _answer(404, {"status": "not_found", "reason": f"no {kind} {item_id!r}"})
+
+
+# -- outgoing webhooks ------------------------------------------------------------------------------
+
+@router.put("/admin/webhooks/<webhook_id>")
+def put_webhook(webhook_id: str) -> Response:
+    from chatbridge.repository import outgoing
+
+    try:
+        webhook = OutgoingWebhook.model_validate(_definition(webhook_id))
+    except ValidationError as error:
+        return _invalid(error)
+    if outgoing.get_rest_api(webhook.rest_api_id) is None:
+        return _answer(422, {"status": "invalid", "reason": f"rest_api_id: no REST API {webhook.rest_api_id!r} "
+                                                              "(store it first with PUT /admin/rest-apis/{id})",
+                             "errors": [{"field": "rest_api_id", "reason": "unknown REST API"}]})
+    created = outgoing.put_webhook(webhook)
+    return _answer(201 if created else 200, webhook.model_dump())
+
+
+@router.get("/admin/webhooks")
+def list_webhooks() -> Response:
+    from chatbridge.repository import outgoing
+
+    return _answer(200, {"webhooks": [webhook.model_dump() for webhook in outgoing.list_webhooks()]})
+
+
+@router.get("/admin/webhooks/<webhook_id>")
+def get_webhook(webhook_id: str) -> Response:
+    from chatbridge.repository import outgoing
+
+    webhook = outgoing.get_webhook(webhook_id)
+    return _answer(200, webhook.model_dump()) if webhook else _not_found("outgoing webhook", webhook_id)
+
+
+@router.delete("/admin/webhooks/<webhook_id>")
+def delete_webhook(webhook_id: str) -> Response:
+    from chatbridge.repository import outgoing
+
+    if not outgoing.delete_webhook(webhook_id):
+        return _not_found("outgoing webhook", webhook_id)
+    return _answer(200, {"status": "deleted", "id": webhook_id})
+
+
+# -- REST APIs ------------------------------------------------------------------------------------
+
+@router.put("/admin/rest-apis/<rest_api_id>")
+def put_rest_api(rest_api_id: str) -> Response:
+    from chatbridge.repository import outgoing
+
+    try:
+        rest_api = RestApi.model_validate(_definition(rest_api_id))
+    except ValidationError as error:
+        return _invalid(error)
+    created = outgoing.put_rest_api(rest_api)
+    return _answer(201 if created else 200, rest_api.model_dump())
+
+
+@router.get("/admin/rest-apis")
+def list_rest_apis() -> Response:
+    from chatbridge.repository import outgoing
+
+    return _answer(200, {"rest_apis": [rest_api.model_dump() for rest_api in outgoing.list_rest_apis()]})
+
+
+@router.get("/admin/rest-apis/<rest_api_id>")
+def get_rest_api(rest_api_id: str) -> Response:
+    from chatbridge.repository import outgoing
+
+    rest_api = outgoing.get_rest_api(rest_api_id)
+    return _answer(200, rest_api.model_dump()) if rest_api else _not_found("REST API", rest_api_id)
+
+
+@router.delete("/admin/rest-apis/<rest_api_id>")
+def delete_rest_api(rest_api_id: str) -> Response:
+    from chatbridge.repository import outgoing
+
+    users = [webhook.id for webhook in outgoing.list_webhooks() if webhook.rest_api_id == rest_api_id]
+    if users:
+        return _answer(409, {"status": "in_use", "reason": f"outgoing webhook(s) {users} still use REST API "
+                                                           f"{rest_api_id!r}: delete or change them first"})
+    if not outgoing.delete_rest_api(rest_api_id):
+        return _not_found("REST API", rest_api_id)
+    return _answer(200, {"status": "deleted", "id": rest_api_id})
+
+
+# -- deliveries -----------------------------------------------------------------------------------
+
+@router.get("/admin/deliveries")
+def list_deliveries() -> Response:
+    from chatbridge.repository import deliveries
+
+    chat_id = router.current_event.get_query_string_value("chat_id")
+    if chat_id is not None and not chat_id.isdigit():
+        raise _BadRequest(f"chat_id must be a chat id (a number), not {chat_id!r}")
+    found = deliveries.list_for_chat(int(chat_id)) if chat_id is not None else deliveries.list_recent()
+    return _answer(200, {"deliveries": [delivery.model_dump() for delivery in found]})
+
+
+@router.post("/admin/deliveries/redrive")
+def redrive_deliveries() -> Response:
+    from chatbridge.repository import queue
+
+    return _answer(200, {"redriven": queue.redrive()})
+
+
+# -- operator replies -----------------------------------------------------------------------------
+
+@router.post("/admin/chats/<chat_id>/messages")
+def post_operator_message(chat_id: str) -> Response:
+    from chatbridge.repository import reply_storage
+
+    if not chat_id.isdigit():
+        return _not_found("chat", chat_id)
+    try:
+        message = OperatorMessage.model_validate(_json_body())
+    except ValidationError as error:
+        return _invalid(error)
+    stored = reply_storage.add_operator_message(int(chat_id), message.msg, message.user_id)
+    if stored is None:
+        return _not_found("chat", chat_id)
+    return _answer(201, {"status": "ok", "message": stored})
