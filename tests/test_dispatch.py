@@ -91,3 +91,10 @@ def test_delivery_record_masks_secret_headers():
     rendered = RenderedRequest(method="POST", url="https://x/y", body="b", timeout=1,
                                headers={"api_key": "k", "Authorization": "Bearer t", "X": "v"})
     assert redacted_request(rendered, {"api_key"})["headers"] == {"api_key": "***", "Authorization": "***", "X": "v"}
+
+
+def test_an_unsendable_request_is_a_permanent_failure_not_a_crash(httpserver):
+    bad = RenderedRequest(method="POST", url=httpserver.url_for("/x"), headers={"X": "caf\u00e9 \u2603"}, body="b",
+                          timeout=2)
+    result = send(bad, allow=LOOPBACK)
+    assert result.refused and "cannot be sent" in result.error

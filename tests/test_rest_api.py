@@ -1,5 +1,6 @@
 """REST API rendering: every placeholder escaped for where it sits."""
 
+import http.client
 import json
 
 import pytest
@@ -103,3 +104,24 @@ def test_invalid_definitions_are_refused_with_the_field(fields, reason):
 def test_success_codes_default_to_any_2xx():
     assert api().is_success(204) and not api().is_success(302)
     assert api(success_codes=[200]).is_success(200) and not api(success_codes=[200]).is_success(201)
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text())
+def test_any_message_text_round_trips_through_a_json_body_bare_or_quoted(text):
+    rendered = api(body='{"bare": {{msg}}, "quoted": "<{{msg}}>", "clean": {{msg_clean}}}').render(context(text))
+    decoded = json.loads(rendered.body)
+    assert decoded["bare"] == text and decoded["quoted"] == f"<{text}>"
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text())
+def test_no_message_text_puts_a_line_break_in_a_header(text):
+    rendered = api(headers={"X-Text": "a {{msg}} b"}).render(context(text))
+    header = rendered.headers["X-Text"]
+    assert "\r" not in header and "\n" not in header
+    assert not http.client._is_illegal_header_value(header.encode("latin-1"))  # what urllib would refuse

@@ -162,8 +162,8 @@ def send(request: RenderedRequest, *, allow: str | None = None) -> HttpResult:
     except OSError as exc:
         return HttpResult(error=str(exc), duration_ms=elapsed())
     data = request.body.encode("utf-8") if request.body is not None else None
-    http_request = urllib.request.Request(request.url, data=data, method=request.method, headers=request.headers)
     try:
+        http_request = urllib.request.Request(request.url, data=data, method=request.method, headers=request.headers)
         with _OPENER.open(http_request, timeout=request.timeout) as response:
             return HttpResult(status=response.status, excerpt=_excerpt(response.read(EXCERPT_CHARS * 4)),
                               duration_ms=elapsed())
@@ -175,6 +175,8 @@ def send(request: RenderedRequest, *, allow: str | None = None) -> HttpResult:
             OSError) as error:
         reason = getattr(error, "reason", None) or error
         return HttpResult(error=f"network error: {reason}", duration_ms=elapsed())
+    except ValueError as error:  # e.g. a rendered URL http.client cannot send: retrying cannot help
+        return HttpResult(refused=True, error=f"the request cannot be sent: {error}", duration_ms=elapsed())
 
 
 def redacted_request(request: RenderedRequest, secret_headers: set[str]) -> dict[str, Any]:

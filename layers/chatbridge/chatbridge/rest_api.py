@@ -151,7 +151,9 @@ def _string_state_after(literal: str, in_string: bool) -> bool:
 
 
 def _header_value(value: Any) -> str:
-    return re.sub(r"[\r\n\x00]+", " ", value_text(value)).strip()
+    """No CR/LF/NUL (header injection); non-Latin-1 text is sent as its UTF-8 bytes (http.client speaks Latin-1)."""
+    text = re.sub(r"[\r\n\x00]+", " ", value_text(value)).strip()
+    return text.encode("utf-8").decode("latin-1")
 
 
 class RenderedRequest(BaseModel):
