@@ -228,3 +228,34 @@ def test_chat_close_event_fires_close_rules(reply_aws, third_party):
                                      ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":c": "closed"})
     pipeline.pump()
     assert [r["json"] for r in third_party.received] == [{"chatId": "77@c.us", "body": "closed"}]
+
+
+def test_the_same_job_delivered_twice_at_once_is_sent_once(reply_aws, httpserver):
+    import threading
+    import time as clock
+
+    from chatbridge.dispatch import DispatchJob
+    from chatbridge.replies import deliver
+
+    def slow(request: Request) -> Response:
+        clock.sleep(0.3)
+        return Response("ok")
+
+    httpserver.expect_request("/sendText").respond_with_handler(slow)
+    openwa(httpserver.url_for(""))
+    chat_id = create_chat(external_id="2@c.us", identifier="openwa-demo")
+    pipeline = Pipeline(reply_aws["chat_table"], reply_aws["queue_url"])
+    storage.add_operator_message(chat_id, "only once", 3)
+    pipeline.evaluate(pipeline.stream_records())
+    [record] = pipeline.receive()
+    job = DispatchJob.model_validate_json(record["body"])
+    verdicts = []
+    threads = [threading.Thread(target=lambda: verdicts.append(
+        deliver(job, storage.reply_storage(), attempt=1, max_attempts=3))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(v.outcome for v in verdicts) == ["retry", "sent"] and len(httpserver.log) == 1
+    assert deliver(job, storage.reply_storage(), attempt=2, max_attempts=3).reason == "already sent (duplicate job)"
+    assert len(httpserver.log) == 1
