@@ -58,9 +58,9 @@ def test_header_values_cannot_inject_headers():
 
 
 def test_ssm_secrets_in_headers_are_names_until_resolved():
-    rest = api(headers={"api_key": "{{ssm:/chatbridge/openwa/key}}", "Authorization": "Bearer {{ssm:/cb/token}}"})
-    assert rest.secret_names() == ["/cb/token", "/chatbridge/openwa/key"]
-    rendered = rest.render(context(secrets={"/chatbridge/openwa/key": "k1", "/cb/token": "t2"}))
+    rest = api(headers={"api_key": "{{ssm:/chatbridge/openwa/key}}", "Authorization": "Bearer {{ssm:/chatbridge/token}}"})
+    assert rest.secret_names() == ["/chatbridge/openwa/key", "/chatbridge/token"]
+    rendered = rest.render(context(secrets={"/chatbridge/openwa/key": "k1", "/chatbridge/token": "t2"}))
     assert rendered.headers == {"api_key": "k1", "Authorization": "Bearer t2"}
 
 
@@ -88,10 +88,11 @@ def test_markup_helpers():
     ({"url": "https://{{msg}}/x"}, "may not choose the host"),
     ({"body": '{"a": {{msg}'}, "not a JSON template"),
     ({"body": '{"a": {{nonsense}}}'}, "unknown placeholder"),
-    ({"body": '{"a": "{{ssm:/x}}"}'}, "headers only"),
+    ({"body": '{"a": "{{ssm:/chatbridge/x}}"}'}, "headers only"),
     ({"headers": {"Bad Name": "x"}}, "not a valid header name"),
     ({"headers": {"X": "a\r\nB: c"}}, "line breaks"),
-    ({"headers": {"X": "{{ssm:bad name}}"}}, "not an SSM parameter name"),
+    ({"headers": {"X": "{{ssm:bad name}}"}}, "must name an SSM parameter under /chatbridge/"),
+    ({"headers": {"X": "{{ssm:/other/key}}"}}, "must name an SSM parameter under /chatbridge/"),
     ({"success_codes": [99]}, "not HTTP status codes"),
     ({"timeout": 0}, "timeout"),
     ({"method": "TRACE"}, "method"),

@@ -38,8 +38,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.info("dispatch attempt", extra={"job_id": job.job_id, "chat_id": job.chat_id, "attempt": attempt,
                                            "outcome": verdict.outcome, "reason": verdict.reason})
     if verdict.outcome == "retry":
-        queue.delay(record.receipt_handle, verdict.delay_seconds,
-                    queue_url=queue.queue_url_of_arn(record.event_source_arn))
+        queue.delay(record.receipt_handle, verdict.delay_seconds)
         raise RetryLater(f"job {job.job_id}: {verdict.reason}; retry in {verdict.delay_seconds}s")
 
 

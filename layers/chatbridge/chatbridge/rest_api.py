@@ -28,7 +28,8 @@ from chatbridge.outgoing import MISSING, plain, resolve
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_SSM_NAME = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
+_SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")
+SSM_PREFIX = "/chatbridge/"  # the dispatcher may read only parameters under this path (least privilege)
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
 _IMG = re.compile(r"\[img\]\s*(\S+?)\s*\[/img\]", re.IGNORECASE)
@@ -101,7 +102,8 @@ def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
             if not allow_ssm:
                 raise RestApiSyntaxError(f"{field}: {match.group(0)} - SSM secrets are allowed in headers only")
             if not _SSM_NAME.match(_ssm_name(name)):
-                raise RestApiSyntaxError(f"{field}: {match.group(0)} is not an SSM parameter name")
+                raise RestApiSyntaxError(f"{field}: {match.group(0)} must name an SSM parameter under {SSM_PREFIX} "
+                                         "(e.g. {{ssm:/chatbridge/openwa/api-key}})")
             continue
         raise RestApiSyntaxError(
             f"{field}: unknown placeholder {match.group(0)} (use {{{{args.chat.<path>}}}}, {{{{args.msg.<path>}}}}, "

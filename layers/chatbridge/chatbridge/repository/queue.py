@@ -57,13 +57,6 @@ def delay(receipt_handle: str, seconds: int, *, queue_url: str | None = None) ->
                                      VisibilityTimeout=max(0, min(MAX_VISIBILITY_SECONDS, int(seconds))))
 
 
-def queue_url_of_arn(arn: str) -> str:
-    """SQS records name their queue by ARN; the API needs its URL."""
-    name = arn.rsplit(":", 1)[-1]
-    account = arn.split(":")[4]
-    return _sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-
-
 def redrive(*, limit: int = 1000) -> int:
     """Move up to ``limit`` jobs from the dead-letter queue back to the dispatch queue; returns how many."""
     source, target = _url(DLQ_ENV), _url(QUEUE_ENV)

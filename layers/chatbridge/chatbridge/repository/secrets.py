@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from chatbridge.errors import ChatbridgeError
 
@@ -28,7 +29,14 @@ def resolve_secrets(names: list[str]) -> dict[str, str]:
     now = time.monotonic()
     wanted = [name for name in names if name not in _cache or _cache[name][0] < now]
     for start in range(0, len(wanted), 10):
-        answer = _ssm().get_parameters(Names=wanted[start:start + 10], WithDecryption=True)
+        chunk = wanted[start:start + 10]
+        try:
+            answer = _ssm().get_parameters(Names=chunk, WithDecryption=True)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("AccessDeniedException", "AccessDenied"):
+                raise SecretNotFound(f"SSM parameter(s) {', '.join(chunk)} cannot be read by the dispatcher "
+                                     f"({error.response['Error'].get('Message', 'access denied')})") from None
+            raise
         if answer.get("InvalidParameters"):
             raise SecretNotFound(f"SSM parameter(s) not found: {', '.join(answer['InvalidParameters'])}")
         for parameter in answer["Parameters"]:
