@@ -57,9 +57,10 @@ def reply_aws(monkeypatch):
 _next_chat_id = iter(range(1000, 10**9))
 
 
-def create_chat(*, external_id: str, identifier: str, scope: str = "whatsapp", iwh_id: int = 1) -> int:
+def create_chat(*, external_id: str, identifier: str, scope: str = "whatsapp", iwh_id: int = 1,
+                chat_id: int | None = None) -> int:
     """A stored chat as the ingest path creates it."""
-    chat_id = next(_next_chat_id)
+    chat_id = next(_next_chat_id) if chat_id is None else chat_id
     now = int(time.time())
     reply_storage.chat_table().put_item(Item={
         **reply_storage._chat_key(chat_id), "type": "chat", "id": chat_id, "status": "pending", "nick": "Aisha",
