@@ -28,7 +28,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print_table(deliveries, [("id", "id"), ("chat", "chat_id"), ("message", "message_id"), ("status", "status"),
                              ("http", "status_code"), ("attempts", "attempts"), ("ms", "duration_ms"),
-                             ("response", "response_excerpt")], empty="no deliveries yet")
+                             ("response", "response_excerpt"), ("error", "error")], empty="no deliveries yet")
     return 0
 
 
