@@ -95,6 +95,7 @@ def test_markup_helpers():
     ({"headers": {"X": "{{ssm:/other/key}}"}}, "must name an SSM parameter under /chatbridge/"),
     ({"success_codes": [99]}, "not HTTP status codes"),
     ({"timeout": 0}, "timeout"),
+    ({"timeout": 31}, "timeout"),
     ({"method": "TRACE"}, "method"),
 ])
 def test_invalid_definitions_are_refused_with_the_field(fields, reason):

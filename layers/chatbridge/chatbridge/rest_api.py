@@ -181,7 +181,8 @@ class RestApi(BaseModel):
     body_format: Literal["json", "form", "text"] | None = Field(
         None, description="how placeholders are escaped in the body; default: json when Content-Type says so "
                           "or the body starts with { or [, else text")
-    timeout: float = Field(10, gt=0, le=60)
+    timeout: float = Field(10, gt=0, le=30, description="seconds; at most 30: a batch of jobs must fit the "
+                                                         "dispatcher's Timeout")
     success_codes: list[int] = Field(default_factory=list, description="empty: any 2xx")
     save_response_as_message: bool = False
 
