@@ -148,3 +148,26 @@ def test_args_expose_iwh_id_both_ways_and_plain_numbers():
     built = build_args(chat, None)
     assert built["chat"]["iwh_id"] == 4 and built["chat"]["chat_variables_array"] == {"iwh_id": 4}
     assert "pk" not in built["chat"] and "msg" not in built
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children,
+                                                                                       max_size=4), max_leaves=20)
+OPERATORS = ["=", "!=", ">", "<", ">=", "<=", "contains", "in", "eq", "neq", "lt", "lte", "gt", "gte", "like",
+             "notlike", "empty", "notempty"]
+
+
+@settings(deadline=None, max_examples=300)
+@given(chat=JSON, operator=st.sampled_from(OPERATORS), path=st.sampled_from(["chat", "chat.a", "chat.a.0", "msg.msg"]))
+def test_conditions_never_raise_on_any_args(chat, operator, path):
+    value = "" if operator in ("empty", "notempty") else "1"
+    webhook = rule(f"{{args.{path}}} {operator} {value}")
+    assert webhook.matches("chat.web_add_msg_admin", {"chat": chat, "msg": chat}) in (True, False)
+
+
+def test_huge_numbers_compare_without_raising():
+    assert not rule("{args.chat.big} > 1").matches("chat.web_add_msg_admin", {"chat": {"big": 10 ** 400}})
+    assert rule("{args.chat.big} != 1").matches("chat.web_add_msg_admin", {"chat": {"big": 10 ** 400}})
