@@ -191,3 +191,12 @@ def test_template_parameters_and_buckets_exist_for_the_handlers(stack):
     parameter = stack.client("ssm").get_parameter(Name="/chatbridge-local/settings")["Parameter"]
     assert json.loads(parameter["Value"]) == {"greeting": "hi"}
     stack.client("s3").put_object(Bucket="chatbridge-local-uploadsbucket", Key="k", Body=b"v")
+
+
+def test_outbound_allow_list_keeps_template_and_user_entries_and_adds_the_local_host(stack, monkeypatch):
+    monkeypatch.setenv("CHATBRIDGE_OUTBOUND_ALLOW", "10.0.0.0/8")
+    environment = stack.function_environment({"CHATBRIDGE_OUTBOUND_ALLOW": "hooks.internal", "OTHER": "x"})
+    assert environment["CHATBRIDGE_OUTBOUND_ALLOW"] == "hooks.internal,10.0.0.0/8,127.0.0.1"
+    assert environment["OTHER"] == "x"
+    assert environment["AWS_ENDPOINT_URL"] == stack.endpoint_url
+    assert environment["AWS_ACCESS_KEY_ID"] == "local"

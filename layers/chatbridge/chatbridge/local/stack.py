@@ -161,22 +161,26 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
 
-    def function_environment(self) -> dict[str, str]:
-        """Local overrides on top of each function's template environment."""
-        assert self.api is not None
-        allowed = [item for item in os.environ.get(OUTBOUND_ALLOW_ENV, "").split(",") if item.strip()]
-        allowed.append(urlsplit(self.url).hostname or "127.0.0.1")  # the echo endpoint stands in for third parties
-        return {**_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint_url,
+    def function_environment(self, template_environment: dict[str, str]) -> dict[str, str]:
+        """A function's template environment with the local overrides on top.
+
+        The outbound allow-list keeps what the template and the user's own environment name, plus the
+        local stack's host, where the echo endpoint stands in for third parties.
+        """
+        allowed = [item.strip() for source in (template_environment.get(OUTBOUND_ALLOW_ENV, ""),
+                                               os.environ.get(OUTBOUND_ALLOW_ENV, ""))
+                   for item in source.split(",") if item.strip()]
+        allowed.append(urlsplit(self.url).hostname or "127.0.0.1")
+        return {**template_environment, **_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint_url,
                 "POWERTOOLS_METRICS_DISABLED": "false" if self.options.json_logs else "true",
                 OUTBOUND_ALLOW_ENV: ",".join(dict.fromkeys(allowed)),
                 "CHATBRIDGE_LOCAL_URL": self.url, **self.options.extra_environment}
 
     def _start_functions(self) -> None:
         assert self.template is not None
-        overrides = self.function_environment()
         for fn in self.template.functions.values():
             self.runtimes[fn.logical_id] = FunctionRuntime(
-                fn, environment={**fn.environment, **overrides}, region=self.options.region,
+                fn, environment=self.function_environment(fn.environment), region=self.options.region,
                 json_logs=self.options.json_logs, max_workers=self.options.max_workers)
         with ThreadPoolExecutor(max_workers=max(1, len(self.runtimes))) as pool:
             for future in [pool.submit(runtime.start) for runtime in self.runtimes.values()]:
