@@ -214,3 +214,30 @@ def test_queue_function_error_deletes_nothing(queues):
     while poller.poll_once():
         pass
     assert [_bodies(b) for b in recorder.batches] == [["a"], ["a"]]
+
+
+class RaisesOn(Recorder):
+    """A function that raises (a function error, not a partial failure) whenever the batch holds ``key``."""
+
+    def __init__(self, key):
+        super().__init__()
+        self.key = key
+
+    def __call__(self, event):
+        self.batches.append(event["Records"])
+        if self.key in _keys(event["Records"]):
+            raise FunctionError("Fn", "RuntimeError", "poisoned")
+        return {"batchItemFailures": []}
+
+
+def test_bisect_on_function_error_isolates_the_poisoned_record(table):
+    recorder = RaisesOn("c")
+    poller = _stream_poller(table, recorder, bisect_on_error=True, maximum_retry_attempts=1)
+    for key in ("a", "b", "c", "d"):
+        _put(table, key)
+    while poller.poll_once():
+        pass
+    batches = [_keys(b) for b in recorder.batches]
+    assert batches[:3] == [["a", "b", "c", "d"], ["a", "b"], ["c", "d"]]
+    assert ["d"] in batches  # d is delivered on its own once c is given up on
+    assert all("c" not in b or b == ["c"] for b in batches[3:])

@@ -59,6 +59,7 @@ def test_stream_trigger_keeps_batch_size_filters_and_partial_failures(template):
     assert trigger.batch_size == 10
     assert trigger.report_batch_item_failures
     assert trigger.maximum_retry_attempts == 3
+    assert trigger.bisect_on_error
     assert trigger.filters == ({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["thing"]}}}},)
 
 

@@ -110,6 +110,7 @@ class StreamPoller(Poller):
         self._iterators: dict[str, str] = {}
         self._pending: list[dict[str, Any]] = []
         self._attempts = 0
+        self._batch_limit = trigger.batch_size
         self.start_position()
 
     def start_position(self) -> None:
@@ -125,33 +126,44 @@ class StreamPoller(Poller):
         self._read()
         if not self._pending:
             return False
-        batch = self._pending[: self.trigger.batch_size]
+        batch = self._pending[: self._batch_limit]
         identifiers = [record["dynamodb"]["SequenceNumber"] for record in batch]
+        function_error = False
         try:
             failed = failed_identifiers(self._invoke({"Records": batch}), identifiers,
                                         self.trigger.report_batch_item_failures)
         except FunctionError as exc:
             log.warning("%s: function error on a batch of %d stream records: %s", self.name, len(batch), exc)
-            failed = None
+            failed, function_error = None, True
         _log_outcome(self.name, len(batch), failed)
         if failed == set():
             del self._pending[: len(batch)]
             self._attempts = 0
+            self._batch_limit = self.trigger.batch_size
             return True
-        first = 0 if failed is None else min(identifiers.index(i) for i in failed)
-        del self._pending[:first]  # records before the first failure are done, as Lambda checkpoints them
+        if function_error and self.trigger.bisect_on_error and len(batch) > 1:
+            self._batch_limit = len(batch) // 2  # BisectBatchOnFunctionError: halves do not count as retries
+            log.info("%s: bisecting, retrying the first %d records", self.name, self._batch_limit)
+            return True
+        self._retry_or_give_up(identifiers, 0 if failed is None else min(identifiers.index(i) for i in failed))
+        return True
+
+    def _retry_or_give_up(self, identifiers: list[str], first: int) -> None:
+        """Lambda checkpoints the records before the first failure and retries from it, until
+        MaximumRetryAttempts is spent; then it skips the failed part of the batch and moves on."""
+        del self._pending[:first]
         self._attempts += 1
         limit = self.trigger.maximum_retry_attempts
         if 0 <= limit < self._attempts:
             log.error("%s: giving up on %d stream records from sequence number %s after %d retries",
-                      self.name, len(batch) - first, identifiers[first], limit)
-            del self._pending[: len(batch) - first]
+                      self.name, len(identifiers) - first, identifiers[first], limit)
+            del self._pending[: len(identifiers) - first]
             self._attempts = 0
-            return True
+            self._batch_limit = self.trigger.batch_size
+            return
         log.info("%s: retrying from sequence number %s (attempt %d)", self.name, identifiers[first],
                  self._attempts + 1)
         self._stopping.wait(min(self._retry_delay * 2 ** (self._attempts - 1), 30))
-        return True
 
     def _read(self) -> None:
         """Fetch new records from every shard into the pending list, dropping those no filter matches."""

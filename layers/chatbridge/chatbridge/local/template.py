@@ -57,6 +57,7 @@ class StreamTrigger:
     report_batch_item_failures: bool = False
     starting_position: str = "LATEST"
     maximum_retry_attempts: int = -1
+    bisect_on_error: bool = False
     enabled: bool = True
 
 
@@ -344,7 +345,9 @@ def _stream_trigger(logical_id: str, props: dict[str, Any], resolver: _Resolver)
         table_logical_id=table, batch_size=int(props.get("BatchSize", 100)),
         filters=_filters(props.get("FilterCriteria")), report_batch_item_failures=_response_types(props),
         starting_position=str(props.get("StartingPosition", "LATEST")),
-        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)), enabled=_enabled(props))
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+        bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
+        enabled=_enabled(props))
 
 
 def _queue_trigger(logical_id: str, props: dict[str, Any], resolver: _Resolver) -> QueueTrigger:
