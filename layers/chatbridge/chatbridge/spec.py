@@ -17,6 +17,7 @@ from chatbridge.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.locations import Location, compile_location
 from chatbridge.templates import Template, check_template_syntax, compile_template
+from chatbridge.verification import Verification
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
 AttributeValue = str | int | float | bool | None
@@ -76,6 +77,7 @@ class IncomingWebhookSpec(BaseModel):
     scope: str = Field("", max_length=100, description="free word such as 'whatsapp'")
     enabled: bool = True
     log_requests: bool = Field(False, description="keep raw requests and their outcome for debugging")
+    verification: Verification | None = Field(None, description="shared secret, HMAC signature, Meta handshake")
 
     messages: str = Field("", description="location of the message(s); empty: the whole payload")
     chat_id: str = Field(description="location of the third party's chat id, inside a message")

@@ -1,0 +1,88 @@
+"""Applying a ``MappingResult`` to storage: one exactly-once write per mapped chat.
+
+Messages are deduplicated per spec by the provider's message id. A message without one gets an id
+derived from the whole payload and its position in it (``derived:<sha256 of the canonical payload>:<index>``):
+a retried delivery of the same payload dedups, while two different payloads never collide. The price: a
+provider that sends byte-for-byte the same payload twice on purpose (no id, no timestamp) gets one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatbridge.mapping import MappedChat, MappingResult
+from chatbridge.payload import depth_exceeds
+from chatbridge.repository import chats as chat_store
+from chatbridge.repository import specs as spec_store
+from chatbridge.spec import IncomingWebhookSpec
+
+MAX_MESSAGE_CHARS = 65_536  # a DynamoDB item holds 400 KB; LHC's msg column is similar
+MAX_RAW_BYTES = 65_536  # the chat keeps the payload that created it when it is this small...
+MAX_RAW_DEPTH = 30  # ...and shallow enough for a DynamoDB map (32 levels)
+
+
+@dataclass
+class IngestOutcome:
+    chats: list[int] = field(default_factory=list)  # every chat the request touched, in payload order
+    created_chats: list[int] = field(default_factory=list)
+    messages: list[dict[str, int]] = field(default_factory=list)  # {"chat_id", "id"} of each new message
+    duplicates: int = 0
+    skipped: int = 0
+
+    def answer(self, *, with_ids: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "ok", "chats": self.chats, "messages": len(self.messages),
+                                "duplicates": self.duplicates, "skipped": self.skipped}
+        if with_ids:
+            body["created"] = {"chats": self.created_chats, "messages": self.messages}
+        return body
+
+
+def payload_digest(payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def new_messages(chat: MappedChat, digest: str, *, now: int) -> list[chat_store.NewMessage]:
+    return [chat_store.NewMessage(
+        dedup_id=message.message_id if message.message_id else f"derived:{digest}:{message.index}",
+        message_id=message.message_id or None, kind=message.kind, msg=message.body[:MAX_MESSAGE_CHARS],
+        time=message.time if message.time is not None else now) for message in chat.messages]
+
+
+def stored_raw(payload: Any, chat: MappedChat) -> Any:
+    """The payload that created the chat, or its first message when the payload is too big to keep."""
+    for candidate in (payload, chat.messages[0].raw if chat.messages else None):
+        if candidate is None or (isinstance(candidate, (dict, list)) and depth_exceeds(candidate, MAX_RAW_DEPTH)):
+            continue
+        if len(json.dumps(candidate, ensure_ascii=False, default=str).encode("utf-8")) <= MAX_RAW_BYTES:
+            return candidate
+    return None
+
+
+def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
+           next_chat_id: Callable[[], int] | None = None) -> IngestOutcome:
+    """Store every mapped chat and its messages; safe to repeat with the same input (retries dedup)."""
+    assert spec.id is not None, "a stored spec has an id"
+    outcome = IngestOutcome(skipped=len(result.skipped))
+    digest = payload_digest(payload)
+    now = int(time.time())
+    allocate = next_chat_id or (lambda: spec_store.next_id("chat"))
+    incoming = {"id": spec.id, "identifier": spec.identifier, "name": spec.name, "scope": spec.scope}
+    for chat in result.chats:
+        draft = chat_store.ChatDraft(spec_id=spec.id, chat_external_id=chat.chat_external_id, nick=chat.nick,
+                                     phone=chat.phone, email=chat.email, incoming=incoming,
+                                     raw=stored_raw(payload, chat))
+        stored = chat_store.store_messages(draft, new_messages(chat, digest, now=now), next_chat_id=allocate,
+                                           on_closed_chat=spec.on_closed_chat, reset_operator=spec.reset_operator)
+        if stored.chat_id not in outcome.chats:
+            outcome.chats.append(stored.chat_id)
+        if stored.chat_created:
+            outcome.created_chats.append(stored.chat_id)
+        outcome.messages.extend({"chat_id": stored.chat_id, "id": i} for i in stored.message_ids)
+        outcome.duplicates += stored.duplicates
+    return outcome

@@ -1,0 +1,1 @@
+"""Every AWS call chatbridge makes lives in this package; the rest of the layer is pure Python."""

@@ -1,0 +1,319 @@
+"""Chats and messages in CHAT_TABLE, written exactly once.
+
+Item layout (``pk`` / ``sk``; every item has ``type`` so stream filters select records without code):
+- ``CHAT#<id>`` / ``CHAT`` (``chat``): the chat, plus ``last_message_id``, the per-chat message counter.
+- ``CHAT#<id>`` / ``MSG#<id:012d>`` (``message``): messages sort by id inside their chat's partition.
+- ``EXT#<spec id>#<chat_external_id>`` / ``EXT`` (``chat_lookup``): which chat a third party's chat id
+  currently maps to (a closed chat restarted as a new one moves the pointer).
+- ``DEDUP#<spec id>#<message_id>`` / ``DEDUP`` (``message_dedup``): a provider message id already stored.
+GSI ``by-incoming`` (``iwh_id`` N, ``updated_at`` N) holds chat items only (sparse: only chats carry
+``iwh_id``): the admin list of a spec's chats, newest first.
+
+Every write is one ``TransactWriteItems`` of at most 49 messages: their message and dedup items plus a
+conditional write of the chat (and lookup). Conditions make it exactly once without locks: a dedup item
+that exists cancels the transaction and names the duplicate, which is dropped before retrying; a chat
+counter or status that moved since it was read (a concurrent writer) makes us re-read and retry; a new
+chat's lookup item must not exist, so two concurrent first messages create one chat. The chat item is
+written in the transaction of its first messages, so no message is ever visible without its chat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chatbridge.errors import ChatbridgeError
+from chatbridge.repository import tables
+
+CHUNK = 49  # (100 items per transaction - chat - lookup) / (message + dedup)
+MAX_CONFLICTS = 12
+MAX_TRANSACTION_BYTES = 3_000_000  # DynamoDB allows 4 MB; the new chat's raw payload needs room too
+BY_INCOMING = "by-incoming"
+_MAX_KEY_PART = 400
+
+
+class StorageConflict(ChatbridgeError):
+    """Writers kept racing for one chat; the caller answers 503 so the provider retries."""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    dedup_id: str  # the provider's message id, or one derived from the content
+    message_id: str | None  # stored as the message's ``message_id`` (the provider's, or None)
+    kind: str
+    msg: str
+    time: int
+    user_id: int = 0
+
+
+@dataclass(frozen=True)
+class ChatDraft:
+    """What a new chat is made of, if one is needed."""
+
+    spec_id: int
+    chat_external_id: str
+    nick: str
+    phone: str | None
+    email: str | None
+    incoming: dict[str, Any]  # {id, identifier, name, scope}
+    raw: Any
+
+
+@dataclass
+class StoredMessages:
+    chat_id: int
+    chat_created: bool = False
+    message_ids: list[int] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class _ChatState:
+    chat_id: int
+    last_message_id: int
+    status: str
+    user_id: int
+
+
+def _part(text: str) -> str:
+    """Key parts stay well under DynamoDB's key size limit; long ones become their SHA-256."""
+    return text if len(text) <= _MAX_KEY_PART else "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chat_key(chat_id: int) -> dict[str, str]:
+    return {"pk": f"CHAT#{chat_id}", "sk": "CHAT"}
+
+
+def message_key(chat_id: int, message_id: int) -> dict[str, str]:
+    return {"pk": f"CHAT#{chat_id}", "sk": f"MSG#{message_id:012d}"}
+
+
+def lookup_key(spec_id: int, chat_external_id: str) -> dict[str, str]:
+    return {"pk": f"EXT#{spec_id}#{_part(chat_external_id)}", "sk": "EXT"}
+
+
+def dedup_key(spec_id: int, dedup_id: str) -> dict[str, str]:
+    return {"pk": f"DEDUP#{spec_id}#{_part(dedup_id)}", "sk": "DEDUP"}
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+def get_chat(chat_id: int) -> dict[str, Any] | None:
+    item = tables.chat_table().get_item(Key=chat_key(chat_id), ConsistentRead=True).get("Item")
+    return _public(item) if item else None
+
+
+def find_chat_id(spec_id: int, chat_external_id: str) -> int | None:
+    item = tables.chat_table().get_item(Key=lookup_key(spec_id, chat_external_id), ConsistentRead=True).get("Item")
+    return int(item["chat_id"]) if item else None
+
+
+def list_messages(chat_id: int, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    """Messages of a chat in id order (ids > ``after``)."""
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(chat_key(chat_id)["pk"]) & Key("sk").between(
+            f"MSG#{after + 1:012d}", "MSG#999999999999"), "ConsistentRead": True}
+    messages: list[dict[str, Any]] = []
+    while len(messages) < limit:
+        answer = tables.chat_table().query(**kwargs)
+        messages.extend(_public(item) for item in answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            break
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return messages[:limit]
+
+
+def list_chats(spec_id: int, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """A spec's chats, most recently updated first (eventually consistent: a GSI)."""
+    kwargs: dict[str, Any] = {"IndexName": BY_INCOMING, "KeyConditionExpression": Key("iwh_id").eq(spec_id),
+                              "ScanIndexForward": False}
+    if status:
+        kwargs["FilterExpression"] = "#s = :status"
+        kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+        kwargs["ExpressionAttributeValues"] = {":status": status}
+    chats: list[dict[str, Any]] = []
+    while len(chats) < limit:
+        answer = tables.chat_table().query(**kwargs)
+        chats.extend(_public(item) for item in answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            break
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return chats[:limit]
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in tables.plain(item).items() if k not in ("pk", "sk", "type", "last_message_id")}
+
+
+def close_chat(chat_id: int) -> dict[str, Any] | None:
+    """Close a chat (idempotent); None when there is no such chat."""
+    try:
+        answer = tables.chat_table().update_item(
+            Key=chat_key(chat_id), UpdateExpression="SET #s = :closed, updated_at = :now",
+            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":closed": "closed", ":now": int(time.time())}, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return _public(answer["Attributes"])
+
+
+# -- the exactly-once write -------------------------------------------------------------------------
+
+def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id: Callable[[], int],
+                   on_closed_chat: Literal["new_chat", "pending", "active"] = "new_chat",
+                   reset_operator: bool = False) -> StoredMessages:
+    """Find or create the chat for ``draft`` and append ``messages`` exactly once, in order.
+
+    ``next_chat_id()`` allocates a chat id (called only when a chat must be created). Safe to call again
+    with the same input after any failure: stored messages come back as duplicates, nothing doubles.
+    """
+    pending, duplicates = _unique(messages)
+    stored = StoredMessages(chat_id=0, duplicates=duplicates)
+    state: _ChatState | None = None
+    pointer: int | None = None
+    spare_chat_id: int | None = None
+    renewed = False  # a closed chat was already restarted or reopened by this call
+    conflicts = 0
+    while True:
+        if state is None:
+            pointer, state = _read_state(draft)
+        create = state is None or (state.status == "closed" and on_closed_chat == "new_chat" and not renewed)
+        if not pending and not create:
+            stored.chat_id = state.chat_id  # type: ignore[union-attr]
+            return stored
+        chunk = _chunk(pending)
+        if create:
+            spare_chat_id = spare_chat_id or next_chat_id()
+            items, after = _create_items(draft, chunk, spare_chat_id, pointer)
+        else:
+            items, after = _append_items(draft.spec_id, state, chunk, on_closed_chat, reset_operator)  # type: ignore[arg-type]
+        try:
+            tables.client().transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            head = 2 if create else 1
+            dup = {i for i in range(len(chunk)) if _failed(reasons, head + 2 * i + 1)}
+            stored.duplicates += len(dup)
+            pending = [m for i, m in enumerate(pending) if i not in dup]
+            if not dup or any(_failed(reasons, i) for i in range(head)):
+                conflicts += 1
+                if conflicts > MAX_CONFLICTS:
+                    raise StorageConflict(f"chat {draft.chat_external_id!r} kept changing under concurrent writers; "
+                                          "retry the request") from None
+                time.sleep(random.uniform(0, 0.01 * conflicts))
+                state = None
+            continue
+        first_new = 1 if create else state.last_message_id + 1  # type: ignore[union-attr]
+        if create:
+            stored.chat_id, stored.chat_created, spare_chat_id = after.chat_id, True, None
+        renewed = renewed or create or state.status == "closed"  # type: ignore[union-attr]
+        stored.message_ids.extend(range(first_new, after.last_message_id + 1))
+        stored.chat_id = after.chat_id
+        state, pointer = after, after.chat_id
+        pending = pending[len(chunk):]
+
+
+def _chunk(pending: list[NewMessage]) -> list[NewMessage]:
+    """The next messages that fit one transaction: at most CHUNK, and well under its 4 MB size limit."""
+    size = 0
+    for count, message in enumerate(pending[:CHUNK]):
+        size += len(message.msg.encode("utf-8")) + len(message.dedup_id) + 512
+        if size > MAX_TRANSACTION_BYTES and count:
+            return pending[:count]
+    return pending[:CHUNK]
+
+
+def _failed(reasons: list[Any], index: int) -> bool:
+    """Did item ``index`` cancel the transaction? Unknown reasons count as failed (retry, never guess)."""
+    if index >= len(reasons):
+        return not reasons
+    return reasons[index] not in (None, "None")
+
+
+def _unique(messages: list[NewMessage]) -> tuple[list[NewMessage], int]:
+    """Drop repeats of a dedup id inside one request (a transaction cannot write one item twice)."""
+    seen: set[str] = set()
+    unique = []
+    for message in messages:
+        if message.dedup_id not in seen:
+            seen.add(message.dedup_id)
+            unique.append(message)
+    return unique, len(messages) - len(unique)
+
+
+def _read_state(draft: ChatDraft) -> tuple[int | None, _ChatState | None]:
+    pointer = find_chat_id(draft.spec_id, draft.chat_external_id)
+    if pointer is None:
+        return None, None
+    item = tables.chat_table().get_item(Key=chat_key(pointer), ConsistentRead=True).get("Item")
+    if item is None:  # a lookup whose chat is gone: start a new chat and move the pointer
+        return pointer, None
+    return pointer, _ChatState(chat_id=pointer, last_message_id=int(item.get("last_message_id", 0)),
+                               status=str(item.get("status", "pending")), user_id=int(item.get("user_id", 0)))
+
+
+def _message_items(chat_id: int, spec_id: int, chunk: list[NewMessage], first_id: int) -> list[dict[str, Any]]:
+    table = tables.chat_table_name()
+    items = []
+    for offset, message in enumerate(chunk):
+        message_id = first_id + offset
+        items.append({"Put": {"TableName": table, "Item": {
+            **message_key(chat_id, message_id), "type": "message", "chat_id": chat_id, "id": message_id,
+            "user_id": message.user_id, "kind": message.kind, "msg": message.msg, "time": message.time,
+            "message_id": message.message_id, "delivery": None}}})
+        items.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
+            **dedup_key(spec_id, message.dedup_id), "type": "message_dedup", "chat_id": chat_id, "id": message_id}}})
+    return items
+
+
+def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
+                  pointer: int | None) -> tuple[list[dict[str, Any]], _ChatState]:
+    table = tables.chat_table_name()
+    now = int(time.time())
+    lookup: dict[str, Any] = {"TableName": table, "Item": {
+        **lookup_key(draft.spec_id, draft.chat_external_id), "type": "chat_lookup", "chat_id": chat_id,
+        "spec_id": draft.spec_id, "chat_external_id": draft.chat_external_id}}
+    if pointer is None:
+        lookup["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        lookup["ConditionExpression"] = "chat_id = :previous"
+        lookup["ExpressionAttributeValues"] = {":previous": pointer}
+    chat = {**chat_key(chat_id), "type": "chat", "id": chat_id, "status": "pending", "nick": draft.nick,
+            "phone": draft.phone, "email": draft.email, "user_id": 0, "iwh_id": draft.spec_id,
+            "chat_variables": {"iwh_id": draft.spec_id},
+            "incoming_chat": {"chat_external_id": draft.chat_external_id, "incoming": draft.incoming},
+            "created_at": now, "updated_at": now, "raw": tables.storable(draft.raw), "last_message_id": len(chunk)}
+    items = [{"Put": lookup},
+             {"Put": {"TableName": table, "Item": chat, "ConditionExpression": "attribute_not_exists(pk)"}},
+             *_message_items(chat_id, draft.spec_id, chunk, 1)]
+    return items, _ChatState(chat_id=chat_id, last_message_id=len(chunk), status="pending", user_id=0)
+
+
+def _append_items(spec_id: int, state: _ChatState, chunk: list[NewMessage], on_closed_chat: str,
+                  reset_operator: bool) -> tuple[list[dict[str, Any]], _ChatState]:
+    status, user_id = state.status, state.user_id
+    if status == "closed":  # reopen (on_closed_chat pending/active) as Live Helper Chat does
+        user_id = 0 if reset_operator else user_id
+        status = "active" if on_closed_chat == "active" and user_id > 0 else "pending"
+    last = state.last_message_id + len(chunk)
+    same_counter = "last_message_id = :old" if state.last_message_id else \
+        "(attribute_not_exists(last_message_id) OR last_message_id = :old)"
+    update = {"TableName": tables.chat_table_name(), "Key": chat_key(state.chat_id),
+              "UpdateExpression": "SET last_message_id = :last, updated_at = :now, #s = :status, user_id = :user",
+              "ConditionExpression": f"attribute_exists(pk) AND #s = :seen AND {same_counter}",
+              "ExpressionAttributeNames": {"#s": "status"},
+              "ExpressionAttributeValues": {":last": last, ":now": int(time.time()), ":status": status,
+                                            ":user": user_id, ":seen": state.status, ":old": state.last_message_id}}
+    items = [{"Update": update}, *_message_items(state.chat_id, spec_id, chunk, state.last_message_id + 1)]
+    return items, _ChatState(chat_id=state.chat_id, last_message_id=last, status=status, user_id=user_id)

@@ -1,0 +1,129 @@
+"""Proving a request comes from the third party: shared secret, HMAC of the raw body, Meta's handshake.
+
+Pure functions over the request's parts, so the ingest handler checks before anything is decoded or
+written. Every comparison is constant time (``hmac.compare_digest``); a failure names what was wrong
+without echoing the expected value.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chatbridge.errors import ChatbridgeError
+
+
+class VerificationFailed(ChatbridgeError):
+    """The request did not prove it comes from the third party (answered with 401, nothing written)."""
+
+    status = 401
+
+
+class SharedSecret(BaseModel):
+    """A fixed token in a header (Telegram ``X-Telegram-Bot-Api-Secret-Token``) or a query parameter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    header: str | None = None
+    query: str | None = None
+    value: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SharedSecret:
+        if bool(self.header) == bool(self.query):
+            raise ValueError("give exactly one of 'header' or 'query' for the shared secret")
+        return self
+
+
+class HmacSignature(BaseModel):
+    """HMAC of the raw body in a header; Meta: ``X-Hub-Signature-256: sha256=<hex>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    header: str = "X-Hub-Signature-256"
+    secret: str = Field(min_length=1)
+    algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = Field("sha256=", description="text before the digest in the header, e.g. 'sha256='")
+
+
+class Handshake(BaseModel):
+    """Meta's subscribe check: ``GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`` -> ``C``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verify_token: str = Field(min_length=1)
+
+
+class Verification(BaseModel):
+    """Per-spec checks; each configured one must pass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shared_secret: SharedSecret | None = None
+    hmac: HmacSignature | None = None
+    handshake: Handshake | None = None
+
+
+def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+def verify_request(verification: Verification | None, *, headers: Mapping[str, str] | None,
+                   query: Mapping[str, str] | None, raw_body: bytes) -> None:
+    """Raise ``VerificationFailed`` unless every configured check passes (``raw_body``: bytes as sent)."""
+    if verification is None:
+        return
+    if verification.shared_secret is not None:
+        _check_secret(verification.shared_secret, _lower(headers), dict(query or {}))
+    if verification.hmac is not None:
+        _check_hmac(verification.hmac, _lower(headers), raw_body)
+
+
+def _check_secret(secret: SharedSecret, headers: dict[str, str], query: dict[str, str]) -> None:
+    where = f"header {secret.header}" if secret.header else f"query parameter {secret.query}"
+    given = headers.get(secret.header.lower()) if secret.header else query.get(secret.query or "")
+    if given is None:
+        raise VerificationFailed(f"the shared secret ({where}) is missing")
+    if not hmac.compare_digest(given.encode("utf-8"), secret.value.encode("utf-8")):
+        raise VerificationFailed(f"the shared secret ({where}) does not match")
+
+
+def sign(signature: HmacSignature, raw_body: bytes) -> str:
+    """The header value a correct sender puts on ``raw_body`` (tests and `simulate` use it too)."""
+    digest = hmac.new(signature.secret.encode("utf-8"), raw_body, getattr(hashlib, signature.algorithm)).digest()
+    text = digest.hex() if signature.encoding == "hex" else base64.b64encode(digest).decode("ascii")
+    return signature.prefix + text
+
+
+def _check_hmac(signature: HmacSignature, headers: dict[str, str], raw_body: bytes) -> None:
+    given = headers.get(signature.header.lower())
+    if given is None:
+        raise VerificationFailed(f"the signature header {signature.header} is missing")
+    expected = sign(signature, raw_body)
+    if signature.encoding == "hex":  # hex digests are case-insensitive
+        given, expected = given.lower(), expected.lower()
+    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
+        raise VerificationFailed(f"the signature in {signature.header} does not match the body")
+
+
+def answer_handshake(verification: Verification | None, query: Mapping[str, str] | None) -> str:
+    """The challenge to echo for a valid subscribe request; ``VerificationFailed`` otherwise."""
+    handshake = verification.handshake if verification else None
+    if handshake is None:
+        raise VerificationFailed("this incoming webhook has no subscribe handshake configured")
+    query = dict(query or {})
+    if query.get("hub.mode") != "subscribe":
+        raise VerificationFailed("hub.mode must be 'subscribe'")
+    token = query.get("hub.verify_token", "")
+    if not hmac.compare_digest(token.encode("utf-8"), handshake.verify_token.encode("utf-8")):
+        raise VerificationFailed("hub.verify_token does not match")
+    challenge = query.get("hub.challenge")
+    if not challenge:
+        raise VerificationFailed("hub.challenge is missing")
+    return challenge
