@@ -11,6 +11,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -32,38 +33,42 @@ pytestmark = [
 
 
 class LocalStackProcess:
+    """`chatbridge local` in a subprocess; its output is drained continuously (a full pipe would stall it)."""
+
     def __init__(self, *args, env=None):
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [str(CHATBRIDGE), "local", "--port", "0", *args], cwd=ROOT, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         self.lines = []
-        self.url = self._read_until_ready()
+        self._pump = threading.Thread(target=self._drain, daemon=True)
+        self._pump.start()
+        ready = self.wait_for_line(lambda line: line.startswith("chatbridge local ready on "), timeout=60)
+        self.url = ready.split(" on ", 1)[1].strip()
 
-    def _read_until_ready(self):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
+    def _drain(self):
+        for line in self.process.stdout:
             self.lines.append(line)
-            if line.startswith("chatbridge local ready on "):
-                return line.split(" on ", 1)[1].strip()
+
+    def wait_for_line(self, predicate, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if predicate(line):
+                    return line
+            if self.process.poll() is not None and not self._pump.is_alive():
+                break
+            time.sleep(0.05)
         self.process.kill()
-        raise AssertionError("chatbridge local never became ready:\n" + "".join(self.lines))
+        raise AssertionError("expected output missing:\n" + "".join(self.lines))
 
     def read_printed_curl(self):
-        while True:
-            line = self.process.stdout.readline()
-            assert line, "no curl printed:\n" + "".join(self.lines)
-            self.lines.append(line)
-            if line.strip().startswith("curl -sS -X POST"):
-                return shlex.split(line.strip())
+        return shlex.split(self.wait_for_line(lambda line: line.strip().startswith("curl -sS -X POST")).strip())
 
     def stop(self):
         self.process.send_signal(signal.SIGINT)
-        rest, _ = self.process.communicate(timeout=30)
-        self.lines.append(rest)
+        self.process.wait(timeout=30)
+        self._pump.join(10)
         return self.process.returncode
 
 
@@ -92,14 +97,15 @@ def cli(stack, *args):
     return result
 
 
-def eventually(check, timeout=30.0):
+def eventually(check, timeout=30.0, stack=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f} s")
+    log = "".join(stack.lines[-60:]) if stack is not None else ""
+    raise AssertionError(f"not within {timeout:.0f} s; the stack's last output:\n{log}")
 
 
 def run_curl(argv):
@@ -185,7 +191,7 @@ def test_real_payloads_then_operator_reply_reaches_the_third_party(stack, third_
     third_party.expect_request("/2010-04-01/Messages.json", method="POST").respond_with_json({"sid": "SM1"}, status=201)
     reply = 'Quotes " and \\ and </script> and emoji 🚚\nsecond line'
     client.reply(chat["id"], reply, user_id=4)
-    eventually(lambda: len(third_party.log) > 0)
+    eventually(lambda: len(third_party.log) > 0, stack=stack)
     request, _ = third_party.log[0]
     assert request.get_json() == {"To": "+14133881111", "Body": reply}
     delivered = eventually(lambda: [d for d in _deliveries(client, chat["id"]) if d.get("status") == "sent"])

@@ -107,20 +107,39 @@ class StreamPoller(Poller):
         self._invoke = invoke
         self._region = region
         self._retry_delay = retry_delay
-        self._iterators: dict[str, str] = {}
+        self._positions: dict[str, str | None] = {}  # shard -> last sequence number read
         self._pending: list[dict[str, Any]] = []
         self._attempts = 0
         self._batch_limit = trigger.batch_size
         self.start_position()
 
     def start_position(self) -> None:
-        """Take the iterators now, so records written after this call are seen (LATEST at start)."""
+        """Note where each shard ends now, so records written after this call are seen (LATEST at start)."""
         description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
-            if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"],
-                    ShardIteratorType=self.trigger.starting_position)["ShardIterator"]
+            shard_id = shard["ShardId"]
+            if shard_id in self._positions:
+                continue
+            last = None
+            if self.trigger.starting_position == "LATEST":
+                iterator = self._iterator(shard_id, None)
+                while True:
+                    records = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                    if not records.get("Records"):
+                        break
+                    last = records["Records"][-1]["dynamodb"]["SequenceNumber"]
+                    iterator = records["NextShardIterator"]
+            self._positions[shard_id] = last
+
+    def _iterator(self, shard_id: str, after: str | None) -> str:
+        """A fresh iterator each read: moto replaces a table's stream object when a transaction fails, which
+        strands older iterators, so the position is kept as a sequence number instead."""
+        if after is None:
+            return self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
+                                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
+                                                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                                SequenceNumber=after)["ShardIterator"]
 
     def poll_once(self) -> bool:
         self._read()
@@ -169,10 +188,10 @@ class StreamPoller(Poller):
         """Fetch new records from every shard into the pending list, dropping those no filter matches."""
         if len(self._pending) >= self.trigger.batch_size:
             return
-        for shard_id, iterator in list(self._iterators.items()):
-            answer = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-            self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
+        for shard_id, after in list(self._positions.items()):
+            answer = self._streams.get_records(ShardIterator=self._iterator(shard_id, after), Limit=1000)
             for raw in answer.get("Records", []):
+                self._positions[shard_id] = raw["dynamodb"]["SequenceNumber"]
                 record = lambda_stream_record(raw, self.stream_arn, self._region)
                 if matches_any(self.trigger.filters, record):
                     self._pending.append(record)
