@@ -96,6 +96,7 @@ def _enabled_spec(identifier: str) -> IncomingWebhookSpec | None:
 
 @app.post("/webhooks/incoming/<identifier>")
 def post_webhook(identifier: str) -> Response:
+    metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
     spec = _enabled_spec(identifier)
     if spec is None:
         return _json(404, NOT_FOUND)
@@ -112,6 +113,7 @@ def post_webhook(identifier: str) -> Response:
 @app.get("/webhooks/incoming/<identifier>")
 def get_webhook(identifier: str) -> Response:
     """Meta's subscribe handshake; other GETs are told to POST."""
+    metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
     spec = _enabled_spec(identifier)
     if spec is None:
         return _json(404, NOT_FOUND)

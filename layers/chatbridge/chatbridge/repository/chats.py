@@ -206,7 +206,7 @@ def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id
             dup = {i for i in range(len(chunk)) if _failed(reasons, head + 2 * i + 1)}
             stored.duplicates += len(dup)
             pending = [m for i, m in enumerate(pending) if i not in dup]
-            if not dup or any(_failed(reasons, i) for i in range(head)):
+            if not dup or not reasons or any(_failed(reasons, i) for i in range(head)):
                 conflicts += 1
                 if conflicts > MAX_CONFLICTS:
                     raise StorageConflict(f"chat {draft.chat_external_id!r} kept changing under concurrent writers; "
@@ -235,10 +235,8 @@ def _chunk(pending: list[NewMessage]) -> list[NewMessage]:
 
 
 def _failed(reasons: list[Any], index: int) -> bool:
-    """Did item ``index`` cancel the transaction? Unknown reasons count as failed (retry, never guess)."""
-    if index >= len(reasons):
-        return not reasons
-    return reasons[index] not in (None, "None")
+    """Did item ``index`` fail its condition? Without reasons nothing is known: the caller re-reads and retries."""
+    return index < len(reasons) and reasons[index] == "ConditionalCheckFailed"
 
 
 def _unique(messages: list[NewMessage]) -> tuple[list[NewMessage], int]:

@@ -1,0 +1,43 @@
+"""Admin API (IAM-authorised on AWS): specs, chats, outgoing webhooks, REST APIs, deliveries.
+
+The routes live in the layer as Powertools routers (``chatbridge.admin``, ``chatbridge.admin_outgoing``);
+this handler only joins them and turns storage failures into 503 and bugs into a bare 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatbridge import admin, admin_outgoing
+from chatbridge.repository.chats import StorageConflict
+
+logger = Logger()
+app = APIGatewayRestResolver()
+app.include_router(admin.router)
+app.include_router(admin_outgoing.router)
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+@app.exception_handler([ClientError, BotoCoreError, StorageConflict])
+def _storage_unavailable(error: Exception) -> Response:
+    logger.exception("storage failed; answered 503")
+    return _json(503, {"status": "unavailable", "reason": "storage is unavailable; retry later"})
+
+
+@app.exception_handler(Exception)
+def _internal(error: Exception) -> Response:
+    logger.exception("admin request failed")
+    return _json(500, {"status": "error", "reason": "internal error (logged)"})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: Any) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,201 @@
+"""Admin routes of the ingest half, as a Powertools ``Router`` the admin function includes.
+
+Incoming webhook specs (``PUT/GET/DELETE /admin/incoming-webhooks/{identifier}``, list, ``simulate``, the
+request log) and chats (list, show, messages, close). Specs are validated whole before anything is
+stored: an invalid one answers 422 naming each field and the reason. Ids, ``created_at`` and
+``updated_at`` belong to the server; a body's copies are ignored so a GET's output can be PUT back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Response, Router
+from pydantic import ValidationError
+
+from chatbridge.errors import PayloadError
+from chatbridge.mapping import map_payload
+from chatbridge.payload import decode_body
+from chatbridge.spec import IncomingWebhookSpec
+
+router = Router()
+STATUSES = ("pending", "active", "closed")
+SERVER_FIELDS = ("id", "created_at", "updated_at", "webhook_path")
+
+
+class BadRequest(Exception):
+    """The admin request itself is malformed (400), as opposed to an invalid spec (422)."""
+
+
+@router.exception_handler(BadRequest)
+def _bad_request(error: BadRequest) -> Response:
+    return answer(400, {"status": "error", "reason": str(error)})
+
+
+def answer(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, ensure_ascii=False, default=str))
+
+
+def not_found(kind: str, key: Any) -> Response:
+    return answer(404, {"status": "not_found", "reason": f"no {kind} {key!r}"})
+
+
+def invalid(error: ValidationError) -> Response:
+    errors = [{"field": ".".join(str(part) for part in entry["loc"]) or "body",
+               "reason": str(entry["msg"]).removeprefix("Value error, ")} for entry in error.errors()]
+    summary = "; ".join(f"{entry['field']}: {entry['reason']}" for entry in errors)
+    return answer(422, {"status": "invalid", "reason": summary, "errors": errors})
+
+
+def _json_object() -> dict[str, Any]:
+    event = router.current_event
+    if not event.body:
+        raise BadRequest("the request has no JSON body")
+    try:
+        body = json.loads(event.decoded_body)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _spec_document(spec: IncomingWebhookSpec) -> dict[str, Any]:
+    return {**spec.model_dump(mode="json"), "webhook_path": f"/webhooks/incoming/{spec.identifier}"}
+
+
+def _chat_id(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+# -- incoming webhooks (specs) ----------------------------------------------------------------------
+
+@router.put("/admin/incoming-webhooks/<identifier>")
+def put_incoming_webhook(identifier: str) -> Response:
+    from chatbridge.repository import specs
+
+    body = {k: v for k, v in _json_object().items() if k not in SERVER_FIELDS}
+    if "identifier" in body and body["identifier"] != identifier:
+        raise BadRequest(f"the body's identifier {body['identifier']!r} differs from the URL's {identifier!r}")
+    try:
+        spec = IncomingWebhookSpec.model_validate({**body, "identifier": identifier})
+    except ValidationError as error:
+        return invalid(error)
+    stored, created = specs.save_spec(spec)
+    return answer(201 if created else 200, _spec_document(stored))
+
+
+@router.get("/admin/incoming-webhooks")
+def list_incoming_webhooks() -> Response:
+    from chatbridge.repository import specs
+
+    return answer(200, {"incoming_webhooks": [_spec_document(spec) for spec in specs.list_specs()]})
+
+
+@router.get("/admin/incoming-webhooks/<identifier>")
+def get_incoming_webhook(identifier: str) -> Response:
+    from chatbridge.repository import specs
+
+    spec = specs.get_spec(identifier)
+    return answer(200, _spec_document(spec)) if spec else not_found("incoming webhook", identifier)
+
+
+@router.delete("/admin/incoming-webhooks/<identifier>")
+def delete_incoming_webhook(identifier: str) -> Response:
+    from chatbridge.repository import specs
+
+    if not specs.delete_spec(identifier):
+        return not_found("incoming webhook", identifier)
+    return answer(200, {"status": "deleted", "identifier": identifier})
+
+
+@router.post("/admin/incoming-webhooks/<identifier>/simulate")
+def simulate(identifier: str) -> Response:
+    """Dry run: the stored spec applied to the posted payload (sent as the third party would); writes nothing."""
+    from chatbridge.repository import specs
+
+    spec = specs.get_spec(identifier)
+    if spec is None:
+        return not_found("incoming webhook", identifier)
+    event = router.current_event
+    try:
+        payload = decode_body(event.body, content_type=event.headers.get("content-type") or
+                              event.headers.get("Content-Type"), is_base64=event.is_base64_encoded)
+    except PayloadError as error:
+        return answer(error.status, {"status": "error", "code": error.code, "reason": str(error)})
+    return answer(200, {"dry_run": True, **map_payload(spec, payload).to_document()})
+
+
+@router.get("/admin/incoming-webhooks/<identifier>/requests")
+def list_requests(identifier: str) -> Response:
+    from chatbridge.repository import request_log, specs
+
+    spec = specs.get_spec(identifier)
+    if spec is None:
+        return not_found("incoming webhook", identifier)
+    limit = router.current_event.get_query_string_value("limit", "50") or "50"
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise BadRequest("limit must be a number from 1 to 500")
+    return answer(200, {"log_requests": spec.log_requests,
+                        "requests": request_log.list_requests(identifier, limit=int(limit))})
+
+
+# -- chats ------------------------------------------------------------------------------------------
+
+@router.get("/admin/chats")
+def list_chats() -> Response:
+    """``?incoming=<identifier>&status=pending|active|closed&limit=N``; most recently updated first."""
+    from chatbridge.repository import chats, specs
+
+    event = router.current_event
+    incoming = event.get_query_string_value("incoming")
+    status = event.get_query_string_value("status") or None
+    limit = event.get_query_string_value("limit", "100") or "100"
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise BadRequest("limit must be a number from 1 to 1000")
+    if incoming:
+        spec = specs.get_spec(incoming)
+        if spec is None:
+            return not_found("incoming webhook", incoming)
+        spec_ids = [spec.id]
+    else:
+        spec_ids = [spec.id for spec in specs.list_specs()]
+    found = [chat for spec_id in spec_ids for chat in chats.list_chats(spec_id, status=status, limit=int(limit))]
+    found.sort(key=lambda chat: (chat.get("updated_at", 0), chat.get("id", 0)), reverse=True)
+    return answer(200, {"chats": found[:int(limit)]})
+
+
+@router.get("/admin/chats/<chat_id>")
+def get_chat(chat_id: str) -> Response:
+    from chatbridge.repository import chats
+
+    number = _chat_id(chat_id)
+    chat = chats.get_chat(number) if number is not None else None
+    return answer(200, chat) if chat else not_found("chat", chat_id)
+
+
+@router.get("/admin/chats/<chat_id>/messages")
+def list_messages(chat_id: str) -> Response:
+    """``?after=<message id>`` pages on (messages come in id order)."""
+    from chatbridge.repository import chats
+
+    number = _chat_id(chat_id)
+    if number is None or chats.get_chat(number) is None:
+        return not_found("chat", chat_id)
+    after = router.current_event.get_query_string_value("after", "0") or "0"
+    if not after.isdigit():
+        raise BadRequest("after must be a message id (a number)")
+    return answer(200, {"messages": chats.list_messages(number, after=int(after))})
+
+
+@router.post("/admin/chats/<chat_id>/close")
+def close_chat(chat_id: str) -> Response:
+    from chatbridge.repository import chats
+
+    number = _chat_id(chat_id)
+    chat = chats.close_chat(number) if number is not None else None
+    return answer(200, chat) if chat else not_found("chat", chat_id)

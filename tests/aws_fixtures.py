@@ -1,0 +1,145 @@
+"""moto resources made FROM template.yaml, so tests and the template cannot drift apart.
+
+``aws_stack`` creates every table and queue the template defines (the local stack's own reader and
+creator, ``chatbridge.local.template`` / ``chatbridge.local.resources``), sets the environment the
+template gives the functions, and clears every cached client so each test starts clean.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chatbridge.local.resources import create_all
+from chatbridge.local.template import load_template
+from chatbridge.repository import specs, tables
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+ENDPOINT = "http://127.0.0.1:5000"  # only resolves names in the template; mock_aws intercepts the calls
+
+
+def forget_caches() -> None:
+    tables.forget_clients()
+    specs.forget_cached_specs()
+    try:
+        from reply_aws import _clear_caches
+    except ImportError:
+        return
+    _clear_caches()
+
+
+def create_from_template(monkeypatch: pytest.MonkeyPatch, function: str = "IngestFunction") -> dict[str, Any]:
+    """Inside an active moto mock: create the template's resources; set ``function``'s environment."""
+    first = load_template(TEMPLATE, endpoint_url=ENDPOINT)
+    created = create_all(first, boto3.client("dynamodb"), boto3.client("sqs"))
+    template = load_template(TEMPLATE, endpoint_url=ENDPOINT, attributes=created)
+    for fn in template.functions.values():  # every function's table/queue names, the asked one's last
+        for name, value in fn.environment.items():
+            if name.isupper() and name.endswith(("_TABLE", "_URL")) and not name.startswith("AWS_"):
+                monkeypatch.setenv(name, value)
+    for name, value in template.functions[function].environment.items():
+        if name not in ("AWS_ENDPOINT_URL",):
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    forget_caches()
+    return {"template": template, "resources": created}
+
+
+@pytest.fixture
+def aws_stack(monkeypatch):
+    make_moto_dynamodb_atomic(monkeypatch)
+    with mock_aws():
+        yield create_from_template(monkeypatch)
+        forget_caches()
+
+
+class Context:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def api_event(method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,
+              query: dict[str, str] | None = None, path_parameters: dict[str, str] | None = None,
+              resource: str | None = None, is_base64: bool = False) -> dict[str, Any]:
+    """An API Gateway REST (payload 1.0) proxy event, as the real API sends it."""
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    return {"resource": resource or path, "path": path, "httpMethod": method, "headers": headers or {},
+            "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+            "pathParameters": path_parameters, "stageVariables": None, "body": body, "isBase64Encoded": is_base64,
+            "requestContext": {"resourcePath": resource or path, "httpMethod": method, "path": f"/Prod{path}",
+                               "stage": "Prod", "requestId": "test", "accountId": "123456789012",
+                               "identity": {"sourceIp": "127.0.0.1"}}}
+
+
+def call(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
+    """Invoke a handler; returns (status, decoded JSON body or text)."""
+    response = handler.lambda_handler(event, Context())
+    body = response.get("body") or ""
+    try:
+        return response["statusCode"], json.loads(body)
+    except ValueError:
+        return response["statusCode"], body
+
+
+def make_moto_dynamodb_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make each moto DynamoDB request atomic, as each DynamoDB request is, and transactions affordable.
+
+    moto's in-process backend lets two threads interleave *inside* one request (a transaction's rollback
+    snapshot can even crash on a table another thread is writing). DynamoDB serialises each request;
+    one lock restores that, and nothing more: threads still interleave *between* requests, which is
+    where read-then-write races live. moto also snapshots a table once per transaction *item* (99
+    copies of the chat table and its stream for one 49-message write): within one request, one copy.
+    """
+    import copy as copy_module
+    import functools
+    import types
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
+                 "batch_get_item", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(*args, _original=original, **kwargs):
+            with lock:
+                return _original(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, functools.wraps(original)(atomic))
+    transact = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(transact)
+    def atomic_transaction(self, *args, **kwargs):
+        copies: dict[int, object] = {}
+
+        def snapshot_once(value, memo=None):
+            if id(value) not in copies:
+                copies[id(value)] = copy_module.deepcopy(value, memo)
+            return copies[id(value)]
+
+        with lock:
+            models.copy = types.SimpleNamespace(deepcopy=snapshot_once)
+            try:
+                return transact(self, *args, **kwargs)
+            finally:
+                models.copy = copy_module
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", atomic_transaction)
