@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chatbridge.repository import deliveries, outgoing, queue, reply_storage, secrets
+from chatbridge.repository import deliveries, outgoing, queue, reply_storage, secrets, specs, tables
 
 MAX_RECEIVE_COUNT = 8
 
@@ -19,6 +19,8 @@ def _clear_caches() -> None:
         cached.cache_clear()
     outgoing.forget_cached_rules()
     secrets.forget_secrets()
+    tables.forget_clients()
+    specs.forget_cached_specs()
 
 
 @pytest.fixture
@@ -48,8 +50,8 @@ def reply_aws(monkeypatch):
                             "DISPATCH_QUEUE_URL": queue_url, "DISPATCH_DLQ_URL": dlq_url,
                             "CHATBRIDGE_OUTBOUND_ALLOW": "127.0.0.1"}.items():
             monkeypatch.setenv(name, value)
-        _install_specs_until_ingest_lands(monkeypatch)
         _clear_caches()
+        _store_openwa_spec()
         yield {"chat_table": "chats", "queue_url": queue_url, "dlq_url": dlq_url}
         _clear_caches()
 
@@ -80,18 +82,11 @@ def messages_of(chat_id: int) -> list[dict]:
     return [outgoing.plain(item) for item in items]
 
 
-def _install_specs_until_ingest_lands(monkeypatch) -> None:
-    import importlib
-    import sys
-    import types
-
+def _store_openwa_spec() -> None:
+    """The seed's open-wa spec as spec id 1, so chats made by ``create_chat`` resolve their spec."""
     from chatbridge.local.seed import OPENWA_SPEC
+    from chatbridge.repository import specs
     from chatbridge.spec import IncomingWebhookSpec
 
-    try:
-        importlib.import_module("chatbridge.repository.specs")
-    except ImportError:
-        module = types.ModuleType("chatbridge.repository.specs")
-        spec = IncomingWebhookSpec.model_validate({**OPENWA_SPEC, "id": 1, "chat_id_template": "{chat_id}@c.us"})
-        module.get_spec_by_id = lambda spec_id: spec if spec_id == 1 else None
-        monkeypatch.setitem(sys.modules, "chatbridge.repository.specs", module)
+    stored, _ = specs.save_spec(IncomingWebhookSpec.model_validate({**OPENWA_SPEC, "chat_id_template": "{chat_id}@c.us"}))
+    assert stored.id == 1, "create_chat links chats to spec id 1"

@@ -23,12 +23,8 @@ _Tagless.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
 def evaluator_filters():
-    template = ROOT / "template.yaml"
-    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_Tagless) if template.exists() else {}
-    resources = (document or {}).get("Resources") or {}
-    if "EvaluatorFunction" not in resources:   # not merged into template.yaml yet
-        resources = yaml.load((ROOT / "docs" / "template-reply-path.yaml").read_text(encoding="utf-8"),
-                              Loader=_Tagless)
+    document = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_Tagless)
+    resources = document["Resources"]
     events = resources["EvaluatorFunction"]["Properties"]["Events"]
     [stream] = [event for event in events.values() if event["Type"] == "DynamoDB"]
     return [json.loads(entry["Pattern"]) for entry in stream["Properties"]["FilterCriteria"]["Filters"]]
