@@ -1,0 +1,181 @@
+"""What a provider preset is, and how ``--set key=value`` parameters turn it into stored objects.
+
+A preset is data: an incoming webhook spec and a REST API definition in which ``<<name>>`` marks where a
+parameter goes (``<<`` never occurs in chatbridge's own languages, so a spec's ``{{msg.x}}`` templates and
+``$root`` locations pass through untouched). Every parameter declares a pattern its value must match in
+full; the patterns are what make plain text substitution safe (no quote can reach a JSON body, no slash
+can reach a URL path segment it should not). Secrets for REST API headers are never substituted as text:
+they become ``{{ssm:/chatbridge/...}}`` references that the dispatcher reads at send time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chatbridge.errors import ChatbridgeError
+from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.rest_api import SSM_PREFIX, RestApi
+from chatbridge.spec import IDENTIFIER_PATTERN, IncomingWebhookSpec
+
+_SLOT = re.compile(r"<<([a-z_]+)>>")
+_SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,200}$")
+
+
+class PresetError(ChatbridgeError, ValueError):
+    """A preset cannot be applied as asked (unknown preset, missing or malformed parameter)."""
+
+
+class Parameter(BaseModel):
+    """One ``--set`` value a preset needs.
+
+    ``kind``: ``text`` is substituted as given, ``url`` loses a trailing ``/``, ``ssm`` names an SSM
+    SecureString parameter (``ssm:/chatbridge/x`` or ``/chatbridge/x``; default
+    ``/chatbridge/<identifier>/<name>``) and is substituted as a ``{{ssm:...}}`` header reference.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z_]+$")
+    description: str
+    kind: Literal["text", "url", "ssm"] = "text"
+    required: bool = False
+    default: str | None = None
+    pattern: str = Field(r"[^\s\"\\<>{}]{1,512}", description="the value must match it in full")
+    example: str = ""
+
+
+class Preset(BaseModel):
+    """A provider's incoming webhook + reply REST API, with parameters; the outgoing webhook is derived."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    provider: str
+    supports: str = Field(description="what the preset handles, one line for `presets list` and README")
+    ignores: str = Field(description="what it deliberately leaves out (receipts, echoes, statuses...)")
+    parameters: tuple[Parameter, ...]
+    incoming_webhook: dict[str, Any]
+    rest_api: dict[str, Any]
+    webhook_url: str = Field("<<webhook_url>>", description="the URL to give the provider (may add a query)")
+    setup: tuple[str, ...] = Field(description="steps on the provider's side; <<slots>> are filled in")
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+
+class SsmSecret(BaseModel):
+    name: str
+    parameter: str
+    description: str
+
+
+class PresetSetup(BaseModel):
+    """A preset made concrete for one identifier: exactly what `presets apply` stores and prints."""
+
+    preset: str
+    identifier: str
+    incoming_webhook: dict[str, Any]
+    rest_api: dict[str, Any]
+    webhook_url: str
+    ssm_secrets: list[SsmSecret]
+    setup: list[str]
+
+    @property
+    def rest_api_id(self) -> str:
+        return str(self.rest_api["id"])
+
+    @property
+    def webhook_id(self) -> str:
+        return f"{self.identifier}-replies"
+
+    def outgoing_webhook(self, iwh_id: int) -> dict[str, Any]:
+        """Operator replies in chats of *this* incoming webhook (its stored id, as LHC's guide does)."""
+        webhook = {"id": self.webhook_id, "event": "chat.web_add_msg_admin", "rest_api_id": self.rest_api_id,
+                   "conditions": [f"{{args.chat.iwh_id}} = {iwh_id}"], "enabled": True}
+        OutgoingWebhook.model_validate(webhook)
+        return webhook
+
+
+def build(preset: Preset, *, identifier: str, values: dict[str, str], webhook_base: str) -> PresetSetup:
+    """Fill a preset's slots; raises ``PresetError`` naming every missing or malformed parameter.
+
+    ``webhook_base`` is the API's base URL; the provider posts to ``<base>/webhooks/incoming/<identifier>``.
+    """
+    if not re.match(IDENTIFIER_PATTERN, identifier):
+        raise PresetError(f"identifier {identifier!r} must be 4-64 letters, digits, '-' or '_'")
+    slots, secrets = _resolve(preset, identifier, values)
+    slots["identifier"] = identifier
+    slots["webhook_url"] = f"{webhook_base.rstrip('/')}/webhooks/incoming/{identifier}"
+    slots["webhook_url"] = fill(preset.webhook_url, slots)
+    incoming = fill(preset.incoming_webhook, slots)
+    incoming = {"identifier": identifier, **incoming}
+    rest_api = {"id": f"{identifier}-send", **fill(preset.rest_api, slots)}
+    _validate(preset.name, incoming, rest_api)
+    return PresetSetup(preset=preset.name, identifier=identifier, incoming_webhook=incoming, rest_api=rest_api,
+                       webhook_url=slots["webhook_url"], ssm_secrets=secrets,
+                       setup=[fill(step, slots) for step in preset.setup])
+
+
+def _resolve(preset: Preset, identifier: str, values: dict[str, str]) -> tuple[dict[str, str], list[SsmSecret]]:
+    known = {p.name for p in preset.parameters}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise PresetError(f"preset {preset.name} has no parameter {', '.join(map(repr, unknown))} "
+                          f"(parameters: {', '.join(sorted(known)) or 'none'})")
+    missing = [p for p in preset.parameters if p.required and not values.get(p.name)]
+    if missing:
+        raise PresetError("missing required parameter" + ("s" if len(missing) > 1 else "") + ": " +
+                          "; ".join(f"{p.name} ({p.description}; --set {p.name}={p.example or '...'})"
+                                    for p in missing))
+    slots: dict[str, str] = {}
+    secrets: list[SsmSecret] = []
+    for parameter in preset.parameters:
+        value = values.get(parameter.name) or parameter.default or ""
+        if parameter.kind == "ssm":
+            name = _ssm_name(parameter, value or f"{SSM_PREFIX}{identifier}/{parameter.name}")
+            secrets.append(SsmSecret(name=name, parameter=parameter.name, description=parameter.description))
+            slots[parameter.name] = "{{ssm:" + name + "}}"
+            continue
+        if value and not re.fullmatch(parameter.pattern, value):
+            raise PresetError(f"parameter {parameter.name}={value!r} is not valid: {parameter.description} "
+                              f"(expected something like {parameter.example or parameter.pattern!r})")
+        slots[parameter.name] = value.rstrip("/") if parameter.kind == "url" else value
+    return slots, secrets
+
+
+def _ssm_name(parameter: Parameter, value: str) -> str:
+    name = value[len("ssm:"):] if value.startswith("ssm:") else value
+    if not _SSM_NAME.match(name):
+        raise PresetError(f"parameter {parameter.name} is a secret: give the name of an SSM SecureString parameter "
+                          f"under {SSM_PREFIX} (e.g. --set {parameter.name}=ssm:{SSM_PREFIX}my-bot/{parameter.name}), "
+                          f"not its value; {value[:4]!r}... is not one")
+    return name
+
+
+def fill(template: Any, slots: dict[str, str]) -> Any:
+    """Replace ``<<name>>`` in every string of a nested document; an unknown slot is a preset bug."""
+    if isinstance(template, str):
+        def value(match: re.Match[str]) -> str:
+            if match.group(1) not in slots:
+                raise PresetError(f"preset slot <<{match.group(1)}>> has no parameter")
+            return slots[match.group(1)]
+        return _SLOT.sub(value, template)
+    if isinstance(template, dict):
+        return {key: fill(item, slots) for key, item in template.items()}
+    if isinstance(template, (list, tuple)):
+        return [fill(item, slots) for item in template]
+    return template
+
+
+def _validate(name: str, incoming: dict[str, Any], rest_api: dict[str, Any]) -> None:
+    """Check locally what the admin API would refuse, so a bad parameter fails before anything is stored."""
+    for what, model, document in (("incoming webhook", IncomingWebhookSpec, incoming), ("REST API", RestApi, rest_api)):
+        try:
+            model.model_validate(document)
+        except ValidationError as exc:
+            reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}"
+                                for e in exc.errors(include_url=False))
+            raise PresetError(f"preset {name} makes an invalid {what} with these parameters: {reasons}") from None

@@ -1,0 +1,61 @@
+"""open-wa (wa-automate) WhatsApp: one spec for every body shape open-wa posts, replies through ``sendText``.
+
+v4 posts either the bare message (a custom ``onMessage`` forwarder, Live Helper Chat's guide) or an
+envelope with the message in ``data``; v5 webhooks wrap it as ``payload.message``. ``messages`` tries
+``data``, then ``payload.message``, then the payload itself. The page's own messages (``fromMe``) are
+refused in the general conditions, whichever envelope carries them. open-wa cannot sign webhooks, so the
+URL carries a shared secret as a query parameter.
+"""
+
+from chatbridge.presets.model import Parameter, Preset
+
+PRESET = Preset(
+    name="open-wa",
+    provider="WhatsApp via open-wa (wa-automate)",
+    supports="v4 bare and `data` envelope, v5 `payload.message` envelope: text, buttons/list replies, image, "
+             "document/audio/voice/video/sticker, location, vCard; secret in the webhook URL; replies with sendText",
+    ignores="own messages (fromMe: echoes, acks of sent messages) and non-message events",
+    parameters=(
+        Parameter(name="base_url", kind="url", required=True, description="your open-wa EASY API base URL",
+                  pattern=r"https?://[^\s\"'<>{}]+", example="https://wa.example.com"),
+        Parameter(name="secret", required=True, description="a random string; it goes in the webhook URL you give open-wa",
+                  pattern=r"[A-Za-z0-9_-]{16,256}", example="a-long-random-string"),
+        Parameter(name="api_key", kind="ssm", description="SSM parameter holding open-wa's API key (--key)"),
+    ),
+    incoming_webhook={
+        "name": "WhatsApp (open-wa)",
+        "scope": "whatsapp",
+        "verification": {"shared_secret": {"query": "secret", "value": "<<secret>>"}},
+        "conditions": "fromMe|||data.fromMe|||payload.message.fromMe!=true",
+        "messages": "data|||payload.message|||$root",
+        "chat_id": "from",
+        "nick": "sender.pushname|||notifyName|||sender.formattedName|||from||@||0",
+        "phone": "from||@||0",
+        "time": "t|||timestamp",
+        "message_id": "id",
+        "text": [
+            {"conditions": "type=chat,buttons_response,list_response,template_button_reply", "body": "{{msg.body}}"},
+            {"conditions": "type=location",
+             "body": "{{msg.loc}} https://maps.google.com/?q={{msg.lat}},{{msg.lng}}"},
+            {"conditions": "type=vcard,multi_vcard", "body": "[contact] {{msg.body}}"},
+        ],
+        "image": {"conditions": "type=image", "body": "[image {{msg.mediaData.filehash|||filehash|||id}}] {{msg.caption}}"},
+        "attachment": {"conditions": "type=document,audio,ptt,video,sticker",
+                       "body": "[{{msg.type}} {{msg.mediaData.filehash|||filehash|||id}}] {{msg.caption|||filename}}"},
+        "on_closed_chat": "pending",
+        "chat_id_template": "{chat_id}",
+    },
+    rest_api={
+        "name": "open-wa sendText",
+        "method": "POST",
+        "url": "<<base_url>>/sendText",
+        "headers": {"Content-Type": "application/json", "api_key": "<<api_key>>"},
+        "body": '{"args": {"to": {{chat_id_template}}, "content": {{msg_url}}}}',
+        "success_codes": [200, 201],
+    },
+    webhook_url="<<webhook_url>>?secret=<<secret>>",
+    setup=(
+        "Start open-wa with this webhook (v4: --webhook; v5: register it for message.received):",
+        "  npx @open-wa/wa-automate --key \"$OPENWA_KEY\" --webhook '<<webhook_url>>'",
+    ),
+)

@@ -1,0 +1,64 @@
+"""Telegram Bot API: updates posted by ``setWebhook``, replies through ``sendMessage``.
+
+The bot token sits in the URL path (``/bot<token>/sendMessage``), and REST API URLs cannot hold SSM
+references (headers only), so the token is stored in the REST API as given. Edited messages carry the
+original ``message_id``; keyed on it the ingest would drop an edit as a duplicate, so this preset keys
+messages on the whole update (``update_id`` is unique per update and Telegram retries the same body).
+"""
+
+from chatbridge.presets.model import Parameter, Preset
+
+PRESET = Preset(
+    name="telegram",
+    provider="Telegram (Bot API)",
+    supports="message and edited_message: text, photo (largest size), document/voice/audio/video/sticker, "
+             "location, contact; replies with sendMessage",
+    ignores="callback queries, channel posts, member updates and other update types (200 ignored)",
+    parameters=(
+        Parameter(name="token", required=True, description="the bot token from @BotFather",
+                  pattern=r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}", example="123456789:AAE..."),
+        Parameter(name="secret", required=True,
+                  description="the secret_token you pass to setWebhook (1-256 of A-Z a-z 0-9 _ -)",
+                  pattern=r"[A-Za-z0-9_-]{1,256}", example="a-long-random-string"),
+        Parameter(name="base_url", kind="url", default="https://api.telegram.org",
+                  description="Bot API server", pattern=r"https?://[^\s\"'<>{}]+", example="https://api.telegram.org"),
+    ),
+    incoming_webhook={
+        "name": "Telegram",
+        "scope": "telegram",
+        "verification": {"shared_secret": {"header": "X-Telegram-Bot-Api-Secret-Token", "value": "<<secret>>"}},
+        "conditions": "update_id=__exists__",
+        "messages": "message|||edited_message",
+        "chat_id": "chat.id",
+        "nick": "from.first_name|||from.last_name",
+        "nick_combine": "join",
+        "time": "edit_date|||date",
+        "text": [
+            {"conditions": "edit_date=__exists__||text=__exists__", "body": "(edited) {{msg.text}}"},
+            {"conditions": "text=__exists__", "body": "{{msg.text}}"},
+            {"conditions": "location=__exists__",
+             "body": "https://maps.google.com/?q={{msg.location.latitude}},{{msg.location.longitude}}"},
+            {"conditions": "contact=__exists__",
+             "body": "{{msg.contact.first_name}} {{msg.contact.phone_number}}"},
+        ],
+        "image": {"conditions": "photo=__exists__", "body": "[image {{msg.photo.-1.file_id}}] {{msg.caption}}"},
+        "attachment": {"conditions": "document|||voice|||audio|||video|||video_note|||sticker=__exists__",
+                       "body": "[file {{msg.document.file_id|||voice.file_id|||audio.file_id|||video.file_id|||"
+                               "video_note.file_id|||sticker.file_id}}] {{msg.document.file_name|||caption|||"
+                               "sticker.emoji}}"},
+        "on_closed_chat": "pending",
+    },
+    rest_api={
+        "name": "Telegram sendMessage",
+        "method": "POST",
+        "url": "<<base_url>>/bot<<token>>/sendMessage",
+        "headers": {"Content-Type": "application/json"},
+        "body": '{"chat_id": {{args.chat.incoming_chat.chat_external_id}}, "text": {{msg_url}}}',
+        "success_codes": [200],
+    },
+    setup=(
+        "Register the webhook with the secret (allowed_updates keeps other update types away):",
+        "  curl -sS '<<base_url>>/bot<<token>>/setWebhook' -d url='<<webhook_url>>' -d secret_token='<<secret>>' "
+        "-d 'allowed_updates=[\"message\",\"edited_message\"]'",
+    ),
+)

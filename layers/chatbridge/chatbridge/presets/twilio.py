@@ -1,0 +1,62 @@
+"""Twilio Messaging (SMS, MMS, WhatsApp via Twilio): form-encoded webhooks, replies through the Messages API.
+
+Twilio signs each webhook with ``X-Twilio-Signature`` over the exact URL it was configured with plus the
+sorted form fields, so the spec stores that URL. Replies go out ``From`` the number the visitor wrote to
+(the chat's first payload's ``To``), which keeps SMS and ``whatsapp:`` senders apart without a parameter.
+"""
+
+from chatbridge.presets.model import Parameter, Preset
+
+_IMAGES = "image/jpeg,image/png,image/gif,image/webp"
+
+PRESET = Preset(
+    name="twilio",
+    provider="Twilio Messaging (SMS, MMS, WhatsApp)",
+    supports="text, MMS/WhatsApp media (image or attachment, first three URLs), WhatsApp location and "
+             "quick-reply buttons; X-Twilio-Signature; replies through the Messages API",
+    ignores="status callbacks (MessageStatus: sent, delivered, read, failed...)",
+    parameters=(
+        Parameter(name="account_sid", required=True, description="your Account SID (Console > Account info)",
+                  pattern=r"AC[0-9a-fA-F]{32}", example="AC0123456789abcdef0123456789abcdef"),
+        Parameter(name="auth_token", required=True, description="your Auth Token (checks X-Twilio-Signature)",
+                  pattern=r"[0-9a-fA-F]{32}", example="0123456789abcdef0123456789abcdef"),
+        Parameter(name="basic_auth", kind="ssm",
+                  description="SSM parameter holding base64('<account_sid>:<auth_token>') for the Messages API"),
+        Parameter(name="base_url", kind="url", default="https://api.twilio.com", description="Twilio API host",
+                  pattern=r"https?://[^\s\"'<>{}]+", example="https://api.twilio.com"),
+    ),
+    incoming_webhook={
+        "name": "Twilio",
+        "scope": "sms",
+        "verification": {"twilio": {"auth_token": "<<auth_token>>", "url": "<<webhook_url>>"}},
+        "conditions": "MessageStatus!=__exists__||From=__exists__",
+        "chat_id": "From",
+        "phone": "From||whatsapp:||last",
+        "nick": "ProfileName",
+        "message_id": "MessageSid",
+        "text": [
+            {"conditions": "Latitude=__exists__",
+             "body": "{{msg.Address}} https://maps.google.com/?q={{msg.Latitude}},{{msg.Longitude}}"},
+            {"conditions": "ButtonText=__exists__", "body": "{{msg.ButtonText}}"},
+            {"body": "{{msg.Body}}"},
+        ],
+        "image": {"conditions": f"NumMedia!=0||MediaContentType0={_IMAGES}",
+                  "body": "{{msg.MediaUrl0}} {{msg.Body}}"},
+        "attachment": {"conditions": f"NumMedia!=0||MediaContentType0!={_IMAGES}",
+                       "body": "{{msg.Body}} {{msg.MediaUrl0}} {{msg.MediaUrl1}} {{msg.MediaUrl2}}"},
+        "on_closed_chat": "pending",
+    },
+    rest_api={
+        "name": "Twilio Messages API",
+        "method": "POST",
+        "url": "<<base_url>>/2010-04-01/Accounts/<<account_sid>>/Messages.json",
+        "headers": {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic <<basic_auth>>"},
+        "body": "To={{args.chat.incoming_chat.chat_external_id}}&From={{args.chat.raw.To}}&Body={{msg_url}}",
+        "success_codes": [200, 201],
+    },
+    setup=(
+        "Console > Phone Numbers > your number > Messaging (or the WhatsApp sender): "
+        "'A message comes in' -> Webhook, HTTP POST, <<webhook_url>>",
+        "Use exactly this URL: the signature covers it. Leave the status callback empty (statuses are ignored anyway).",
+    ),
+)

@@ -1,0 +1,64 @@
+"""Viber REST bot API: callbacks of every event type to one URL, replies through ``/pa/send_message``.
+
+Viber signs each callback body with the bot's auth token (``X-Viber-Content-Signature``, hex HMAC-SHA256),
+so the token is both the verification secret stored in the spec and, as an SSM reference, the REST API's
+``X-Viber-Auth-Token`` header.
+"""
+
+from chatbridge.presets.model import Parameter, Preset
+
+PRESET = Preset(
+    name="viber",
+    provider="Viber (REST bot API)",
+    supports="message events: text, picture, video/file/sticker, location, contact, url; "
+             "X-Viber-Content-Signature; replies with send_message",
+    ignores="delivered/seen/failed receipts, subscribed, unsubscribed, conversation_started and the "
+            "set_webhook check (200 ignored)",
+    parameters=(
+        Parameter(name="auth_token", required=True, description="the bot's authentication token (checks signatures)",
+                  pattern=r"[A-Za-z0-9-]{20,100}", example="445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"),
+        Parameter(name="token", kind="ssm", description="SSM parameter holding the same auth token, for replies"),
+        Parameter(name="sender_name", default="Support", description="the sender name Viber shows on replies",
+                  pattern=r"[^\"\\<>{}\r\n]{1,28}", example="Support"),
+        Parameter(name="base_url", kind="url", default="https://chatapi.viber.com", description="Viber API host",
+                  pattern=r"https?://[^\s\"'<>{}]+", example="https://chatapi.viber.com"),
+    ),
+    incoming_webhook={
+        "name": "Viber",
+        "scope": "viber",
+        "verification": {"hmac": {"header": "X-Viber-Content-Signature", "secret": "<<auth_token>>",
+                                  "algorithm": "sha256", "encoding": "hex", "prefix": ""}},
+        "conditions": "event=message",
+        "chat_id": "sender.id",
+        "nick": "sender.name",
+        "time": "timestamp",
+        "message_id": "message_token",
+        "text": [
+            {"conditions": "message.type=text,url", "body": "{{msg.message.text|||message.media}}"},
+            {"conditions": "message.type=location",
+             "body": "https://maps.google.com/?q={{msg.message.location.lat}},{{msg.message.location.lon}}"},
+            {"conditions": "message.type=contact",
+             "body": "{{msg.message.contact.name}} {{msg.message.contact.phone_number}}"},
+        ],
+        "image": {"conditions": "message.type=picture", "body": "{{msg.message.media}} {{msg.message.text}}"},
+        "attachment": {"conditions": "message.type=file,video,sticker",
+                       "body": "[{{msg.message.type}} {{msg.message.media|||message.sticker_id}}] "
+                               "{{msg.message.file_name}}"},
+        "on_closed_chat": "pending",
+    },
+    rest_api={
+        "name": "Viber send_message",
+        "method": "POST",
+        "url": "<<base_url>>/pa/send_message",
+        "headers": {"Content-Type": "application/json", "X-Viber-Auth-Token": "<<token>>"},
+        "body": '{"receiver": {{args.chat.incoming_chat.chat_external_id}}, "min_api_version": 1, '
+                '"sender": {"name": "<<sender_name>>"}, "type": "text", "text": {{msg_url}}}',
+        "success_codes": [200],
+    },
+    setup=(
+        "Point the bot at chatbridge (Viber answers with status 0 once its check callback got a 200):",
+        "  curl -sS <<base_url>>/pa/set_webhook -H 'X-Viber-Auth-Token: <<auth_token>>' "
+        "-d '{\"url\": \"<<webhook_url>>\", \"event_types\": [\"delivered\", \"seen\", \"failed\", "
+        "\"conversation_started\"], \"send_name\": true}'",
+    ),
+)

@@ -1,0 +1,74 @@
+"""WhatsApp Cloud API (Meta): ``entry[].changes[].value.messages[]``, replies through ``/<phone id>/messages``.
+
+Status updates (sent, delivered, read, failed) arrive in the same webhook under ``value.statuses`` with no
+``messages``: the spec answers them ``ignored``. The sender's name sits beside the messages
+(``value.contacts``), hence the ``$root`` nick.
+"""
+
+from chatbridge.presets.model import Parameter, Preset
+
+_MEDIA = "document|||audio|||video|||sticker|||voice"
+
+PRESET = Preset(
+    name="whatsapp-cloud",
+    provider="WhatsApp Cloud API (Meta)",
+    supports="text, image, document/audio/video/sticker/voice, location, contacts, button and interactive "
+             "replies; X-Hub-Signature-256 and the GET subscribe handshake; replies as text messages",
+    ignores="statuses (sent, delivered, read, failed) and reactions",
+    parameters=(
+        Parameter(name="phone_number_id", required=True, description="the sender's Phone number ID (WhatsApp > API Setup)",
+                  pattern=r"[0-9]{5,30}", example="106540352242922"),
+        Parameter(name="app_secret", required=True, description="the Meta app's App Secret (signs every webhook)",
+                  pattern=r"[A-Za-z0-9]{16,128}", example="0123456789abcdef0123456789abcdef"),
+        Parameter(name="verify_token", required=True, description="any string; you type the same into Meta's webhook form",
+                  pattern=r"[A-Za-z0-9_.~-]{1,256}", example="change-me"),
+        Parameter(name="token", kind="ssm", description="SSM parameter holding the (system user) access token"),
+        Parameter(name="api_version", default="v21.0", description="Graph API version", pattern=r"v[0-9]{1,3}\.[0-9]{1,3}",
+                  example="v21.0"),
+        Parameter(name="base_url", kind="url", default="https://graph.facebook.com", description="Graph API host",
+                  pattern=r"https?://[^\s\"'<>{}]+", example="https://graph.facebook.com"),
+    ),
+    incoming_webhook={
+        "name": "WhatsApp",
+        "scope": "whatsapp",
+        "verification": {"hmac": {"header": "X-Hub-Signature-256", "secret": "<<app_secret>>", "algorithm": "sha256",
+                                  "encoding": "hex", "prefix": "sha256="},
+                         "handshake": {"verify_token": "<<verify_token>>"}},
+        "conditions": "object=whatsapp_business_account",
+        "messages": "entry.0.changes.0.value.messages",
+        "chat_id": "from",
+        "nick": "$root.entry.0.changes.0.value.contacts.0.profile.name",
+        "phone": "from",
+        "time": "timestamp",
+        "message_id": "id",
+        "text": [
+            {"conditions": "type=text", "body": "{{msg.text.body}}"},
+            {"conditions": "type=button", "body": "{{msg.button.text}}"},
+            {"conditions": "type=interactive",
+             "body": "{{msg.interactive.button_reply.title|||interactive.list_reply.title}}"},
+            {"conditions": "type=location",
+             "body": "{{msg.location.name}} https://maps.google.com/?q={{msg.location.latitude}},{{msg.location.longitude}}"},
+            {"conditions": "type=contacts",
+             "body": "{{msg.contacts.0.name.formatted_name}} {{msg.contacts.0.phones.0.phone}}"},
+        ],
+        "image": {"conditions": "type=image", "body": "[image {{msg.image.id}}] {{msg.image.caption}}"},
+        "attachment": {"conditions": "type=document,audio,video,sticker,voice",
+                       "body": "[{{msg.type}} {{msg." + _MEDIA.replace("|||", ".id|||") + ".id}}] "
+                               "{{msg.document.caption|||video.caption|||document.filename}}"},
+        "on_closed_chat": "active",
+    },
+    rest_api={
+        "name": "WhatsApp Cloud send text",
+        "method": "POST",
+        "url": "<<base_url>>/<<api_version>>/<<phone_number_id>>/messages",
+        "headers": {"Content-Type": "application/json", "Authorization": "Bearer <<token>>"},
+        "body": '{"messaging_product": "whatsapp", "recipient_type": "individual", '
+                '"to": "{{args.chat.incoming_chat.chat_external_id}}", "type": "text", '
+                '"text": {"preview_url": true, "body": {{msg_url}}}}',
+        "success_codes": [200],
+    },
+    setup=(
+        "Meta app > WhatsApp > Configuration > Webhook: Callback URL <<webhook_url>>, Verify token <<verify_token>>",
+        "Subscribe the webhook field 'messages' (statuses come with it and are ignored).",
+    ),
+)
