@@ -1,4 +1,5 @@
-"""Proving a request comes from the third party: shared secret, HMAC of the raw body, Meta's handshake.
+"""Proving a request comes from the third party: shared secret, HMAC of the raw body, Twilio's signature,
+Meta's handshake.
 
 Pure functions over the request's parts, so the ingest handler checks before anything is decoded or
 written. Every comparison is constant time (``hmac.compare_digest``); a failure names what was wrong
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Literal
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,6 +54,21 @@ class HmacSignature(BaseModel):
     prefix: str = Field("sha256=", description="text before the digest in the header, e.g. 'sha256='")
 
 
+class TwilioSignature(BaseModel):
+    """Twilio's ``X-Twilio-Signature``: base64 HMAC-SHA1, keyed by the Auth Token, over the webhook URL
+    followed by every form field name and value, sorted by name.
+
+    ``url`` is the URL *as configured in Twilio* (scheme, host, path and query exactly): behind API Gateway
+    or a custom domain the URL a Lambda could rebuild from its event is not the one Twilio signed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    header: str = "X-Twilio-Signature"
+    auth_token: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://\S+$", description="the webhook URL exactly as entered in Twilio")
+
+
 class Handshake(BaseModel):
     """Meta's subscribe check: ``GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`` -> ``C``."""
 
@@ -67,6 +84,7 @@ class Verification(BaseModel):
 
     shared_secret: SharedSecret | None = None
     hmac: HmacSignature | None = None
+    twilio: TwilioSignature | None = None
     handshake: Handshake | None = None
 
 
@@ -83,6 +101,8 @@ def verify_request(verification: Verification | None, *, headers: Mapping[str, s
         _check_secret(verification.shared_secret, _lower(headers), dict(query or {}))
     if verification.hmac is not None:
         _check_hmac(verification.hmac, _lower(headers), raw_body)
+    if verification.twilio is not None:
+        _check_twilio(verification.twilio, _lower(headers), raw_body)
 
 
 def _check_secret(secret: SharedSecret, headers: dict[str, str], query: dict[str, str]) -> None:
@@ -110,6 +130,25 @@ def _check_hmac(signature: HmacSignature, headers: dict[str, str], raw_body: byt
         given, expected = given.lower(), expected.lower()
     if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
         raise VerificationFailed(f"the signature in {signature.header} does not match the body")
+
+
+def twilio_signature(signature: TwilioSignature, raw_body: bytes) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends with this form body (repeated fields: each value, sorted)."""
+    fields: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw_body.decode("utf-8", errors="replace"), keep_blank_values=True):
+        fields.setdefault(name, []).append(value)
+    signed = signature.url + "".join(name + value for name in sorted(fields) for value in sorted(set(fields[name])))
+    digest = hmac.new(signature.auth_token.encode("utf-8"), signed.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _check_twilio(signature: TwilioSignature, headers: dict[str, str], raw_body: bytes) -> None:
+    given = headers.get(signature.header.lower())
+    if given is None:
+        raise VerificationFailed(f"the signature header {signature.header} is missing")
+    if not hmac.compare_digest(given.strip().encode("utf-8"), twilio_signature(signature, raw_body).encode("utf-8")):
+        raise VerificationFailed(f"the signature in {signature.header} does not match the URL {signature.url} "
+                                 "and the form fields (is this the URL configured in Twilio?)")
 
 
 def answer_handshake(verification: Verification | None, query: Mapping[str, str] | None) -> str:
