@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chatbridge.errors import NotBase64, PayloadError
 from chatbridge.ingest import ingest
 from chatbridge.mapping import map_payload
+from chatbridge.media import public_base_url
 from chatbridge.payload import decode_body
 from chatbridge.repository import request_log, specs
 from chatbridge.spec import IncomingWebhookSpec
@@ -68,7 +70,12 @@ def _receive(spec: IncomingWebhookSpec, headers: dict[str, str], query: dict[str
     result = map_payload(spec, payload)
     if not result.accepted:
         return 200, {"status": "ignored", "reason": result.reason}
-    outcome = ingest(spec, result, payload)
+    outcome = ingest(spec, result, payload, media_base_url=_media_base_url())
+    if outcome.file_failures:
+        logger.warning("stored without their files", extra={"identifier": spec.identifier,
+                                                             "failures": outcome.file_failures})
+    metrics.add_metric(name="FilesStored", unit=MetricUnit.Count, value=len(outcome.files))
+    metrics.add_metric(name="FileFetchFailures", unit=MetricUnit.Count, value=len(outcome.file_failures))
     metrics.add_metric(name="ChatsCreated", unit=MetricUnit.Count, value=len(outcome.created_chats))
     metrics.add_metric(name="MessagesCreated", unit=MetricUnit.Count, value=len(outcome.messages))
     metrics.add_metric(name="DuplicateMessages", unit=MetricUnit.Count, value=outcome.duplicates)
@@ -76,6 +83,14 @@ def _receive(spec: IncomingWebhookSpec, headers: dict[str, str], query: dict[str
                                  "messages": len(outcome.messages), "duplicates": outcome.duplicates,
                                  "skipped": outcome.skipped})
     return 200, outcome.answer(with_ids=query.get("output") == "json")
+
+
+def _media_base_url() -> str:
+    """Where links to stored files point: MEDIA_BASE_URL (a custom domain), the local stack, or this API."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    return public_base_url(configured=os.environ.get("MEDIA_BASE_URL"),
+                           local_url=os.environ.get("CHATBRIDGE_LOCAL_URL"),
+                           domain_name=context.get("domainName"), stage=context.get("stage"))
 
 
 def _log_request(spec: IncomingWebhookSpec, method: str, headers: dict[str, str], query: dict[str, str],

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbridge.mapping import MappedChat, MappingResult
+from chatbridge.mapping import MappedChat, MappedMessage, MappingResult
+from chatbridge.media_ingest import MediaResult, store_media
 from chatbridge.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
 from chatbridge.repository import specs as spec_store
@@ -33,6 +34,8 @@ class IngestOutcome:
     messages: list[dict[str, int]] = field(default_factory=list)  # {"chat_id", "id"} of each new message
     duplicates: int = 0
     skipped: int = 0
+    files: list[str] = field(default_factory=list)  # S3 keys of the files stored
+    file_failures: list[dict[str, Any]] = field(default_factory=list)  # {"index", "reason"}: stored without file
 
     def answer(self, *, with_ids: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"status": "ok", "chats": self.chats, "messages": len(self.messages),
@@ -47,10 +50,17 @@ def payload_digest(payload: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
-def new_messages(chat: MappedChat, digest: str, *, now: int) -> list[chat_store.NewMessage]:
+def dedup_id(message: MappedMessage, digest: str) -> str:
+    return message.message_id if message.message_id else f"derived:{digest}:{message.index}"
+
+
+def new_messages(chat: MappedChat, digest: str, *, now: int,
+                 bodies: dict[int, str] | None = None) -> list[chat_store.NewMessage]:
+    """The messages to write; ``bodies`` (by payload index) replaces a media message's body with its link."""
+    bodies = bodies or {}
     return [chat_store.NewMessage(
-        dedup_id=message.message_id if message.message_id else f"derived:{digest}:{message.index}",
-        message_id=message.message_id or None, kind=message.kind, msg=message.body[:MAX_MESSAGE_CHARS],
+        dedup_id=dedup_id(message, digest), message_id=message.message_id or None, kind=message.kind,
+        msg=bodies.get(message.index, message.body)[:MAX_MESSAGE_CHARS],
         time=message.time if message.time is not None else now) for message in chat.messages]
 
 
@@ -65,11 +75,19 @@ def stored_raw(payload: Any, chat: MappedChat) -> Any:
 
 
 def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
-           next_chat_id: Callable[[], int] | None = None) -> IngestOutcome:
-    """Store every mapped chat and its messages; safe to repeat with the same input (retries dedup)."""
+           next_chat_id: Callable[[], int] | None = None, media_base_url: str = "") -> IngestOutcome:
+    """Store every mapped chat and its messages; safe to repeat with the same input (retries dedup).
+
+    Media messages' files are fetched and stored first (``media_ingest``); ``media_base_url`` is where
+    the API is reachable, for the links.
+    """
     assert spec.id is not None, "a stored spec has an id"
     outcome = IngestOutcome(skipped=len(result.skipped))
     digest = payload_digest(payload)
+    media = store_media(spec.id, ((dedup_id(m, digest), m) for chat in result.chats for m in chat.messages),
+                        base_url=media_base_url)
+    _note_media(outcome, media)
+    bodies = {item.index: item.body for item in media}
     now = int(time.time())
     allocate = next_chat_id or (lambda: spec_store.next_id("chat"))
     incoming = {"id": spec.id, "identifier": spec.identifier, "name": spec.name, "scope": spec.scope}
@@ -77,7 +95,8 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
         draft = chat_store.ChatDraft(spec_id=spec.id, chat_external_id=chat.chat_external_id, nick=chat.nick,
                                      phone=chat.phone, email=chat.email, incoming=incoming,
                                      raw=stored_raw(payload, chat))
-        stored = chat_store.store_messages(draft, new_messages(chat, digest, now=now), next_chat_id=allocate,
+        stored = chat_store.store_messages(draft, new_messages(chat, digest, now=now, bodies=bodies),
+                                           next_chat_id=allocate,
                                            on_closed_chat=spec.on_closed_chat, reset_operator=spec.reset_operator)
         if stored.chat_id not in outcome.chats:
             outcome.chats.append(stored.chat_id)
@@ -86,3 +105,8 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
         outcome.messages.extend({"chat_id": stored.chat_id, "id": i} for i in stored.message_ids)
         outcome.duplicates += stored.duplicates
     return outcome
+
+
+def _note_media(outcome: IngestOutcome, media: list[MediaResult]) -> None:
+    outcome.files.extend(item.key for item in media if item.key)
+    outcome.file_failures.extend({"index": item.index, "reason": item.failure} for item in media if item.failure)

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from chatbridge.locations import MISSING, Location, is_empty, value_text
-from chatbridge.spec import CompiledSpec, IncomingWebhookSpec
+from chatbridge.media import MediaRequest, media_request
+from chatbridge.spec import CompiledKind, CompiledSpec, IncomingWebhookSpec
 
 DEFAULT_NICK = "Visitor"
 MAX_CHAT_ID_LENGTH = 256
@@ -28,6 +29,9 @@ class MappedMessage(BaseModel):
     time: int | None = None
     index: int  # position in the payload's message list
     raw: Any = Field(None, exclude=True, repr=False)  # the message as it came, for the ingest
+    # the file to fetch (image/attachment kinds with ``fetch``); ``body`` then shows ``{{file_url}}`` where the
+    # ingest puts the link
+    media: Any = Field(None, exclude=True, repr=False)  # MediaRequest | None (holds compiled locations)
 
 
 class MappedChat(BaseModel):
@@ -61,11 +65,17 @@ class MappingResult(BaseModel):
             "chats": [{
                 "chat_external_id": chat.chat_external_id, "nick": chat.nick, "phone": chat.phone,
                 "email": chat.email,
-                "messages": [{"kind": m.kind, "body": m.body, "message_id": m.message_id, "time": m.time}
-                             for m in chat.messages],
+                "messages": [_message_document(m) for m in chat.messages],
             } for chat in self.chats],
             "skipped": [{"index": s.index, "reason": s.reason} for s in self.skipped],
         }
+
+
+def _message_document(message: MappedMessage) -> dict[str, Any]:
+    document = {"kind": message.kind, "body": message.body, "message_id": message.message_id, "time": message.time}
+    if message.media is not None:
+        document["fetch"] = message.media.fetch.describe()
+    return document
 
 
 def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResult:
@@ -125,14 +135,24 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         if not kind.conditions.holds(message, root):
             continue
         body = kind.body.render(message, root)
-        if not body.strip():
+        media = _media(kind, body, message, root)
+        if media is not None:
+            body = media.preview  # never empty: the file is the message
+        elif not body.strip():
             return SkippedMessage.model_construct(
                 index=index, reason=f"matched {kind.name} but its body {kind.body.source!r} rendered empty")
         return chat_id, MappedMessage.model_construct(
             kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root),
-            time=_epoch_seconds(compiled.time, message, root), index=index, raw=message)
+            time=_epoch_seconds(compiled.time, message, root), index=index, raw=message, media=media)
     tried = ", ".join(kind.name for kind in compiled.kinds)
     return SkippedMessage.model_construct(index=index, reason=f"matched no message kind (tried {tried})")
+
+
+def _media(kind: CompiledKind, before: str, message: Any, root: Any) -> MediaRequest | None:
+    if kind.fetch is None:
+        return None
+    after = kind.body_after.render(message, root) if kind.body_after is not None else None
+    return media_request(kind.fetch, before, after, message, root)
 
 
 def _text(location: Location | None, message: Any, root: Any) -> str | None:

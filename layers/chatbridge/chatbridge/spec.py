@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from chatbridge.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.locations import Location, compile_location
+from chatbridge.media import CompiledFetch, MediaFetch, compile_fetch, split_body
 from chatbridge.templates import Template, check_template_syntax, compile_template
 from chatbridge.verification import Verification
 
@@ -44,12 +45,35 @@ class MessageKind(BaseModel):
         return value
 
 
+class MediaKind(MessageKind):
+    """An image or attachment kind: may also say how to fetch the file (``fetch``), which the ingest stores
+    in S3 and links from the body: at ``{{file_url}}``, or appended as ``[file=URL]``."""
+
+    fetch: MediaFetch | None = Field(None, description="how to fetch the file; see README, Media")
+
+    @field_validator("body")
+    @classmethod
+    def _body_parses(cls, value: str) -> str:
+        before, after = split_body(value)
+        check_template_syntax(before)
+        check_template_syntax(after or "")
+        return value
+
+    @model_validator(mode="after")
+    def _file_url_needs_fetch(self) -> MediaKind:
+        if self.fetch is None and split_body(self.body)[1] is not None:
+            raise ValueError("body: {{file_url}} needs a fetch definition (fetch.url) that says where the file is")
+        return self
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledKind:
     name: str  # "attachment", "image", "text[0]"...
     kind: Literal["text", "image", "attachment"]
     conditions: Condition
-    body: Template
+    body: Template  # with a fetch: the text before {{file_url}} (all of it when the body has none)
+    fetch: CompiledFetch | None = None
+    body_after: Template | None = None  # the text after {{file_url}}; None: the link is appended as [file=URL]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +115,8 @@ class IncomingWebhookSpec(BaseModel):
 
     conditions: str = Field("", description="general conditions on the payload's first-level attributes")
     text: list[MessageKind] = Field(default_factory=list)
-    image: MessageKind | None = None
-    attachment: MessageKind | None = None
+    image: MediaKind | None = None
+    attachment: MediaKind | None = None
 
     on_closed_chat: Literal["new_chat", "pending", "active"] = "new_chat"
     reset_operator: bool = False
@@ -132,13 +156,7 @@ class IncomingWebhookSpec(BaseModel):
         chat_id = cast(Location, compile_location(self.chat_id))  # never None: _chat_id_is_given
         if not (self.text or self.image or self.attachment):
             raise ValueError("define at least one message kind: text, image or attachment")
-        kinds = []
-        for name, kind, definition in self._kind_definitions():
-            try:
-                body = compile_template(definition.body, self.attributes)
-            except SpecSyntaxError as exc:
-                raise ValueError(f"{name}.body: {exc}") from None
-            kinds.append(CompiledKind(name, kind, compile_condition(definition.conditions), body))
+        kinds = [self._compile_kind(name, kind, definition) for name, kind, definition in self._kind_definitions()]
         self._compiled = CompiledSpec(
             messages=compile_location(self.messages), chat_id=chat_id, nick=compile_location(self.nick),
             nick_join=self.nick_combine == "join",
@@ -146,6 +164,21 @@ class IncomingWebhookSpec(BaseModel):
             time=compile_location(self.time), message_id=compile_location(self.message_id),
             conditions=compile_condition(self.conditions), kinds=tuple(kinds))
         return self
+
+    def _compile_kind(self, name: str, kind: Literal["text", "image", "attachment"],
+                      definition: MessageKind) -> CompiledKind:
+        fetch = definition.fetch if isinstance(definition, MediaKind) else None
+        before, after = split_body(definition.body) if fetch is not None else (definition.body, None)
+        try:
+            body = compile_template(before, self.attributes)
+            body_after = compile_template(after, self.attributes) if after is not None else None
+        except SpecSyntaxError as exc:
+            raise ValueError(f"{name}.body: {exc}") from None
+        try:
+            compiled_fetch = compile_fetch(fetch, self.attributes) if fetch is not None else None
+        except SpecSyntaxError as exc:
+            raise ValueError(f"{name}.fetch: {exc}") from None
+        return CompiledKind(name, kind, compile_condition(definition.conditions), body, compiled_fetch, body_after)
 
     def _kind_definitions(self) -> list[tuple[str, Literal["text", "image", "attachment"], MessageKind]]:
         kinds: list[tuple[str, Literal["text", "image", "attachment"], MessageKind]] = []

@@ -4,17 +4,20 @@
 ``{{msg}}`` alone is the whole message as JSON. Values render with Live Helper Chat's rules (absent or
 null -> '', true -> '1', false -> '', numbers as JSON text, objects/lists as compact JSON); the text
 around placeholders is kept byte-exact. Attribute values are constants, so they are rendered into the
-literal text when the template is compiled; rendering is then one join.
+literal text when the template is compiled; rendering is then one join. A template that fills a JSON
+request body (media fetches) keeps attributes as constant parts instead, so ``render_json`` can escape
+them like any other value.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import Location, compile_location, value_text
+from chatbridge.locations import MISSING, Location, compact_json, compile_location, value_text
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -24,6 +27,18 @@ class _WholeMessage:
 
     def first(self, message: Any, root: Any = None) -> Any:
         return message
+
+
+class _Constant:
+    """An attribute value kept as a part (not inlined), for templates rendered as JSON."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def first(self, message: Any, root: Any = None) -> Any:
+        return self.value
 
 
 class Template:
@@ -38,6 +53,23 @@ class Template:
     def render(self, message: Any, root: Any = None) -> str:
         return "".join(part if type(part) is str else value_text(part.first(message, root))  # type: ignore[union-attr]
                        for part in self.parts)
+
+    def render_json(self, message: Any, root: Any = None) -> str:
+        """Render a JSON text: a bare placeholder becomes a JSON value (``null`` when absent), one inside a
+        JSON string is escaped without quotes, so no message text can break the document."""
+        out: list[str] = []
+        in_string = False
+        for part in self.parts:
+            if type(part) is str:
+                out.append(part)
+                in_string = _string_state_after(part, in_string)
+                continue
+            value = part.first(message, root)  # type: ignore[union-attr]
+            if in_string:
+                out.append(json.dumps(value_text(value), ensure_ascii=False)[1:-1])
+            else:
+                out.append("null" if value is MISSING else compact_json(value))
+        return "".join(out)
 
     @property
     def is_constant(self) -> bool:
@@ -62,8 +94,25 @@ def check_template_syntax(source: str) -> None:
     compile_template(source, _AnyAttributes())
 
 
-def compile_template(source: str, attributes: Mapping[str, Any] | None = None) -> Template:
-    """Parse a body once. Unknown placeholders and unknown attributes raise ``SpecSyntaxError``."""
+def _string_state_after(literal: str, in_string: bool) -> bool:
+    """Whether JSON text is inside a string after ``literal`` (given whether it was before)."""
+    escaped = False
+    for char in literal:
+        if escaped:
+            escaped = False
+        elif char == "\\" and in_string:
+            escaped = True
+        elif char == '"':
+            in_string = not in_string
+    return in_string
+
+
+def compile_template(source: str, attributes: Mapping[str, Any] | None = None, *,
+                     inline_attributes: bool = True) -> Template:
+    """Parse a body once. Unknown placeholders and unknown attributes raise ``SpecSyntaxError``.
+
+    ``inline_attributes=False`` keeps attribute values as parts (for ``Template.render_json``).
+    """
     attributes = {} if attributes is None else attributes
     parts: list[Any] = []
     literal = []
@@ -86,8 +135,10 @@ def compile_template(source: str, attributes: Mapping[str, Any] | None = None) -
             if key not in attributes:
                 known = ", ".join(sorted(attributes)) or "none defined"
                 raise SpecSyntaxError(f"placeholder {match.group(0)!r}: no attribute {key!r} (attributes: {known})")
-            literal.append(value_text(attributes[key]))
-            continue
+            if inline_attributes:
+                literal.append(value_text(attributes[key]))
+                continue
+            part = _Constant(attributes[key])
         else:
             raise SpecSyntaxError(f"unknown placeholder {match.group(0)!r}: use {{{{msg.<path>}}}} or "
                                   "{{attributes.<key>}}")

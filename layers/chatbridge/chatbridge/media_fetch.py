@@ -1,0 +1,158 @@
+"""Fetching a media file over HTTP, inside the same fences as the dispatcher's outbound calls.
+
+The URL usually comes from a third party's payload, which anyone can forge, so every hop is checked:
+the host must be in the fetch's ``hosts`` (when it lists any), every address it resolves to must pass the
+URL guard (``CHATBRIDGE_OUTBOUND_ALLOW`` lets a private host through), and the connection goes to the
+address that was checked, so a DNS answer that changes between check and connect (rebinding) cannot
+reach an internal address. Redirects are followed (Twilio's media URLs redirect to a CDN) but each one is
+checked the same way, at most ``MAX_REDIRECTS`` of them, and headers are dropped when the host changes
+(they may carry an API key). The body is read in chunks and abandoned past ``max_bytes``; one deadline
+covers the whole fetch, redirects and a slow trickle included.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+from urllib.parse import urljoin, urlsplit
+
+from chatbridge.media import FetchedFile, FetchRequest, MediaFetchFailed, decode_response, host_allowed
+from chatbridge.url_guard import OutboundUrlRefused, check_url
+
+MAX_REDIRECTS = 3
+CHUNK = 65_536
+MIN_TIMEOUT = 0.5  # below this a fetch is not worth starting
+_REDIRECTS = (301, 302, 303, 307, 308)
+_ENCODED_OVERHEAD = 65_536  # JSON around a base64 file
+USER_AGENT = "chatbridge-media/1"
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address the URL guard checked, still sending the URL's host name."""
+
+    def __init__(self, host: str, port: int | None, *, address: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        if self._address is None:
+            super().connect()
+            return
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As ``_PinnedHTTPConnection``; the certificate is still verified against the host name (SNI)."""
+
+    def __init__(self, host: str, port: int | None, *, address: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        if self._address is None:
+            super().connect()
+            return
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def fetch(request: FetchRequest, *, allow: str | None = None, budget: float | None = None) -> FetchedFile:
+    """Fetch and decode one file, or raise ``MediaFetchFailed`` saying why (never anything else).
+
+    ``budget`` caps the time further (what is left of the webhook request's own time); ``allow`` defaults
+    to ``CHATBRIDGE_OUTBOUND_ALLOW``.
+    """
+    timeout = request.timeout if budget is None else min(request.timeout, budget)
+    if timeout < MIN_TIMEOUT:
+        raise MediaFetchFailed("no time was left for it in this webhook request (earlier files used it up)")
+    if not host_allowed(request.url, request.hosts):
+        raise MediaFetchFailed(f"host {urlsplit(request.url).hostname or request.url[:80]!r} is not in fetch.hosts "
+                               f"({', '.join(request.hosts)})")
+    deadline = time.monotonic() + timeout
+    limit = request.max_bytes if request.response == "raw" else request.max_bytes * 4 // 3 + _ENCODED_OVERHEAD
+    method, url, headers, body = request.method, request.url, dict(request.headers), request.body
+    headers.setdefault("User-Agent", USER_AGENT)
+    for _ in range(MAX_REDIRECTS + 1):
+        status, location, content_type, content = _exchange(method, url, headers, body, limit=limit,
+                                                            deadline=deadline, timeout=timeout, allow=allow)
+        if status in _REDIRECTS and location:
+            next_url = urljoin(url, location)
+            if urlsplit(next_url).hostname != urlsplit(url).hostname:
+                headers = {"User-Agent": headers.get("User-Agent", USER_AGENT)}
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            url = next_url
+            continue
+        if not 200 <= status < 300:
+            raise MediaFetchFailed(f"HTTP {status} from {urlsplit(url).hostname}")
+        return decode_response(request, content, content_type)
+    raise MediaFetchFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _exchange(method: str, url: str, headers: dict[str, str], body: bytes | None, *, limit: int, deadline: float,
+              timeout: float, allow: str | None) -> tuple[int, str, str, bytes]:
+    """One request: (status, Location, Content-Type, body); the body is not read for a redirect."""
+    try:
+        addresses = check_url(url, allow=allow)
+    except OutboundUrlRefused as exc:
+        raise MediaFetchFailed(f"refused: {exc}") from None
+    except OSError as exc:
+        raise MediaFetchFailed(f"network error: {exc}") from None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise MediaFetchFailed(f"URL {url[:200]!r} has an invalid port") from None
+    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise MediaFetchFailed(f"timed out after {timeout:g} s")
+    connection = kind(parts.hostname or "", port, address=addresses[0] if addresses else None, timeout=remaining)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request(method, target, body=body, headers=headers)
+        sock = connection.sock  # kept: getresponse() drops it from the connection when the server closes
+        response = connection.getresponse()
+        location = response.getheader("Location") or ""
+        content_type = response.getheader("Content-Type") or ""
+        if response.status in _REDIRECTS and location:
+            return response.status, location, content_type, b""
+        if not 200 <= response.status < 300:
+            return response.status, location, content_type, b""
+        declared = response.getheader("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise MediaFetchFailed(f"the response is larger than {limit} bytes (fetch.max_bytes); "
+                                   f"the server announced {declared}")
+        return response.status, location, content_type, _read_capped(sock, response, limit, deadline, timeout)
+    except MediaFetchFailed:
+        raise
+    except (TimeoutError, socket.timeout):
+        raise MediaFetchFailed(f"timed out after {timeout:g} s") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise MediaFetchFailed(f"network error: {exc}") from None
+    except ValueError as exc:  # a header or URL http.client cannot send
+        raise MediaFetchFailed(f"the request cannot be sent: {exc}") from None
+    finally:
+        connection.close()
+
+
+def _read_capped(sock: socket.socket | None, response: http.client.HTTPResponse, limit: int, deadline: float,
+                 timeout: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise MediaFetchFailed(f"timed out after {timeout:g} s")
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = response.read1(CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise MediaFetchFailed(f"the response is larger than {limit} bytes (fetch.max_bytes)")
+        chunks.append(chunk)

@@ -1,0 +1,81 @@
+"""Media files in the S3 bucket ``MEDIA_BUCKET`` (``MediaBucket`` in template.yaml).
+
+Objects are written once per delivery under a key derived from the message and the content
+(``chatbridge.media.object_key``), so a retried or concurrent delivery overwrites the same object. They are
+never public: ``GET /media/...`` answers with a short-lived presigned URL.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from chatbridge.media import FetchedFile, content_disposition
+from chatbridge.repository import chats, tables
+
+MEDIA_BUCKET_ENV = "MEDIA_BUCKET"
+LINK_SECONDS_ENV = "MEDIA_LINK_SECONDS"
+DEFAULT_LINK_SECONDS = 300
+
+
+@lru_cache(maxsize=4)
+def _s3(endpoint_url: str | None) -> Any:
+    # Path-style addressing on a local endpoint (moto has no per-bucket host names); SigV4 everywhere.
+    addressing = "path" if endpoint_url else "virtual"
+    return boto3.client("s3", endpoint_url=endpoint_url or None,
+                        config=Config(signature_version="s3v4", s3={"addressing_style": addressing}))
+
+
+def _client() -> Any:
+    return _s3(os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def bucket_name() -> str | None:
+    """The media bucket, or None when this deployment has none (media kinds then store the failure)."""
+    return os.environ.get(MEDIA_BUCKET_ENV) or None
+
+
+def _bucket() -> str:
+    name = bucket_name()
+    if name is None:
+        raise RuntimeError(f"environment variable {MEDIA_BUCKET_ENV} is not set (template.yaml sets it)")
+    return name
+
+
+def store_file(key: str, file: FetchedFile) -> None:
+    """Write (or overwrite, on a retry) one file. Storage errors propagate: the webhook answers 503."""
+    _client().put_object(Bucket=_bucket(), Key=key, Body=file.content, ContentType=file.content_type,
+                         ContentDisposition=content_disposition(file), CacheControl="private, max-age=86400")
+
+
+def file_exists(key: str) -> bool:
+    try:
+        _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def presigned_url(key: str) -> str:
+    """A GET URL valid for ``MEDIA_LINK_SECONDS`` (300): the stable link redirects to a fresh one each time."""
+    seconds = int(os.environ.get(LINK_SECONDS_ENV) or DEFAULT_LINK_SECONDS)
+    return _client().generate_presigned_url("get_object", Params={"Bucket": _bucket(), "Key": key},
+                                            ExpiresIn=seconds)
+
+
+def already_stored(spec_id: int, dedup_id: str) -> bool:
+    """Is this message stored already (a retried delivery)? Then its file need not be fetched again."""
+    item = tables.chat_table().get_item(Key=chats.dedup_key(spec_id, dedup_id), ConsistentRead=True,
+                                        ProjectionExpression="pk").get("Item")
+    return item is not None
+
+
+def forget_clients() -> None:
+    _s3.cache_clear()
