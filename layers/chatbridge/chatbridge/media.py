@@ -252,10 +252,7 @@ def split_body(body: str) -> tuple[str, str | None]:
 
 def render_fetch(fetch: CompiledFetch, message: Any, root: Any) -> FetchRequest:
     """The request a message stands for; never raises (a bad URL is refused when fetched)."""
-    url = "".join(part if type(part) is str else
-                  (value_text(part.first(message, root)).strip() if index == 0  # type: ignore[union-attr]
-                   else quote(value_text(part.first(message, root)), safe=""))  # type: ignore[union-attr]
-                  for index, part in enumerate(fetch.url.parts))
+    url = _render_url(fetch.url, message, root)
     headers = {name: re.sub(r"[\r\n\x00]+", " ", template.render(message, root)).strip()
                for name, template in fetch.headers}
     body: bytes | None = None
@@ -269,6 +266,19 @@ def render_fetch(fetch: CompiledFetch, message: Any, root: Any) -> FetchRequest:
         hosts=fetch.hosts, max_bytes=fetch.max_bytes, timeout=fetch.timeout,
         content_type=fetch.content_type.render(message, root).strip() if fetch.content_type else "",
         filename=fetch.filename.render(message, root).strip() if fetch.filename else "")
+
+
+def _render_url(template: Template, message: Any, root: Any) -> str:
+    """A placeholder that starts the URL gives it whole (``{{msg.MediaUrl0}}``); later ones are path or
+    query parts and are percent-encoded, so a value cannot change the host or add parameters."""
+    out: list[str] = []
+    for part in template.parts:
+        if type(part) is str:
+            out.append(part)
+            continue
+        text = value_text(part.first(message, root))  # type: ignore[union-attr]
+        out.append(quote(text, safe="") if "".join(out) else text.strip())
+    return "".join(out)
 
 
 def media_request(fetch: CompiledFetch, before: str, after: str | None, message: Any, root: Any) -> MediaRequest:
