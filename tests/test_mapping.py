@@ -132,7 +132,7 @@ def test_message_ids_keep_big_numbers_exact_and_times_become_epoch_seconds():
     messages = map_payload(SPEC, payload).chats[0].messages
     assert messages[0].message_id == "4987381189870374000"
     assert [m.time for m in messages] == [1454119029, 1454119029, 1459991487, 1704164645, None, None, None,
-                                          1700000000, 10 ** 27]
+                                          1700000000, None]  # 10**30: no date in s or ms
 
 
 def test_absent_message_id_and_time_are_null():

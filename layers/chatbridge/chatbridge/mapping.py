@@ -204,6 +204,8 @@ def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | 
         return None
     if abs(value) >= _MILLISECONDS_FROM:
         value = value // 1000
+    if abs(value) >= _MILLISECONDS_FROM:  # neither seconds nor milliseconds of any calendar date: unreadable
+        return None
     try:
         return int(value)
     except (OverflowError, ValueError):
