@@ -37,6 +37,11 @@ def get_file(spec_id: str, name: str) -> Response:
                     headers={"Location": media.presigned_url(key), "Cache-Control": "private, max-age=60"})
 
 
+@app.not_found
+def _no_route(_error: Exception) -> Response:
+    return _json(404, NOT_FOUND)
+
+
 @app.exception_handler(Exception)
 def _unavailable(error: Exception) -> Response:
     logger.exception("media link failed; answered 503", extra={"error_type": type(error).__name__})

@@ -1,0 +1,214 @@
+"""Media messages through the ingest Lambda on moto: files land in the template's media bucket exactly once,
+bodies link them, failed fetches keep the message, and the link route redirects to the stored file."""
+
+import base64
+import json
+import os
+import time
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+import requests
+from werkzeug import Response
+
+from aws_fixtures import Context, api_event, aws_stack, call  # noqa: F401 (fixture)
+from chatbridge.repository import chats
+from chatbridge.repository import media as media_store
+from conftest import PAYLOADS
+from pipeline import load_handler
+
+ingest_app = load_handler("ingest")
+media_app = load_handler("media")
+admin_app = load_handler("admin")
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+OPENWA_IMAGE = (PAYLOADS / "openwa" / "openwa_v5docs_incoming_image.json").read_text()
+URL_SPEC = {"identifier": "url-media", "name": "URL media", "chat_id": "chat", "message_id": "id",
+            "text": [{"body": "{{msg.text}}"}],
+            "image": {"conditions": "type=image", "body": "{{msg.caption}}", "fetch": {"url": "{{msg.url}}"}}}
+
+
+@pytest.fixture
+def media_stack(aws_stack, monkeypatch):
+    """The template's stack plus its media bucket, with loopback allowed (the test server is local)."""
+    media_store.forget_clients()
+    boto3.client("s3").create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+    monkeypatch.setenv("CHATBRIDGE_OUTBOUND_ALLOW", "127.0.0.1")
+    monkeypatch.setenv("MEDIA_BASE_URL", "https://chat.example.com")
+    yield aws_stack
+    media_store.forget_clients()
+
+
+def put_spec(definition):
+    identifier = definition["identifier"]
+    return call(admin_app, api_event("PUT", f"/admin/incoming-webhooks/{identifier}", body=definition,
+                                     path_parameters={"identifier": identifier},
+                                     resource="/admin/incoming-webhooks/{identifier}"))
+
+
+def post(identifier, body, **event):
+    request = api_event("POST", f"/webhooks/incoming/{identifier}", body=body,
+                        path_parameters={"identifier": identifier}, resource="/webhooks/incoming/{identifier}")
+    request["requestContext"].update(event)
+    return call(ingest_app, request)
+
+
+def image(url, *, id="m1", caption="Look"):
+    return {"chat": "c1", "id": id, "type": "image", "url": url, "caption": caption}
+
+
+def objects():
+    answer = boto3.client("s3").list_objects_v2(Bucket=os.environ["MEDIA_BUCKET"])
+    return [entry["Key"] for entry in answer.get("Contents", [])]
+
+
+def only_message(body):
+    [message] = chats.list_messages(body["chats"][0])
+    return message["msg"]
+
+
+def follow(link):
+    """GET the link through the media function, as API Gateway would call it; the raw proxy response."""
+    spec_id, name = urlsplit(link).path.split("/")[-2:]
+    return media_app.lambda_handler(api_event("GET", f"/media/{spec_id}/{name}", resource="/media/{spec_id}/{name}",
+                                              path_parameters={"spec_id": spec_id, "name": name}), Context())
+
+
+def test_a_url_in_the_payload_is_fetched_stored_and_linked_from_the_body(media_stack, httpserver):
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    assert put_spec(URL_SPEC)[0] == 201
+    status, body = post("url-media", image(httpserver.url_for("/photo.png")))
+    assert status == 200 and body["messages"] == 1
+    [key] = objects()
+    assert only_message(body) == f"Look\n[file=https://chat.example.com/{key}]"
+    stored = boto3.client("s3").get_object(Bucket=os.environ["MEDIA_BUCKET"], Key=key)
+    assert stored["Body"].read() == PNG
+    assert (stored["ContentType"], stored["ContentDisposition"]) == ("image/png", "inline")
+    assert stored.get("ServerSideEncryption") in (None, "AES256")
+
+
+def test_the_link_redirects_to_a_short_lived_presigned_url_of_the_file(media_stack, httpserver):
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    put_spec(URL_SPEC)
+    post("url-media", image(httpserver.url_for("/photo.png")))
+    [key] = objects()
+    response = follow(f"https://chat.example.com/{key}")
+    assert response["statusCode"] == 302
+    location = (response.get("headers") or {}).get("Location") or response["multiValueHeaders"]["Location"][0]
+    assert f"/{key}?" in location and "X-Amz-Signature=" in location and "X-Amz-Expires=300" in location
+    fetched = requests.get(location, timeout=5)  # moto answers S3 URLs, presigned ones included
+    assert (fetched.status_code, fetched.content) == (200, PNG)
+
+
+@pytest.mark.parametrize("spec_id, name", [("1", "0" * 64 + ".png"), ("1", "../../etc"), ("x", "a" * 64)])
+def test_a_link_to_no_stored_file_is_404(media_stack, spec_id, name):
+    status, body = call(media_app, api_event("GET", f"/media/{spec_id}/{name}", resource="/media/{spec_id}/{name}",
+                                             path_parameters={"spec_id": spec_id, "name": name}))
+    assert (status, body["status"]) == (404, "not_found")
+
+
+def test_the_link_base_is_the_api_the_webhook_came_in_on(media_stack, httpserver, monkeypatch):
+    monkeypatch.setenv("MEDIA_BASE_URL", "")
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    put_spec(URL_SPEC)
+    _, body = post("url-media", image(httpserver.url_for("/photo.png")),
+                   domainName="abc123.execute-api.eu-west-1.amazonaws.com", stage="Prod")
+    [key] = objects()
+    assert only_message(body).endswith(f"[file=https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/{key}]")
+
+
+def test_openwa_image_with_decrypt_media_end_to_end(media_stack, httpserver):
+    """The shared open-wa image payload; decryptMedia (open-wa's EASY API) answers a data URL."""
+    payload = json.loads(OPENWA_IMAGE)
+    httpserver.expect_request("/decryptMedia", method="POST", headers={"key": "wa-key"},
+                              json={"args": {"message": payload["id"]}}).respond_with_json(
+        {"success": True, "response": "data:image/jpeg;base64," + base64.b64encode(PNG).decode()})
+    spec = {"identifier": "openwa-media", "name": "WhatsApp", "chat_id": "from", "message_id": "id", "time": "t",
+            "conditions": "fromMe=false", "attributes": {"openwa": httpserver.url_for(""), "key": "wa-key"},
+            "text": [{"conditions": "type=chat", "body": "{{msg.body}}"}],
+            "image": {"conditions": "type=image", "body": "{{msg.caption}}\n{{file_url}}", "fetch": {
+                "url": "{{attributes.openwa}}decryptMedia", "method": "POST", "headers": {"key": "{{attributes.key}}"},
+                "body": '{"args": {"message": {{msg.id}}}}', "response": "data_url", "location": "response",
+                "content_type": "{{msg.mimetype}}"}}}
+    assert put_spec(spec)[0] == 201
+    status, body = post("openwa-media", OPENWA_IMAGE)
+    assert status == 200 and body["messages"] == 1
+    [key] = objects()
+    assert key.startswith("media/1/") and key.endswith(".jpg")
+    assert only_message(body) == f"Receipt from today\nhttps://chat.example.com/{key}"
+    stored = boto3.client("s3").get_object(Bucket=os.environ["MEDIA_BUCKET"], Key=key)
+    assert (stored["Body"].read(), stored["ContentType"]) == (PNG, "image/jpeg")
+
+
+def test_a_retried_delivery_stores_one_message_and_one_object_and_fetches_once(media_stack, httpserver):
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    put_spec(URL_SPEC)
+    payload = image(httpserver.url_for("/photo.png"))
+    first = post("url-media", payload)[1]
+    status, again = post("url-media", payload)
+    assert status == 200 and (again["messages"], again["duplicates"]) == (0, 1)
+    assert len(chats.list_messages(first["chats"][0])) == 1
+    assert len(objects()) == 1 and len(httpserver.log) == 1
+
+
+def test_a_message_without_provider_id_dedups_its_file_on_retry_too(media_stack, httpserver):
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    put_spec({**URL_SPEC, "message_id": ""})
+    payload = image(httpserver.url_for("/photo.png"))
+    chat_id = post("url-media", payload)[1]["chats"][0]
+    assert post("url-media", payload)[1]["duplicates"] == 1
+    assert len(chats.list_messages(chat_id)) == 1 and len(objects()) == 1
+
+
+def _slow(request):
+    time.sleep(1.5)
+    return Response(PNG)
+
+
+@pytest.mark.parametrize("setup, fetch, reason", [
+    (lambda s: s.expect_request("/f").respond_with_data("gone", status=404), {}, "HTTP 404 from"),
+    (lambda s: s.expect_request("/f").respond_with_data(b"x" * 3000), {"max_bytes": 1000},
+     "larger than 1000 bytes"),
+    (lambda s: s.expect_request("/f").respond_with_handler(_slow), {"timeout": 0.5}, "timed out after 0.5 s"),
+])
+def test_a_failed_fetch_keeps_the_message_and_says_why(media_stack, httpserver, setup, fetch, reason):
+    setup(httpserver)
+    put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": {"url": "{{msg.url}}", **fetch}}})
+    status, body = post("url-media", image(httpserver.url_for("/f")))
+    assert status == 200 and body["messages"] == 1
+    text = only_message(body)
+    assert text.startswith("Look\n[file not fetched: ") and reason in text
+    assert objects() == []
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/iam/", "http://10.1.2.3/x.png"])
+def test_internal_addresses_are_refused_and_the_message_is_kept(media_stack, monkeypatch, url):
+    monkeypatch.setenv("CHATBRIDGE_OUTBOUND_ALLOW", "")
+    put_spec(URL_SPEC)
+    status, body = post("url-media", image(url))
+    assert status == 200
+    assert "[file not fetched: refused: " in only_message(body) and "internal address" in only_message(body)
+    assert objects() == []
+
+
+def test_storage_trouble_answers_503_writes_nothing_and_the_retry_stores_once(media_stack, httpserver):
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    put_spec(URL_SPEC)
+    s3 = boto3.client("s3")
+    s3.delete_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+    payload = image(httpserver.url_for("/photo.png"))
+    status, body = post("url-media", payload)
+    assert (status, body["status"]) == (503, "unavailable")
+    assert chats.find_chat_id(1, "c1") is None
+    s3.create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+    status, body = post("url-media", payload)
+    assert status == 200 and body["messages"] == 1 and len(objects()) == 1
+
+
+def test_admin_refuses_an_invalid_fetch_with_422_naming_the_field(media_stack):
+    status, body = put_spec({**URL_SPEC, "image": {**URL_SPEC["image"],
+                                                   "fetch": {"url": "{{msg.url}}", "max_bytes": 10 ** 9}}})
+    assert status == 422
+    assert {"field": "image.fetch.max_bytes", "reason": "Input should be less than or equal to 26214400"} in \
+        body["errors"]
