@@ -19,6 +19,8 @@ COMMANDS: tuple[str, ...] = (
     "chats",
     "reply",
     "deliveries",
+    "presets",
+    "import_lhc",
 )
 
 

@@ -1,0 +1,93 @@
+"""``chatbridge presets list`` and ``chatbridge presets apply NAME --identifier ID [--set key=value ...]``.
+
+``apply`` stores the REST API, then the incoming webhook (whose stored id the outgoing webhook's condition
+names, as Live Helper Chat's guide does), then the outgoing webhook, through the admin API like
+``webhooks apply``; re-applying updates the same three objects. It prints the URL to give the provider,
+the SSM secrets to create and the provider-side steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, print_table, \
+    run_operator_command
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("presets", help="ready-made setups for WhatsApp, Telegram, Twilio, Viber, Messenger")
+    commands = parser.add_subparsers(dest="presets_command", required=True, metavar="{list,apply}")
+    listing = commands.add_parser("list", help="show the presets and their parameters")
+    listing.add_argument("--json", action="store_true", help="print the presets as JSON")
+    listing.set_defaults(func=run_operator_command(_list))
+    apply = commands.add_parser("apply", help="store a preset's incoming webhook, REST API and outgoing webhook")
+    apply.add_argument("name", help="preset name (see `chatbridge presets list`)")
+    apply.add_argument("--identifier", required=True, help="URL part of the incoming webhook, e.g. telegram-bot")
+    apply.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE",
+                       help="a preset parameter (repeat for each)")
+    add_operator_options(apply)
+    apply.set_defaults(func=run_operator_command(_apply))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from chatbridge.presets import PRESETS
+
+    if args.json:
+        print_json([{"name": p.name, "provider": p.provider, "supports": p.supports, "ignores": p.ignores,
+                     "parameters": [parameter.model_dump() for parameter in p.parameters]} for p in PRESETS.values()])
+        return 0
+    rows = [{"name": p.name, "provider": p.provider,
+             "parameters": ", ".join(f"{q.name}{'*' if q.required else ''}" for q in p.parameters)}
+            for p in PRESETS.values()]
+    print_table(rows, [("name", "name"), ("provider", "provider"), ("parameters (* required)", "parameters")],
+                empty="  (none)")
+    print("\nchatbridge presets apply NAME --identifier ID --set KEY=VALUE ...   (--json lists what each supports)")
+    return 0
+
+
+def parse_values(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise UsageError(f"--set {pair!r}: write KEY=VALUE")
+        if key.strip() in values:
+            raise UsageError(f"--set {key.strip()} is given twice")
+        values[key.strip()] = value
+    return values
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from chatbridge.presets import PresetError, build, get_preset
+
+    client = client_from(args)
+    try:
+        setup = build(get_preset(args.name), identifier=args.identifier, values=parse_values(args.values),
+                      webhook_base=client.endpoint)
+    except PresetError as error:
+        raise UsageError(str(error)) from None
+    rest_api = client.put_rest_api(setup.rest_api_id, setup.rest_api)
+    incoming = client.put_incoming_webhook(setup.incoming_webhook)
+    iwh_id = incoming.get("id") if isinstance(incoming, dict) else None
+    if not isinstance(iwh_id, int):
+        raise UsageError(f"the API stored the incoming webhook but returned no integer id: {incoming!r}")
+    webhook = client.put_webhook(setup.webhook_id, setup.outgoing_webhook(iwh_id))
+    if args.json:
+        print_json({"preset": setup.preset, "webhook_url": setup.webhook_url, "rest_api": rest_api,
+                    "incoming_webhook": incoming, "webhook": webhook,
+                    "ssm_secrets": [secret.model_dump() for secret in setup.ssm_secrets], "setup": setup.setup})
+        return 0
+    print(f"applied REST API {setup.rest_api_id} ({setup.rest_api['method']} {setup.rest_api['url']})")
+    print(f"applied incoming webhook {setup.identifier} (id {iwh_id})")
+    print(f"applied outgoing webhook {setup.webhook_id}: operator replies in its chats -> {setup.rest_api_id}")
+    print(f"\nWebhook URL to give {get_preset(args.name).provider}:\n  {setup.webhook_url}")
+    if setup.ssm_secrets:
+        print("\nCreate the secret(s) the replies read (SecureString, region of the stack):")
+        for secret in setup.ssm_secrets:
+            print(f"  aws ssm put-parameter --type SecureString --name {secret.name} --value '...'   "
+                  f"# {secret.description}")
+    print("\nOn the provider's side:")
+    for step in setup.setup:
+        print(f"  {step}")
+    return 0

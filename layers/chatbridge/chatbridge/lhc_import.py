@@ -1,0 +1,267 @@
+"""Live Helper Chat incoming-webhook export -> chatbridge incoming webhook spec, and what could not come along.
+
+LHC keeps a webhook's rules in a ``configuration`` JSON (``messages``, ``chat_id``, ``main_cond``,
+``msg_cond``/``msg_body``, ``msg_cond_img``/``msg_img``...) inside a row that also holds ``name``,
+``identifier``, ``scope``. The languages are chatbridge's own (locations, ``type=chat,image||fromMe=false``
+conditions, ``{{msg.x}}`` bodies), so most keys carry over as they are; the rest (departments, operator
+messages sent from the phone, delivery receipts, media downloads...) become warnings naming the key, so
+nothing is dropped silently. Pure: no I/O. The key-by-key mapping is in README, "Importing from Live
+Helper Chat".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from chatbridge.conditions import compile_condition
+from chatbridge.errors import ChatbridgeError, SpecSyntaxError
+from chatbridge.spec import IDENTIFIER_PATTERN, IncomingWebhookSpec
+from chatbridge.templates import compile_template
+
+# configuration keys carried over one to one (LHC name -> spec field)
+_SAME = {"messages": "messages", "chat_id": "chat_id", "phone": "phone", "email": "email", "time": "time",
+         "message_id": "message_id", "chat_id_template": "chat_id_template"}
+# keys whose LHC behaviour chatbridge has anyway
+_IMPLICIT = {"message_direct", "message_id_uniq"}
+_HANDLED = {"nick", "main_cond", "msg_cond", "msg_body", "msg_cond_img", "msg_img", "msg_cond_attachments",
+            "msg_attachments", "chat_status", "reset_op", "attr"}
+_TEXT_N = re.compile(r"^msg_(?:body|cond)_(\d+)$")
+_BUTTON_N = re.compile(r"^msg_btn_(?:body|cond)_(\d+)$")
+_NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match wins
+    (r"^chat_id_2$|^chat_id_switch$", "a second chat id part (chat_id + '__' + chat_id_2) is not supported"),
+    (r"^chat_id_preg_(rule|value)$", "rewriting the chat id with a regular expression is not supported: the chat id "
+                                     "keeps its full value (check chat_id_template; a split step such as "
+                                     "from||@||0 in chat_id can cut it)"),
+    (r"^icon(_color)?$", "LHC's chat list icon; chatbridge has no UI of its own"),
+    (r"^nick_pregmatch$", "a nick filter by regular expression is not supported; nicks are kept as found"),
+    (r"^(ip|country_code)$", "chats have no IP address or country"),
+    (r"^add_field(_2)?_value$", "chat variables iwh_field / iwh_field_2 are not filled"),
+    (r"^message_id_reply$", "reply-to references are not stored"),
+    (r"^reset_dep$|^dep_id$", "chatbridge has no departments"),
+    (r"^msg_(cond_)?(img(_\d+)?_|attachments_)?(cond_)?op(_\d+)?$|^msg_cond_op(_\d+)?$|_op$",
+     "messages the operator sent from the phone (LHC user -2) are not told apart: they become visitor messages "
+     "if a kind matches them"),
+    (r"^msg_delivery_", "delivery statuses, reactions, edits and deletions are not tracked"),
+    (r"^msg_btn_(payload|cond_payload)_\d+$", "button payloads start bot triggers in LHC; chatbridge stores the "
+                                              "button's text only"),
+    (r"^msg_(cond_)?img_\d+$", "chatbridge has one image kind; only msg_cond_img/msg_img (or the first filled "
+                               "msg_img_N) is imported"),
+    (r"^msg_(cond_)?(img(_\d+)?|attachments)_|^msg_(img(_\d+)?|attachments)_download$",
+     "media download/decoding settings are not imported; add a fetch to the image/attachment kind (README, Media)"),
+)
+_ROW_KEYS = {"configuration", "name", "identifier", "scope", "disabled", "log_incoming"}
+
+
+class LhcImportError(ChatbridgeError, ValueError):
+    """The export cannot become a spec at all (no chat id, no message kind, unreadable configuration)."""
+
+
+class LhcImport(BaseModel):
+    """The spec (validated) and everything the export held that it does not carry."""
+
+    spec: dict[str, Any]
+    warnings: list[str]
+
+
+def _is_set(value: Any) -> bool:
+    return value not in (None, "", False, [], {}, 0, "0")
+
+
+def convert(document: Any, *, identifier: str | None = None) -> LhcImport:
+    """Convert one exported incoming webhook (the row with ``configuration``, or the configuration alone)."""
+    row, configuration = _split(document)
+    warnings: list[str] = []
+    spec: dict[str, Any] = _row_fields(row, identifier, warnings)
+    spec.update(_configuration_fields(configuration, warnings))
+    if "chat_id" not in spec:
+        raise LhcImportError("the LHC configuration has no chat_id: chatbridge cannot tell chats apart without it")
+    if not (spec.get("text") or spec.get("image") or spec.get("attachment")):
+        raise LhcImportError("no message kind could be imported (msg_body, msg_img, msg_attachments): "
+                             + ("; ".join(warnings) or "none is set"))
+    try:
+        IncomingWebhookSpec.model_validate(spec)
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise LhcImportError(f"the converted spec is not valid: {reasons}") from None
+    return LhcImport(spec=spec, warnings=warnings)
+
+
+def _split(document: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    if isinstance(document, list) and len(document) == 1:
+        document = document[0]
+    if not isinstance(document, dict):
+        raise LhcImportError("expected one exported incoming webhook: a JSON object (export one webhook at a time)")
+    if "configuration" not in document:
+        if not {"chat_id", "messages", "msg_body", "main_cond"} & set(document):
+            raise LhcImportError("this is neither an LHC incoming webhook (no 'configuration') nor its configuration "
+                                 "(no chat_id, messages, msg_body or main_cond)")
+        return {}, document
+    configuration = document["configuration"]
+    if isinstance(configuration, str):
+        try:
+            configuration = json.loads(configuration) if configuration.strip() not in ("", "[]") else {}
+        except ValueError as exc:
+            raise LhcImportError(f"'configuration' is not JSON: {exc}") from None
+    if not isinstance(configuration, dict):
+        raise LhcImportError("'configuration' must be a JSON object")
+    return document, configuration
+
+
+def _row_fields(row: dict[str, Any], identifier: str | None, warnings: list[str]) -> dict[str, Any]:
+    identifier = identifier or str(row.get("identifier") or "")
+    if not identifier:
+        raise LhcImportError("no identifier: the export has none, give one with --identifier")
+    if not re.match(IDENTIFIER_PATTERN, identifier):
+        raise LhcImportError(f"identifier {identifier!r} must be 4-64 letters, digits, '-' or '_' "
+                             "(choose another with --identifier)")
+    spec: dict[str, Any] = {"identifier": identifier, "name": str(row.get("name") or identifier)[:200]}
+    if _is_set(row.get("scope")):
+        spec["scope"] = str(row["scope"])[:100]
+    if _is_set(row.get("disabled")):
+        spec["enabled"] = False
+    if _is_set(row.get("log_incoming")):
+        spec["log_requests"] = True
+    if _is_set(row.get("id")):
+        warnings.append(f"id {row['id']}: chatbridge assigns its own id when the spec is stored; outgoing webhook "
+                        f"conditions such as {{args.chat.chat_variables_array.iwh_id}} = {row['id']} must name the "
+                        "new one (or match {args.chat.incoming_chat.incoming.identifier} instead)")
+    if _is_set(row.get("log_failed_parse")) and not _is_set(row.get("log_incoming")):
+        warnings.append("log_failed_parse: chatbridge logs every request or none; set log_requests to true to debug")
+    for key in sorted(set(row) - _ROW_KEYS - {"id", "log_failed_parse"}):
+        if _is_set(row[key]):
+            warnings.append(f"{key}: {_why_not(key)}")
+    return spec
+
+
+def _configuration_fields(conf: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    for key, field in _SAME.items():
+        if _is_set(conf.get(key)):
+            spec[field] = str(conf[key])
+    if _is_set(conf.get("nick")):
+        spec["nick"] = str(conf["nick"])
+        spec["nick_combine"] = "join"  # LHC joins every found part of a|||b with a space
+    if _is_set(conf.get("main_cond")):
+        condition = _condition("main_cond", conf["main_cond"], warnings)
+        if condition is None:
+            raise LhcImportError(f"main_cond {conf['main_cond']!r} cannot be converted; importing without it would "
+                                 "accept payloads LHC refuses (see the warning above): " + warnings[-1])
+        spec["conditions"] = condition
+    attributes = _attributes(conf.get("attr"), warnings)
+    if attributes:
+        spec["attributes"] = attributes
+    if _is_set(conf.get("chat_status")):
+        spec["on_closed_chat"] = "active" if conf["chat_status"] == "active" else "pending"
+    if _is_set(conf.get("reset_op")):
+        spec["reset_operator"] = True
+    spec.update(_kinds(conf, attributes, warnings))
+    for key in sorted(conf):
+        if key in _SAME or key in _IMPLICIT or key in _HANDLED or _TEXT_N.match(key) or _BUTTON_N.match(key):
+            continue
+        if _is_set(conf[key]) and not (key.startswith(("msg_cond_img_", "msg_img_")) and key in _used_image_keys(conf)):
+            warnings.append(f"{key}: {_why_not(key)}")
+    return spec
+
+
+def _why_not(key: str) -> str:
+    for pattern, why in _NOT_CARRIED:
+        if re.search(pattern, key):
+            return why
+    return "unknown to chatbridge, not carried"
+
+
+def _condition(key: str, text: Any, warnings: list[str]) -> str | None:
+    """LHC's clause ``attr`` without ``=`` means ``attr=__exists__``; everything else reads the same."""
+    clauses = [clause.strip() for clause in str(text).split("||") if clause.strip()]
+    converted = "||".join(clause if "=" in clause else f"{clause}=__exists__" for clause in clauses)
+    try:
+        compile_condition(converted)
+    except SpecSyntaxError as exc:
+        warnings.append(f"{key}: condition {text!r} cannot be converted ({exc})")
+        return None
+    return converted
+
+
+def _attributes(value: Any, warnings: list[str]) -> dict[str, str]:
+    """LHC stores attributes as ``[{"key": k, "value": v}, ...]``; a plain object is accepted too."""
+    if not _is_set(value):
+        return {}
+    pairs = value.items() if isinstance(value, dict) else \
+        [(item.get("key"), item.get("value")) for item in value if isinstance(item, dict)] if isinstance(value, list) \
+        else []
+    attributes = {str(k).strip(): "" if v is None else str(v) for k, v in pairs if k is not None and str(k).strip()}
+    if not attributes:
+        warnings.append(f"attr: {value!r} holds no key/value pairs")
+    return attributes
+
+
+def _used_image_keys(conf: dict[str, Any]) -> set[str]:
+    source = _image_source(conf)
+    return {f"msg_cond_img{source}", f"msg_img{source}"} if source is not None else set()
+
+
+def _image_source(conf: dict[str, Any]) -> str | None:
+    """LHC has msg_img and msg_img_2..6; chatbridge one image kind: the first with a condition and a body."""
+    for suffix in ["", *(f"_{n}" for n in range(2, 7))]:
+        if _is_set(conf.get(f"msg_cond_img{suffix}")) and _is_set(conf.get(f"msg_img{suffix}")):
+            return suffix
+    return None
+
+
+def _kinds(conf: dict[str, Any], attributes: dict[str, str], warnings: list[str]) -> dict[str, Any]:
+    """In LHC's order: attachments, images, text 2..N, buttons 1..N, then msg_body (the default)."""
+    kinds: dict[str, Any] = {}
+    attachment = _kind("msg_cond_attachments", "msg_attachments", conf, attributes, warnings, needs_condition=True)
+    if attachment:
+        kinds["attachment"] = attachment
+    source = _image_source(conf)
+    if source != "" and (_is_set(conf.get("msg_cond_img")) or _is_set(conf.get("msg_img"))):
+        _kind("msg_cond_img", "msg_img", conf, attributes, warnings, needs_condition=True)  # says why not
+    if source is not None:
+        image = _kind(f"msg_cond_img{source}", f"msg_img{source}", conf, attributes, warnings, needs_condition=True)
+        if image:
+            kinds["image"] = image
+    text = []
+    for prefix in ("msg_body_", "msg_btn_body_"):
+        cond_prefix = "msg_cond_" if prefix == "msg_body_" else "msg_btn_cond_"
+        numbers = sorted({int(m.group(1)) for key in conf if (m := re.match(rf"^(?:{prefix}|{cond_prefix})(\d+)$", key))})
+        for n in numbers:
+            kind = _kind(f"{cond_prefix}{n}", f"{prefix}{n}", conf, attributes, warnings, needs_condition=True)
+            if kind:
+                text.append(kind)
+    default = _kind("msg_cond", "msg_body", conf, attributes, warnings, needs_condition=False)
+    if default:
+        text.append(default)
+    if text:
+        kinds["text"] = text
+    return kinds
+
+
+def _kind(cond_key: str, body_key: str, conf: dict[str, Any], attributes: dict[str, str], warnings: list[str], *,
+          needs_condition: bool) -> dict[str, str] | None:
+    """One kind, or None (with a warning when something was set but cannot work)."""
+    body, condition = conf.get(body_key), conf.get(cond_key)
+    if not _is_set(body):
+        if _is_set(condition):
+            warnings.append(f"{cond_key}: has no {body_key}, so LHC stores nothing for it; not imported")
+        return None
+    if needs_condition and not _is_set(condition):
+        warnings.append(f"{body_key}: LHC uses it only when {cond_key} is set, and it is empty; not imported")
+        return None
+    kind = {"conditions": "", "body": str(body)}
+    if _is_set(condition):
+        converted = _condition(cond_key, condition, warnings)
+        if converted is None:
+            warnings[-1] += f"; {body_key} not imported"
+            return None
+        kind["conditions"] = converted
+    try:
+        compile_template(kind["body"], attributes)
+    except SpecSyntaxError as exc:
+        warnings.append(f"{body_key}: body {body!r} cannot be converted ({exc}); not imported")
+        return None
+    return kind
