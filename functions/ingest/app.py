@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chatbridge.errors import NotBase64, PayloadError
+from chatbridge.errors import NotBase64, NotUtf8, PayloadError
 from chatbridge.ingest import ingest
 from chatbridge.mapping import map_payload
 from chatbridge.media import public_base_url
@@ -49,7 +49,10 @@ def _request_parts() -> tuple[dict[str, str], dict[str, str], str]:
 def _raw_bytes(body: str) -> bytes:
     """The body exactly as sent (what signatures cover); API Gateway base64-encodes binary media types."""
     if not app.current_event.is_base64_encoded:
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotUtf8("the body contains characters that are not valid UTF-8 (lone surrogates)") from None
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
@@ -145,6 +148,12 @@ def get_webhook(identifier: str) -> Response:
         return _json(401, {"status": "unauthorized", "reason": str(error)})
     _log_request(spec, "GET", headers, query, text, 200, {"status": "handshake"})
     return Response(status_code=200, content_type="text/plain", body=challenge)
+
+
+@app.not_found
+def _no_route(error: Exception) -> Response:
+    """A path no route takes (a slash or a control character in the identifier): unknown, not a failure."""
+    return _json(404, NOT_FOUND)
 
 
 @app.exception_handler(Exception)

@@ -22,6 +22,7 @@ from chatbridge.spec import IncomingWebhookSpec
 router = Router()
 STATUSES = ("pending", "active", "closed")
 SERVER_FIELDS = ("id", "created_at", "updated_at", "webhook_path")
+MAX_DEFINITION_BYTES = 300_000  # a stored definition is one DynamoDB item (400 KB at most)
 
 
 class BadRequest(Exception):
@@ -31,6 +32,11 @@ class BadRequest(Exception):
 @router.exception_handler(BadRequest)
 def _bad_request(error: BadRequest) -> Response:
     return answer(400, {"status": "error", "reason": str(error)})
+
+
+@router.exception_handler(PayloadError)
+def _unreadable_body(error: PayloadError) -> Response:
+    return answer(error.status, {"status": "error", "code": error.code, "reason": str(error)})
 
 
 def answer(status: int, body: Any) -> Response:
@@ -49,14 +55,16 @@ def invalid(error: ValidationError) -> Response:
     return answer(422, {"status": "invalid", "reason": summary, "errors": errors})
 
 
-def _json_object() -> dict[str, Any]:
+def json_body() -> dict | list:
+    """The request's JSON, read as strictly as a webhook body (size, UTF-8, depth, NaN, lone surrogates):
+    a ``PayloadError`` (400/413) otherwise. Whatever passes can be stored; the content type is not consulted."""
     event = router.current_event
-    if not event.body:
-        raise BadRequest("the request has no JSON body")
-    try:
-        body = json.loads(event.decoded_body)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from None
+    return decode_body(event.body, content_type=None, is_base64=event.is_base64_encoded,
+                       max_bytes=MAX_DEFINITION_BYTES)
+
+
+def _json_object() -> dict[str, Any]:
+    body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body

@@ -13,7 +13,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbridge.admin import MAX_DEFINITION_BYTES
+from chatbridge.errors import PayloadError
 from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.payload import decode_body
 from chatbridge.rest_api import RestApi
 
 router = Router()
@@ -39,13 +42,9 @@ def _invalid(error: ValidationError) -> Response:
 
 
 def _json_body() -> Any:
-    body = router.current_event.body
-    if not body:
-        raise _BadRequest("the request has no JSON body")
-    try:
-        return json.loads(router.current_event.decoded_body)
-    except ValueError as exc:
-        raise _BadRequest(f"the body is not JSON: {exc}") from None
+    event = router.current_event
+    return decode_body(event.body, content_type=None, is_base64=event.is_base64_encoded,
+                       max_bytes=MAX_DEFINITION_BYTES)
 
 
 class _BadRequest(Exception):
@@ -55,6 +54,11 @@ class _BadRequest(Exception):
 @router.exception_handler(_BadRequest)
 def _bad_request(error: _BadRequest) -> Response:
     return _answer(400, {"status": "error", "reason": str(error)})
+
+
+@router.exception_handler(PayloadError)
+def _unreadable_body(error: PayloadError) -> Response:
+    return _answer(error.status, {"status": "error", "code": error.code, "reason": str(error)})
 
 
 def _definition(item_id: str) -> dict[str, Any]:

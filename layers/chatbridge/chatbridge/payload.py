@@ -8,6 +8,10 @@ Decisions (documented in README, "Request bodies"):
 - No content type, ``text/plain`` and ``*/*``: read as JSON, since many providers mislabel JSON.
 - Any other type (``text/xml``, ``multipart/form-data``...) is a 415: chatbridge cannot map it.
 - A ``charset`` other than UTF-8 is not honoured: the body must still be valid UTF-8.
+- The content type is judged first: an image sent as ``image/png`` is a 415, not a complaint about UTF-8.
+- Text must be valid Unicode all the way down: a lone surrogate, raw or as a ``\\ud800`` escape, is refused
+  like invalid UTF-8 (PHP's ``json_decode`` refuses it too), since nothing downstream can store or hash it.
+- A number too large for a float (``1e400``) is refused rather than becoming Infinity, which is not JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,6 +30,8 @@ MAX_DEPTH = 64
 DEFAULT_MAX_BYTES = 1_048_576
 
 FORM = "application/x-www-form-urlencoded"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _JSON_TYPES = frozenset({"application/json", "text/json", "text/plain", "text/javascript", "application/javascript",
                          "*/*"})
 
@@ -34,6 +42,11 @@ def decode_body(body: str | bytes | None, *, content_type: str | None, is_base64
     raw = _as_bytes(body, is_base64=is_base64, max_bytes=max_bytes)
     if len(raw) > max_bytes:
         raise TooLarge(f"body is {len(raw)} bytes, more than the {max_bytes}-byte limit")
+    media_type = media_type_of(content_type)
+    is_form = media_type == FORM
+    if not is_form and not (media_type is None or media_type in _JSON_TYPES or media_type.endswith("+json")):
+        raise UnsupportedContentType(
+            f"content type {media_type!r} is not supported; send application/json or {FORM}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -42,13 +55,7 @@ def decode_body(body: str | bytes | None, *, content_type: str | None, is_base64
         text = text[1:]
     if not text.strip():
         raise EmptyBody("body is empty; send the message as JSON or form fields")
-    media_type = media_type_of(content_type)
-    if media_type == FORM:
-        return _decode_form(text)
-    if media_type is None or media_type in _JSON_TYPES or media_type.endswith("+json"):
-        return _decode_json(text)
-    raise UnsupportedContentType(
-        f"content type {media_type!r} is not supported; send application/json or {FORM}")
+    return _decode_form(text) if is_form else _decode_json(text)
 
 
 def media_type_of(content_type: str | None) -> str | None:
@@ -82,7 +89,7 @@ def _as_bytes(body: str | bytes | None, *, is_base64: bool, max_bytes: int) -> b
 
 def _decode_json(text: str) -> dict | list:
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise TooDeep(f"body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
@@ -91,7 +98,33 @@ def _decode_json(text: str) -> dict | list:
         raise NotJson(f"body is a JSON {type(value).__name__}, expected an object or a list")
     if depth_exceeds(value, MAX_DEPTH):
         raise TooDeep(f"body nests deeper than {MAX_DEPTH} levels")
+    if _SURROGATE_ESCAPE.search(text) and has_lone_surrogate(value):
+        raise NotUtf8("body contains a lone UTF-16 surrogate escape (such as \\ud800) that is not a character; "
+                      "send valid Unicode text")
     return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is too large")
+    return value
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """True when a string (key or value) anywhere in ``value`` holds an unpaired surrogate; iterative."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _refuse_constant(name: str) -> Any:

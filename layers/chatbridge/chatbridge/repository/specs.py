@@ -11,6 +11,7 @@ A spec keeps its id for life: the first save assigns it, later saves keep it, so
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chatbridge.repository import tables
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 SPEC = "IWH"
 SPEC_ID = "IWH#ID"
@@ -40,7 +41,15 @@ def _from_item(item: dict[str, Any]) -> IncomingWebhookSpec:
     return IncomingWebhookSpec.model_validate(body)
 
 
+def could_exist(identifier: str) -> bool:
+    """Only identifiers a spec may have are looked up: a 2,000-character or non-ASCII URL part is simply
+    unknown (404), never a key DynamoDB refuses (which would look like a storage failure)."""
+    return isinstance(identifier, str) and re.fullmatch(IDENTIFIER_PATTERN.strip("^$"), identifier) is not None
+
+
 def get_spec(identifier: str) -> IncomingWebhookSpec | None:
+    if not could_exist(identifier):
+        return None
     item = tables.config_table().get_item(Key={"pk": SPEC, "sk": identifier}, ConsistentRead=True).get("Item")
     return _from_item(item) if item else None
 
@@ -124,6 +133,8 @@ def cached_spec(identifier: str) -> IncomingWebhookSpec | None:
 
     A burst of webhooks costs one read; an edit or a disable reaches warm ingest Lambdas within the TTL.
     """
+    if not could_exist(identifier):
+        return None
     now = time.monotonic()
     hit = _cache.get(identifier)
     if hit is not None and hit[0] > now:

@@ -8,14 +8,16 @@ and ``forget_clients`` lets tests start over inside a fresh moto mock.
 from __future__ import annotations
 
 import os
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from functools import lru_cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
 CONFIG_TABLE_ENV = "CONFIG_TABLE"
 CHAT_TABLE_ENV = "CHAT_TABLE"
+_SAFE_INT = 10**38  # fewer than 38 digits: always a DynamoDB number
 
 
 @lru_cache(maxsize=8)
@@ -71,13 +73,30 @@ def plain(value: Any) -> Any:
 
 
 def storable(value: Any) -> Any:
-    """JSON values as DynamoDB takes them: floats become Decimals (it refuses Python floats)."""
+    """JSON values as DynamoDB takes them: floats become Decimals (it refuses Python floats).
+
+    A number DynamoDB cannot hold (more than 38 significant digits, or beyond 1E+125 / 1E-130) is kept
+    as its exact JSON text instead: a provider's 60-digit id must not turn a delivery into a storage error.
+    """
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
+    if isinstance(value, (int, float)):
+        return _number(value)
     if isinstance(value, dict):
         return {str(k): storable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [storable(v) for v in value]
     return value
+
+
+def _number(value: int | float) -> Any:
+    if isinstance(value, int) and -_SAFE_INT < value < _SAFE_INT:
+        return value
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        return repr(value)
+    try:
+        DYNAMODB_CONTEXT.create_decimal(number)
+    except DecimalException:
+        return repr(value)
+    return number if isinstance(value, float) else value
