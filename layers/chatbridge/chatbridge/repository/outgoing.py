@@ -23,6 +23,7 @@ WEBHOOK = "WEBHOOK"
 REST_API = "RESTAPI"
 RULE_CACHE_SECONDS = 10.0
 _rule_cache: dict[str, tuple[float, list[OutgoingWebhook]]] = {}
+_rest_api_cache: dict[str, tuple[float, RestApi | None]] = {}
 
 
 @lru_cache(maxsize=4)
@@ -39,7 +40,7 @@ def _put(kind: str, item_id: str, body: dict[str, Any]) -> bool:
     now = int(time.time())
     answer = table().put_item(Item={"pk": kind, "sk": item_id, "type": kind.lower(), **body, "updated_at": now},
                               ReturnValues="ALL_OLD")
-    _rule_cache.clear()
+    forget_cached_rules()
     return "Attributes" not in answer
 
 
@@ -55,7 +56,7 @@ def _delete(kind: str, item_id: str) -> bool:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
-    _rule_cache.clear()
+    forget_cached_rules()
     return True
 
 
@@ -112,6 +113,16 @@ def get_rest_api(rest_api_id: str) -> RestApi | None:
     return RestApi.model_validate(item) if item else None
 
 
+def cached_rest_api(rest_api_id: str) -> RestApi | None:
+    """A REST API as the dispatcher sees it: cached as briefly as the rules that point at it."""
+    now = time.monotonic()
+    hit = _rest_api_cache.get(rest_api_id)
+    if hit is None or hit[0] < now:
+        hit = (now + RULE_CACHE_SECONDS, get_rest_api(rest_api_id))
+        _rest_api_cache[rest_api_id] = hit
+    return hit[1]
+
+
 def delete_rest_api(rest_api_id: str) -> bool:
     return _delete(REST_API, rest_api_id)
 
@@ -122,3 +133,4 @@ def list_rest_apis() -> list[RestApi]:
 
 def forget_cached_rules() -> None:
     _rule_cache.clear()
+    _rest_api_cache.clear()
