@@ -95,16 +95,44 @@ def add_system_message(chat_id: int, text: str) -> None:
     _append_message(chat_id, msg=text, user_id=-1)
 
 
+_spec_identifiers: dict[int, tuple[float, str | None]] = {}
+
+
 def spec_context(iwh_id: Any) -> tuple[dict[str, Any], str | None]:
-    """Attributes and ``chat_id_template`` of the incoming webhook a chat came from ({} / None if none)."""
+    """Attributes and ``chat_id_template`` of the incoming webhook a chat came from ({} / None if none).
+
+    Served from the ingest path's spec cache (``SPEC_CACHE_SECONDS``) and a cache of the id -> identifier
+    pointer, so a warm dispatcher reads no spec per delivery and an edit reaches it within the TTL. A
+    pointer that leads nowhere (or to a newer spec under the same identifier) is read again once.
+    """
     if iwh_id is None:
         return {}, None
+    spec_id = int(iwh_id)
+    for fresh in (False, True):
+        spec = _cached_spec_by_id(spec_id, fresh=fresh)
+        if spec is not None:
+            return dict(spec.attributes), spec.chat_id_template
+    return {}, None
+
+
+def _cached_spec_by_id(spec_id: int, *, fresh: bool) -> Any:
     from chatbridge.repository import specs
 
-    spec = specs.get_spec_by_id(int(iwh_id))
-    if spec is None:
-        return {}, None
-    return dict(spec.attributes), spec.chat_id_template
+    now = time.monotonic()
+    hit = _spec_identifiers.get(spec_id)
+    if fresh or hit is None or hit[0] <= now:
+        pointer = specs.tables.config_table().get_item(Key={"pk": specs.SPEC_ID, "sk": str(spec_id)}).get("Item")
+        ttl = float(os.environ.get("SPEC_CACHE_SECONDS", specs.DEFAULT_CACHE_SECONDS))
+        hit = (now + ttl, str(pointer["identifier"]) if pointer else None)
+        _spec_identifiers[spec_id] = hit
+    if not hit[1]:
+        return None
+    spec = specs.get_spec(hit[1]) if fresh else specs.cached_spec(hit[1])
+    return spec if spec is not None and spec.id == spec_id else None
+
+
+def forget_cached_spec_identifiers() -> None:
+    _spec_identifiers.clear()
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +144,7 @@ def reply_storage() -> ReplyStorage:
         set_message_delivery=set_message_delivery,
         enqueue=queue.enqueue,
         claim=lambda job, lease: deliveries.claim(job, lease_seconds=lease),
-        get_rest_api=outgoing.get_rest_api,
+        get_rest_api=outgoing.cached_rest_api,
         spec_context=spec_context,
         resolve_secrets=secrets.resolve_secrets,
         record_attempt=deliveries.record_attempt,
