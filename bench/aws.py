@@ -46,6 +46,8 @@ def forget_caches() -> None:
                    queue._sqs, secrets._ssm):
         cached.cache_clear()
     outgoing.forget_cached_rules()
+    if hasattr(reply_storage, "forget_cached_spec_identifiers"):
+        reply_storage.forget_cached_spec_identifiers()
     secrets.forget_secrets()
     tables.forget_clients()
     specs.forget_cached_specs()
