@@ -3,16 +3,18 @@
 A Lambda cold start pays for the handler's imports before the first request; boto3 is the floor every
 function here pays anyway (it is what talks to DynamoDB and SQS). Each sample is a new subprocess timing
 ``import app`` (or ``import boto3``) with ``time.perf_counter``, run from the function's directory with
-the template's environment, as Lambda imports ``app.lambda_handler``. Samples alternate between the
+the function's environment from template.yaml, as Lambda imports ``app.lambda_handler``. Samples alternate between the
 handler and the baseline; the median of each is compared. One extra ``python -X importtime`` run per
 handler names the heaviest imports (in the JSON), to show where a regression comes from.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from bench.aws import ROOT
@@ -25,14 +27,20 @@ _TIMER = "import time, sys; t = time.perf_counter(); import {module}; sys.stdout
 
 
 def _environment(function: str) -> dict[str, str]:
+    """The function's environment from template.yaml (Globals and its own), no AWS credentials."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_"))}
-    env.update({
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_SERVICE_NAME": function, "POWERTOOLS_METRICS_NAMESPACE": "chatbridge", "LOG_LEVEL": "INFO",
-        "CONFIG_TABLE": "config", "CHAT_TABLE": "chats", "DELIVERY_TABLE": "deliveries",
-        "DISPATCH_QUEUE_URL": "http://127.0.0.1:1/queue", "DISPATCH_DLQ_URL": "http://127.0.0.1:1/dlq",
-    })
+    env.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"})
+    env.update(_template_environment().get(function, {}))
     return env
+
+
+@functools.lru_cache(maxsize=1)
+def _template_environment() -> dict[str, dict[str, str]]:
+    from chatbridge.local.template import load_template
+
+    template = load_template(ROOT / "template.yaml", endpoint_url="http://127.0.0.1:1")
+    return {Path(fn.code_dir).name: {k: v for k, v in fn.environment.items() if k != "AWS_ENDPOINT_URL"}
+            for fn in template.functions.values()}
 
 
 def _time_import(module: str, cwd: str, env: dict[str, str]) -> float:
