@@ -23,8 +23,9 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest -q
 
+# make bench BENCH_ARGS="--quick --json bench.json"
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
