@@ -16,7 +16,9 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("import-lhc", help="convert a Live Helper Chat incoming webhook export to a spec")
+    # the alias is the module's name, which the CLI registry (and its test) expects as a command
+    parser = subparsers.add_parser("import-lhc", aliases=["import_lhc"],
+                                   help="convert a Live Helper Chat incoming webhook export to a spec")
     parser.add_argument("file", type=Path, help="the exported webhook (JSON: the row with 'configuration', or the "
                                                 "configuration alone); '-' reads stdin")
     parser.add_argument("--identifier", help="identifier of the new spec (default: the export's)")
