@@ -54,10 +54,11 @@ class _Rule:
 
 @dataclass
 class Faults:
-    """Attach to a botocore client; every call is counted per operation (``calls``)."""
+    """Attach to a botocore client; every call is counted per operation (``calls``) and kept (``requests``)."""
 
     client: Any
     calls: Counter = field(default_factory=Counter)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     injected: list[tuple[str, str]] = field(default_factory=list)
     _rules: list[_Rule] = field(default_factory=list)
 
@@ -89,6 +90,10 @@ class Faults:
     def clear(self) -> None:
         self._rules.clear()
 
+    def sent(self, operation: str) -> list[dict[str, Any]]:
+        """The request bodies of every call of ``operation`` so far (faulted ones included)."""
+        return [body for name, body in self.requests if name == operation]
+
     # -- botocore hooks ------------------------------------------------------------------------------
     def _match(self, operation: str, number: int, body: dict[str, Any], actions: tuple[str, ...]) -> _Rule | None:
         for rule in self._rules:
@@ -104,6 +109,7 @@ class Faults:
         context["faults_call_number"] = self.calls[operation]
         body = _json(params.get("body"))
         context["faults_body"] = body
+        self.requests.append((operation, body))
         rule = self._match(operation, self.calls[operation], body, ("error", "conflict"))
         if rule is None:
             return None

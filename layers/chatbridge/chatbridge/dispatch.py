@@ -4,8 +4,8 @@ A job is one (chat event, outgoing webhook) pair. Its id is derived from (chat i
 webhook id), so a stream record replayed after a partial batch failure produces the same job and the
 dispatcher, which records deliveries under that id, sends it once.
 
-Retry policy: network errors, timeouts, 429 (honouring ``Retry-After``) and 5xx are retried with
-exponential backoff; any other status outside the REST API's success codes, and refused URLs, fail
+Retry policy: network errors, timeouts, 429 and 5xx are retried with exponential backoff, or after the
+``Retry-After`` the answer carries (seconds or an HTTP date, capped like the backoff); any other status outside the REST API's success codes, and refused URLs, fail
 for good. The backoff is applied by the dispatcher through SQS message visibility, and the queue's
 redrive policy moves a job to the dead-letter queue after ``maxReceiveCount`` receives.
 """
@@ -125,12 +125,10 @@ def judge(result: HttpResult, *, is_success: Any, attempt: int) -> Verdict:
         return Verdict(outcome="retry", delay_seconds=backoff_seconds(attempt), reason=result.error or "network error")
     if is_success(result.status):
         return Verdict(outcome="sent", reason=f"HTTP {result.status}")
-    if result.status == 429:
-        delay = retry_after_seconds(result.retry_after)
+    if result.status == 429 or 500 <= result.status <= 599:
+        delay = retry_after_seconds(result.retry_after)  # a 503 for maintenance may say when, too
         return Verdict(outcome="retry", delay_seconds=backoff_seconds(attempt) if delay is None else delay,
-                       reason="HTTP 429 (rate limited)")
-    if 500 <= result.status <= 599:
-        return Verdict(outcome="retry", delay_seconds=backoff_seconds(attempt), reason=f"HTTP {result.status}")
+                       reason="HTTP 429 (rate limited)" if result.status == 429 else f"HTTP {result.status}")
     return Verdict(outcome="failed", reason=f"HTTP {result.status} (not retried: the request itself was refused)")
 
 

@@ -79,6 +79,8 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
     """One attempt at a job. Returns the verdict; ``retry`` tells the caller to delay and keep the message."""
     claimed = storage.claim(job, LEASE_SECONDS)
     if claimed == "sent":
+        if job.message_id is not None:  # the attempt that sent it may have died before saying so on the message
+            storage.set_message_delivery(job.chat_id, job.message_id, "sent")
         return Verdict(outcome="sent", reason="already sent (duplicate job)")
     if claimed == "busy":
         return Verdict(outcome="retry", delay_seconds=BUSY_RETRY_SECONDS, reason="another attempt is in progress")
