@@ -212,3 +212,37 @@ def test_admin_refuses_an_invalid_fetch_with_422_naming_the_field(media_stack):
     assert status == 422
     assert {"field": "image.fetch.max_bytes", "reason": "Input should be less than or equal to 26214400"} in \
         body["errors"]
+
+
+def test_an_attachment_keeps_its_name_and_is_served_as_a_download(media_stack, httpserver):
+    httpserver.expect_request("/doc").respond_with_data(b"%PDF-1.7 invoice", content_type="application/pdf")
+    httpserver.expect_request("/page").respond_with_data(b"<script>alert(1)</script>", content_type="text/html")
+    put_spec({**URL_SPEC, "attachment": {"conditions": "type=document", "body": "[{{msg.filename}}] {{file_url}}",
+                                         "fetch": {"url": "{{msg.url}}", "filename": "{{msg.filename}}"}}})
+    document = {"chat": "c1", "type": "document", "filename": "Invoice 7.PDF"}
+    body = post("url-media", {**document, "id": "d1", "url": httpserver.url_for("/doc")})[1]
+    post("url-media", {**document, "id": "d2", "filename": "page.html", "url": httpserver.url_for("/page")})
+    pdf_key, html_key = sorted(objects(), key=lambda key: not key.endswith(".pdf"))
+    assert pdf_key.endswith(".pdf") and html_key.endswith(".html")
+    assert chats.list_messages(body["chats"][0])[0]["msg"] == f"[Invoice 7.PDF] https://chat.example.com/{pdf_key}"
+    s3 = boto3.client("s3")
+    assert s3.head_object(Bucket=os.environ["MEDIA_BUCKET"], Key=pdf_key)["ContentDisposition"] == \
+        "inline; filename*=UTF-8''Invoice%207.PDF"
+    assert s3.head_object(Bucket=os.environ["MEDIA_BUCKET"], Key=html_key)["ContentDisposition"] == \
+        "attachment; filename*=UTF-8''page.html"
+
+
+def test_several_files_in_one_payload_are_each_stored_and_linked_in_order(media_stack, httpserver):
+    for n in range(3):
+        httpserver.expect_request(f"/p{n}.png").respond_with_data(PNG + bytes([n]), content_type="image/png")
+    put_spec(URL_SPEC)
+    batch = [image(httpserver.url_for(f"/p{n}.png"), id=f"m{n}", caption=f"photo {n}") for n in range(3)]
+    status, body = post("url-media", batch)
+    assert status == 200 and body["messages"] == 3
+    stored = chats.list_messages(body["chats"][0])
+    s3 = boto3.client("s3")
+    for n, message in enumerate(stored):
+        caption, link = message["msg"].split("\n")
+        key = link.removeprefix("[file=https://chat.example.com/").removesuffix("]")
+        assert caption == f"photo {n}"
+        assert s3.get_object(Bucket=os.environ["MEDIA_BUCKET"], Key=key)["Body"].read() == PNG + bytes([n])
