@@ -63,6 +63,11 @@ def fetch_of(fetch, message=None):
     ({"url": "https://x.example.com/{{msg.a..b}}"}, "image.fetch.url", "placeholder"),
     ({"url": "https://x.example.com/a", "hosts": ["not a host"]}, "image.fetch.hosts", "not a host name"),
     ({"url": "https://x.example.com/a", "surprise": 1}, "image.fetch.surprise", "Extra inputs"),
+    ({"url": "https://x.example.com/a", "headers": {"key": "{{ssm:/other/key}}"}}, "image.fetch.headers",
+     "under /chatbridge/"),
+    ({"url": "https://x.example.com/a", "headers": {"key": "{{ssm:/chatbridge/k}} {{msg.id}}"}},
+     "image.fetch.headers", "no other placeholder"),
+    ({"url": "https://x.example.com/{{ssm:/chatbridge/k}}"}, "image.fetch.url", "unknown placeholder"),
 ])
 def test_invalid_fetch_is_refused_naming_the_field(fetch, field, reason):
     message = field_errors(fetch)
@@ -130,6 +135,15 @@ def test_simulate_shows_the_fetch_without_header_values():
     assert fetch == {"method": "GET", "url": "https://x.example.com/a", "headers": ["api_key"],
                      "body": None, "response": "raw"}
     assert "secret" not in json.dumps(document)
+
+
+def test_header_secrets_are_filled_only_at_fetch_time_and_cannot_break_the_header():
+    fetch = fetch_of({"url": "https://x.example.com/a",
+                      "headers": {"Authorization": "Bearer {{ssm:/chatbridge/wa/token}}", "X-Id": "{{msg.id}}"}})
+    assert fetch.secret_names == ["/chatbridge/wa/token"] and "Authorization" not in fetch.headers
+    assert fetch.describe()["headers"] == ["Authorization", "X-Id"]
+    filled = fetch.with_secrets({"/chatbridge/wa/token": "t0k\r\nX-Evil: 1"})
+    assert filled.headers["Authorization"] == "Bearer t0k X-Evil: 1" and filled.secret_names == []
 
 
 def test_object_key_is_the_same_for_a_retry_and_differs_by_message_and_content():

@@ -246,3 +246,21 @@ def test_several_files_in_one_payload_are_each_stored_and_linked_in_order(media_
         key = link.removeprefix("[file=https://chat.example.com/").removesuffix("]")
         assert caption == f"photo {n}"
         assert s3.get_object(Bucket=os.environ["MEDIA_BUCKET"], Key=key)["Body"].read() == PNG + bytes([n])
+
+
+def test_header_secrets_come_from_ssm_at_fetch_time_and_a_missing_one_is_reported(media_stack, httpserver):
+    boto3.client("ssm").put_parameter(Name="/chatbridge/cdn/token", Value="s3cret", Type="SecureString")
+    httpserver.expect_request("/photo.png", headers={"Authorization": "Bearer s3cret"}).respond_with_data(
+        PNG, content_type="image/png")
+    fetch = {"url": httpserver.url_for("/photo.png"), "headers": {"Authorization": "Bearer {{ssm:/chatbridge/cdn/token}}"}}
+    assert put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": fetch}})[0] == 201
+    body = post("url-media", image("unused"))[1]
+    assert len(objects()) == 1 and "[file=https://chat.example.com/media/" in only_message(body)
+    assert "s3cret" not in json.dumps(put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": fetch}})[1])
+
+    missing = {**fetch, "headers": {"Authorization": "Bearer {{ssm:/chatbridge/cdn/nope}}"}}
+    put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": missing}})
+    body = post("url-media", image("unused", id="m2"))[1]
+    assert chats.list_messages(body["chats"][0])[-1]["msg"] == (
+        "Look\n[file not fetched: the SSM parameter(s) /chatbridge/cdn/nope of its headers do not exist or "
+        "cannot be read]")

@@ -17,7 +17,7 @@ import hashlib
 import json
 import mimetypes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +36,8 @@ KEY_PREFIX = "media/"
 FILE_URL = re.compile(r"\{\{\s*file_url\s*\}\}")
 KEY_PATTERN = re.compile(r"^media/(?P<spec_id>[0-9]{1,12})/(?P<name>[0-9a-f]{64}(?:\.[a-z0-9]{1,10})?)$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_SSM = re.compile(r"\{\{\s*ssm:(.*?)\}\}")
+_SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")  # the only path chatbridge's functions may read
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}$")
 _DATA_URL = re.compile(r"^data:(?P<type>[^;,]*)(?P<params>(?:;[^;,]*)*?)(?P<b64>;base64)?,", re.IGNORECASE)
 _INLINE_TYPES = ("image/", "audio/", "video/", "application/pdf")
@@ -100,7 +102,16 @@ class MediaFetch(BaseModel):
                 raise ValueError(f"{name!r} is not a valid header name")
             if "\r" in header or "\n" in header:
                 raise ValueError(f"{name}: line breaks are not allowed in header values")
-            check_template_syntax(header)
+            secrets = _SSM.findall(header)
+            if not secrets:
+                check_template_syntax(header)
+                continue
+            for secret in secrets:
+                if not _SSM_NAME.match(secret.strip()):
+                    raise ValueError(f"{name}: {{{{ssm:{secret}}}}} must name an SSM parameter under /chatbridge/ "
+                                     "(e.g. {{ssm:/chatbridge/openwa/api-key}})")
+            if "{{" in _SSM.sub("", header):
+                raise ValueError(f"{name}: a header holding an SSM secret may hold no other placeholder")
         return value
 
     @field_validator("location")
@@ -166,6 +177,7 @@ class CompiledFetch:
     url: Template
     method: str
     headers: tuple[tuple[str, Template], ...]
+    secret_headers: tuple[tuple[str, str], ...]  # header text with {{ssm:/chatbridge/...}}, filled at fetch time
     body: Template | None
     body_is_json: bool
     response: ResponseFormat
@@ -184,7 +196,8 @@ def compile_fetch(fetch: MediaFetch, attributes: dict[str, Any]) -> CompiledFetc
 
     return CompiledFetch(
         url=template(fetch.url), method=fetch.method,
-        headers=tuple((name, template(value)) for name, value in fetch.headers.items()),
+        headers=tuple((name, template(value)) for name, value in fetch.headers.items() if not _SSM.search(value)),
+        secret_headers=tuple((name, value) for name, value in fetch.headers.items() if _SSM.search(value)),
         body=template(fetch.body, json_body=fetch.body_is_json) if fetch.body else None,
         body_is_json=fetch.body_is_json, response=fetch.response, location=compile_location(fetch.location),
         content_type=template(fetch.content_type) if fetch.content_type else None,
@@ -207,10 +220,22 @@ class FetchRequest:
     timeout: float
     content_type: str  # the spec's hint, rendered ('' when none)
     filename: str
+    secret_headers: dict[str, str] = field(default_factory=dict)  # filled by ``with_secrets`` before sending
+
+    @property
+    def secret_names(self) -> list[str]:
+        """SSM parameters the headers need (read through ``repository.secrets`` at fetch time, never stored)."""
+        return sorted({name.strip() for text in self.secret_headers.values() for name in _SSM.findall(text)})
+
+    def with_secrets(self, values: dict[str, str]) -> FetchRequest:
+        """The request with its secret headers filled in (CR/LF removed: a secret cannot inject a header)."""
+        filled = {name: re.sub(r"[\r\n\x00]+", " ", _SSM.sub(lambda m: values.get(m.group(1).strip(), ""), text))
+                  for name, text in self.secret_headers.items()}
+        return replace(self, headers={**self.headers, **filled}, secret_headers={})
 
     def describe(self) -> dict[str, Any]:
         """What ``simulate`` shows: the request without header values (they may hold keys)."""
-        return {"method": self.method, "url": self.url, "headers": sorted(self.headers),
+        return {"method": self.method, "url": self.url, "headers": sorted({*self.headers, *self.secret_headers}),
                 "body": self.body.decode("utf-8") if self.body is not None else None, "response": self.response}
 
 
@@ -265,7 +290,8 @@ def render_fetch(fetch: CompiledFetch, message: Any, root: Any) -> FetchRequest:
         method=fetch.method, url=url, headers=headers, body=body, response=fetch.response, location=fetch.location,
         hosts=fetch.hosts, max_bytes=fetch.max_bytes, timeout=fetch.timeout,
         content_type=fetch.content_type.render(message, root).strip() if fetch.content_type else "",
-        filename=fetch.filename.render(message, root).strip() if fetch.filename else "")
+        filename=fetch.filename.render(message, root).strip() if fetch.filename else "",
+        secret_headers=dict(fetch.secret_headers))
 
 
 def _render_url(template: Template, message: Any, root: Any) -> str:

@@ -6,6 +6,9 @@ providers (open-wa among them) never retry a webhook, so answering 503 would los
 then says the file could not be fetched and why. Storage errors (S3 down) are different: they propagate,
 the webhook answers 503 and nothing of the payload has been written yet, so the provider's retry is safe.
 
+Header secrets (``{{ssm:/chatbridge/...}}``) are read from SSM Parameter Store just before the fetch,
+as the dispatcher reads them, and never stored or shown.
+
 A message whose dedup item exists is a retried delivery: its file was stored the first time, it is not
 fetched again, and the message itself is dropped as a duplicate by the exactly-once write.
 
@@ -25,6 +28,7 @@ from chatbridge import media_fetch
 from chatbridge.mapping import MappedMessage
 from chatbridge.media import MediaFetchFailed, MediaRequest, media_link, object_key
 from chatbridge.repository import media as media_store
+from chatbridge.repository import secrets
 
 BUDGET_ENV = "MEDIA_FETCH_BUDGET_SECONDS"
 DEFAULT_BUDGET_SECONDS = 20.0
@@ -69,8 +73,15 @@ def _store_one(spec_id: int, dedup_id: str, message: MappedMessage, *, base_url:
         return _failed(message, request, "no media bucket is configured (MEDIA_BUCKET)")
     if media_store.already_stored(spec_id, dedup_id):
         return MediaResult(message.index, request.preview, skipped_duplicate=True)
+    fetch = request.fetch
+    if fetch.secret_names:
+        try:
+            fetch = fetch.with_secrets(secrets.resolve_secrets(fetch.secret_names))
+        except secrets.SecretNotFound:
+            return _failed(message, request, f"the SSM parameter(s) {', '.join(fetch.secret_names)} of its headers "
+                                             "do not exist or cannot be read")
     try:
-        file = media_fetch.fetch(request.fetch, budget=deadline - time.monotonic())
+        file = media_fetch.fetch(fetch, budget=deadline - time.monotonic())
     except MediaFetchFailed as error:
         return _failed(message, request, str(error))
     key = object_key(spec_id, dedup_id, file)
