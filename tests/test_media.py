@@ -81,6 +81,13 @@ def test_fetch_templates_may_only_name_defined_attributes():
                 attributes={"key": "k"})
 
 
+def test_headers_need_no_host_list_when_the_spec_itself_names_the_host():
+    headers = {"Authorization": "Bearer t"}
+    assert spec({"url": "https://{{attributes.host}}/files/{{msg.id}}", "headers": headers}, attributes={"host": "h.io"})
+    assert spec({"url": "{{attributes.base}}/files", "headers": headers}, attributes={"base": "https://h.io"})
+    assert "hosts:" in field_errors({"url": "https://{{msg.host}}/files", "headers": headers})
+
+
 def test_file_url_needs_a_fetch_and_may_appear_once():
     with pytest.raises(ValidationError, match="needs a fetch definition"):
         IncomingWebhookSpec.model_validate({"identifier": "media-test", "name": "M", "chat_id": "from",

@@ -151,8 +151,8 @@ class MediaFetch(BaseModel):
     def host_from_payload(self) -> bool:
         """Does a message placeholder choose the host (a forged payload could then choose it)?"""
         if self.url.startswith("{{"):
-            return not self.url.startswith("{{attributes.")
-        return "{{" in urlsplit(self.url).netloc
+            return not re.match(r"\{\{\s*attributes\.", self.url)
+        return re.search(r"\{\{\s*msg", urlsplit(self.url).netloc) is not None
 
     @property
     def body_is_json(self) -> bool:
