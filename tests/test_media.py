@@ -13,7 +13,8 @@ from werkzeug import Response
 
 from chatbridge import media_fetch
 from chatbridge.mapping import map_payload
-from chatbridge.media import FetchedFile, MediaFetchFailed, content_disposition, object_key
+from chatbridge.media import MediaFetchFailed
+from chatbridge.media_files import FetchedFile, content_disposition, object_key
 from chatbridge.spec import IncomingWebhookSpec
 from conftest import PAYLOADS
 

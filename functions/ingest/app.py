@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chatbridge.errors import NotBase64, NotUtf8, PayloadError
 from chatbridge.ingest import ingest
 from chatbridge.mapping import map_payload
-from chatbridge.media import public_base_url
+from chatbridge.media_files import public_base_url
 from chatbridge.payload import decode_body
 from chatbridge.repository import request_log, specs
 from chatbridge.spec import IncomingWebhookSpec

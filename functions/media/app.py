@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from chatbridge.media import KEY_PATTERN, KEY_PREFIX
+from chatbridge.media_files import KEY_PATTERN, KEY_PREFIX
 from chatbridge.repository import media
 
 logger = Logger()

@@ -18,7 +18,8 @@ import ssl
 import time
 from urllib.parse import urljoin, urlsplit
 
-from chatbridge.media import FetchedFile, FetchRequest, MediaFetchFailed, decode_response, host_allowed
+from chatbridge.media import FetchRequest, MediaFetchFailed, host_allowed
+from chatbridge.media_files import FetchedFile, decode_response
 from chatbridge.url_guard import OutboundUrlRefused, check_url
 
 MAX_REDIRECTS = 3

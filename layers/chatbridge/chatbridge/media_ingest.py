@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from chatbridge import media_fetch
 from chatbridge.mapping import MappedMessage
-from chatbridge.media import MediaFetchFailed, MediaRequest, media_link, object_key
+from chatbridge.media import MediaFetchFailed, MediaRequest
+from chatbridge.media_files import media_link, object_key
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets
 

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chatbridge.media import FetchedFile, content_disposition
+from chatbridge.media_files import FetchedFile, content_disposition
 from chatbridge.repository import chats, tables
 
 MEDIA_BUCKET_ENV = "MEDIA_BUCKET"
