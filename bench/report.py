@@ -8,6 +8,7 @@ target with whether it was met. ``note`` says in words what a reader must know t
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,7 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "python": sys.version.split()[0], "platform": platform.platform(),
+                "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                 "results": [row.as_dict() for row in self.rows], "errors": self.errors,
                 "targets_missed": [f"{row.benchmark}: {row.case}" for row in self.rows if row.met is False]}
 
