@@ -187,6 +187,13 @@ def test_a_message_time_no_calendar_holds_falls_back_to_the_arrival_time(aws_sta
     assert abs(stored["time"] - time.time()) < 600
 
 
+def test_an_empty_key_in_the_payload_does_not_stop_the_chat_from_being_stored(ingest_spec):
+    status, answer, _ = post(Case('{"": 1, "messages": [{"chat": "c1", "id": "m1", "text": "hi", "": {"": 2}}]}'))
+    assert status == 200 and answer["messages"] == 1
+    chat = chats.get_chat(answer["chats"][0])
+    assert chat["raw"]["messages"][0]["text"] == "hi" and "" not in chat["raw"]
+
+
 def test_escaped_nul_bytes_are_text_and_survive_storage(ingest_spec):
     status, answer, _ = post(Case(message(text="a\u0000b", chat="c\u00001")))
     assert status == 200 and answer["messages"] == 1

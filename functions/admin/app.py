@@ -32,6 +32,12 @@ def _storage_unavailable(error: Exception) -> Response:
     return _json(503, {"status": "unavailable", "reason": "storage is unavailable; retry later"})
 
 
+@app.not_found
+def _no_route(error: Exception) -> Response:
+    """A path or method no admin route takes is the caller's mistake (404), not a bug (500)."""
+    return _json(404, {"status": "not_found", "reason": "no such admin route; see README, HTTP API"})
+
+
 @app.exception_handler(Exception)
 def _internal(error: Exception) -> Response:
     logger.exception("admin request failed")

@@ -77,13 +77,14 @@ def storable(value: Any) -> Any:
 
     A number DynamoDB cannot hold (more than 38 significant digits, or beyond 1E+125 / 1E-130) is kept
     as its exact JSON text instead: a provider's 60-digit id must not turn a delivery into a storage error.
+    An entry whose key is empty is left out: DynamoDB has no empty attribute names (no template can name one).
     """
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
         return _number(value)
     if isinstance(value, dict):
-        return {str(k): storable(v) for k, v in value.items()}
+        return {str(k): storable(v) for k, v in value.items() if str(k)}
     if isinstance(value, (list, tuple)):
         return [storable(v) for v in value]
     return value
