@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from aws_fixtures import api_event, aws_stack, call  # noqa: F401 (fixture)
+from aws_fixtures import Context, api_event, aws_stack, call  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs
 from chatbridge.spec import IncomingWebhookSpec
 from pipeline import load_handler
@@ -103,19 +103,8 @@ def post(case: Case, identifier: str = "bad-input", *, query: dict | None = None
     event = api_event("POST", f"/webhooks/incoming/{identifier}", body=case.body, headers=headers, query=query,
                       path_parameters={"identifier": identifier}, resource="/webhooks/incoming/{identifier}",
                       is_base64=case.is_base64)
-    response = ingest_app.lambda_handler(event, _Context())
+    response = ingest_app.lambda_handler(event, Context())
     return response["statusCode"], json.loads(response["body"]), response["body"]
-
-
-class _Context:
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "test-request"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 def assert_clean_refusal(raw_body: str, body: dict) -> None:
@@ -258,7 +247,7 @@ def put_spec(case: Case, identifier: str = "bad-input") -> tuple[int, dict, str]
     event = api_event("PUT", f"/admin/incoming-webhooks/{identifier}", body=case.body, headers=headers,
                       path_parameters={"identifier": identifier}, resource="/admin/incoming-webhooks/{identifier}",
                       is_base64=case.is_base64)
-    response = admin_app.lambda_handler(event, _Context())
+    response = admin_app.lambda_handler(event, Context())
     return response["statusCode"], json.loads(response["body"]), response["body"]
 
 
