@@ -138,6 +138,13 @@ def test_identifiers_no_spec_can_have_are_404_not_storage_errors(ingest_spec, id
     assert_clean_refusal(raw, body)
 
 
+def test_a_flood_of_made_up_identifiers_keeps_the_spec_cache_bounded(ingest_spec):
+    for n in range(specs.MAX_CACHED_SPECS + 50):
+        assert specs.cached_spec(f"made-up-{n}") is None
+    assert len(specs._cache) <= specs.MAX_CACHED_SPECS
+    assert post(Case(message()))[0] == 200
+
+
 @pytest.mark.parametrize("content_type", ["application/json; charset=latin-1", "APPLICATION/JSON", ";;;", "",
                                           "text/plain", "application/vnd.custom+json; v=2", None])
 def test_mislabelled_json_is_read_as_json(ingest_spec, content_type):

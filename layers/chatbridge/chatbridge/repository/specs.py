@@ -25,6 +25,7 @@ SPEC = "IWH"
 SPEC_ID = "IWH#ID"
 COUNTER = "COUNTER"
 DEFAULT_CACHE_SECONDS = 30.0
+MAX_CACHED_SPECS = 1024  # known and unknown identifiers; a flood of made-up ones resets the cache
 _cache: dict[str, tuple[float, IncomingWebhookSpec | None]] = {}
 
 
@@ -140,6 +141,11 @@ def cached_spec(identifier: str) -> IncomingWebhookSpec | None:
     if hit is not None and hit[0] > now:
         return hit[1]
     spec = get_spec(identifier)
+    if len(_cache) >= MAX_CACHED_SPECS:  # random identifiers must not grow a warm Lambda's memory without end
+        for key in [key for key, (expires, _) in _cache.items() if expires <= now]:
+            del _cache[key]
+        if len(_cache) >= MAX_CACHED_SPECS:
+            _cache.clear()
     _cache[identifier] = (now + float(os.environ.get("SPEC_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)), spec)
     return spec
 
