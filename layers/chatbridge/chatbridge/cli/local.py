@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
             except ApiError as error:
                 print(f"error: --seed could not store the demo through the admin API: {error}", file=sys.stderr)
                 return 1
-        print(f"chatbridge local ready on {stack.url}", flush=True)
+        _say(f"chatbridge local ready on {stack.url}")
         if args.seed:
-            print(try_it(stack.url, stack.echo_url), flush=True)
+            _say(try_it(stack.url, stack.echo_url))
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("listening on %s: anyone who can reach this machine can use the admin API", args.host)
         stopping.wait()
@@ -95,3 +95,10 @@ def run(args: argparse.Namespace) -> int:
         stack.stop()
         log.info("stopped")
     return 0
+
+
+def _say(text: str) -> None:
+    """One write per announcement: ``print`` writes text and newline apart, so a log line from a poller
+    thread could land between them and break the readiness line that scripts and tests wait for."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
