@@ -67,7 +67,7 @@ class LocalStackProcess:
 
     def stop(self):
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
+        self.process.wait(timeout=60)  # a loaded 2-core box needs more than the usual few seconds
         self._pump.join(10)
         return self.process.returncode
 
