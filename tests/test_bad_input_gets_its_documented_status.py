@@ -287,3 +287,35 @@ def test_spec_identifiers_outside_the_pattern_are_refused_not_storage_errors(aws
     event = api_event("GET", f"/admin/incoming-webhooks/{identifier}", path_parameters={"identifier": identifier},
                       resource="/admin/incoming-webhooks/{identifier}")
     assert call(admin_app, event)[0] == 404
+
+
+# -- numbers in admin paths and query strings -------------------------------------------------------
+
+ODD_NUMBERS = ["\u00b2", "\u0661", "9" * 50, "-1", "1e3", ""]  # superscript two, Arabic-Indic one, 50 digits
+
+
+def admin_call(method: str, path: str, *, query: dict | None = None, body=None, **path_parameters) -> tuple[int, dict]:
+    return call(admin_app, api_event(method, path, query=query, body=body, path_parameters=path_parameters or None))
+
+
+@pytest.mark.parametrize("number", ODD_NUMBERS)
+def test_odd_numbers_in_admin_urls_are_400_or_404_never_500(ingest_spec, number):
+    if number:  # an empty path segment is another route
+        assert admin_call("GET", f"/admin/chats/{number}", chat_id=number)[0] == 404
+        assert admin_call("GET", f"/admin/chats/{number}/messages", chat_id=number)[0] == 404
+        assert admin_call("POST", f"/admin/chats/{number}/messages", body={"msg": "hi", "user_id": 1},
+                          chat_id=number)[0] == 404
+    chat_id = post(Case(message()))[1]["chats"][0]
+    for path, query in [("/admin/deliveries", {"chat_id": number}), ("/admin/chats", {"limit": number}),
+                        (f"/admin/chats/{chat_id}/messages", {"after": number}),
+                        ("/admin/incoming-webhooks/bad-input/requests", {"limit": number})]:
+        status, body = admin_call("GET", path, query=query)
+        assert status in (200, 400), (path, query, status, body)
+        assert status == 200 or body["reason"]
+
+
+def test_an_operator_id_too_large_to_store_is_422(ingest_spec):
+    chat_id = post(Case(message()))[1]["chats"][0]
+    status, body = admin_call("POST", f"/admin/chats/{chat_id}/messages", body={"msg": "hi", "user_id": 10**40},
+                              chat_id=str(chat_id))
+    assert status == 422 and body["errors"][0]["field"] == "user_id"

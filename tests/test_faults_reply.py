@@ -209,7 +209,7 @@ def http_date(seconds_from_now: int) -> str:
 
 
 @pytest.mark.parametrize("retry_after,delay", [("7", 7), ("0", 0), ("99999", 900), (None, 5), ("soon", 5),
-                                                ("date+120", 120)])
+                                                ("date+120", 120), ("\u00b2", 5), ("-3", 5), ("9" * 400, 900)])
 def test_429_is_retried_after_the_retry_after_the_third_party_asked_for(reply, httpserver, retry_after, delay):
     headers = {}
     if retry_after is not None:

@@ -74,8 +74,13 @@ def _spec_document(spec: IncomingWebhookSpec) -> dict[str, Any]:
     return {**spec.model_dump(mode="json"), "webhook_path": f"/webhooks/incoming/{spec.identifier}"}
 
 
-def _chat_id(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) < 19 else None
+def as_id(text: str | None) -> int | None:
+    """An id or count from a URL: ASCII digits that fit a DynamoDB number (``'²'.isdigit()`` is True, and
+    ``int('²')`` raises), else None."""
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
+_chat_id = as_id
 
 
 # -- incoming webhooks (specs) ----------------------------------------------------------------------
@@ -144,7 +149,7 @@ def list_requests(identifier: str) -> Response:
     if spec is None:
         return not_found("incoming webhook", identifier)
     limit = router.current_event.get_query_string_value("limit", "50") or "50"
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+    if not 1 <= (as_id(limit) or 0) <= 500:
         raise BadRequest("limit must be a number from 1 to 500")
     return answer(200, {"log_requests": spec.log_requests,
                         "requests": request_log.list_requests(identifier, limit=int(limit))})
@@ -163,7 +168,7 @@ def list_chats() -> Response:
     limit = event.get_query_string_value("limit", "100") or "100"
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+    if not 1 <= (as_id(limit) or 0) <= 1000:
         raise BadRequest("limit must be a number from 1 to 1000")
     if incoming:
         spec = specs.get_spec(incoming)
@@ -195,7 +200,7 @@ def list_messages(chat_id: str) -> Response:
     if number is None or chats.get_chat(number) is None:
         return not_found("chat", chat_id)
     after = router.current_event.get_query_string_value("after", "0") or "0"
-    if not after.isdigit():
+    if as_id(after) is None:
         raise BadRequest("after must be a message id (a number)")
     return answer(200, {"messages": chats.list_messages(number, after=int(after))})
 

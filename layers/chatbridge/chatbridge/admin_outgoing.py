@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chatbridge.admin import MAX_DEFINITION_BYTES
+from chatbridge.admin import MAX_DEFINITION_BYTES, as_id
 from chatbridge.errors import PayloadError
 from chatbridge.outgoing import OutgoingWebhook
 from chatbridge.payload import decode_body
@@ -26,7 +26,7 @@ class OperatorMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     msg: str = Field(min_length=1, max_length=65536)
-    user_id: int = Field(gt=0, description="the operator answering; 0 and below are visitor/system ids")
+    user_id: int = Field(gt=0, lt=10**18, description="the operator answering; 0 and below are visitor/system ids")
 
 
 def _answer(status: int, body: Any) -> Response:
@@ -165,8 +165,8 @@ def list_deliveries() -> Response:
     from chatbridge.repository import deliveries
 
     chat_id = router.current_event.get_query_string_value("chat_id")
-    if chat_id is not None and not chat_id.isdigit():
-        raise _BadRequest(f"chat_id must be a chat id (a number), not {chat_id!r}")
+    if chat_id is not None and as_id(chat_id) is None:
+        raise _BadRequest(f"chat_id must be a chat id (a number), not {chat_id[:40]!r}")
     found = deliveries.list_for_chat(int(chat_id)) if chat_id is not None else deliveries.list_recent()
     return _answer(200, {"deliveries": [delivery.model_dump() for delivery in found]})
 
@@ -184,7 +184,7 @@ def redrive_deliveries() -> Response:
 def post_operator_message(chat_id: str) -> Response:
     from chatbridge.repository import reply_storage
 
-    if not chat_id.isdigit():
+    if as_id(chat_id) is None:
         return _not_found("chat", chat_id)
     try:
         message = OperatorMessage.model_validate(_json_body())

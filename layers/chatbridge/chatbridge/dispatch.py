@@ -105,7 +105,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> int | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # '²'.isdigit() is True: a header must not crash the dispatcher
         return min(MAX_BACKOFF_SECONDS, int(value))
     try:
         moment = email.utils.parsedate_to_datetime(value)
