@@ -37,7 +37,7 @@ EXPECTED = {
         "false_447700900000@c.us_3EB0A1B2C3D4E5F67890", 1768848000),
     ("open-wa", "openwa_v5docs_incoming_image.json"): (
         "image", "447700900000@c.us", "447700900000", "447700900000",
-        "[image 8f2b5f7b4c0a1d2e3f4a5b6c7d8e9f00] Receipt from today", "false_447700900000@c.us_3EB09988776655443322",
+        "Receipt from today\n[file={{file_url}}]", "false_447700900000@c.us_3EB09988776655443322",
         1768848240),
     ("open-wa", "openwa_v5docs_incoming_location.json"): (
         "text", "447700900000@c.us", "Aisha", "447700900000", "London https://maps.google.com/?q=51.5074,-0.1278",
@@ -84,7 +84,7 @@ EXPECTED = {
     ("twilio", "courier_receiveValid.txt"): ("text", "+14133881111", "Visitor", "+14133881111", "Msg",
                                              "SMe287d7109a5a925f182f0e07fe5b223b", None),
     ("twilio", "courier_receiveMediaWithMsg.txt"): ("attachment", "+14133881111", "Visitor", "+14133881111",
-                                                    "Msg cat.jpg dog.jpg ", "SMe287d7109a5a925f182f0e07fe5b223b", None),
+                                                    "Msg dog.jpg\n[file={{file_url}}]", "SMe287d7109a5a925f182f0e07fe5b223b", None),
     ("twilio", "courier_receiveBase64.txt"): (
         "text", "+14133881111", "Visitor", "+14133881111",
         "QmFubm9uIEV4cGxhaW5zIFRoZSBXb3JsZCAuLi4K4oCcVGhlIENhbXAgb2YgdGhlIFNhaW50c+KA",
@@ -103,14 +103,14 @@ EXPECTED = {
     ("viber", "courier_validReceiveLocation.json"): ("text", "xy5/5y6O81+/kbWHpLhBoA==", "ET3", None,
                                                      "https://maps.google.com/?q=1.2,-1.3", "4987381189870374000",
                                                      1481142112),
-    ("viber", "courier_validSticker.json"): ("attachment", "xy5/5y6O81+/kbWHpLhBoA==", "ET3", None, "[sticker 40133] ",
+    ("viber", "courier_validSticker.json"): ("text", "xy5/5y6O81+/kbWHpLhBoA==", "ET3", None, "[sticker 40133]",
                                              "4987381189870374000", 1481142112),
     **{("viber", f"{name}.json"): ("ignored", "general conditions not met: 'event=message'")
        for name in ("courier_deliveredStatusReport", "courier_failedStatusReport", "courier_validConversationStarted",
                     "courier_validSubscribed", "courier_validUnsubscribed", "courier_webhookCheck")},
 
     ("messenger", "courier_hello_msg.json"): ("text", "5678", "Visitor", None, "Hello World", "external_id", 1459991487),
-    ("messenger", "courier_attachment.json"): ("image", "5678", "Visitor", None, "https://image-url/foo.png",
+    ("messenger", "courier_attachment.json"): ("image", "5678", "Visitor", None, "[file={{file_url}}]",
                                                "external_id", 1459991487),
     ("messenger", "courier_location_attachment.json"): ("text", "5678", "Visitor", None,
                                                         "https://maps.google.com/?q=1.2,-1.3", "external_id", 1459991487),
@@ -205,7 +205,8 @@ def test_twilio_image_and_whatsapp_location_have_their_own_kinds():
     image = {**base, "NumMedia": "1", "MediaContentType0": "image/jpeg",
              "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "Body": "receipt"}
     _, first = only_message(map_payload(spec_of("twilio"), image))
-    assert (first.kind, first.body) == ("image", f"{image['MediaUrl0']} receipt")
+    assert (first.kind, first.body, first.media.fetch.url) == ("image", "receipt\n[file={{file_url}}]",
+                                                               image["MediaUrl0"])
     location = {**base, "Body": "", "Latitude": "51.5074", "Longitude": "-0.1278", "Address": "London"}
     _, first = only_message(map_payload(spec_of("twilio"), location))
     assert (first.kind, first.body) == ("text", "London https://maps.google.com/?q=51.5074,-0.1278")
@@ -236,6 +237,45 @@ def test_messenger_postback_is_text_and_echoes_inside_a_batch_are_skipped_alone(
     assert [s.index for s in result.skipped] == [0]
     [chat] = result.chats
     assert [(m.body, m.message_id) for m in chat.messages] == [("Hello World", "external_id"), ("Get started", "m2")]
+
+
+# media=off: the kinds name the file as text, as they did before media fetching, and need no fetch secrets
+MEDIA_OFF = {
+    ("open-wa", "openwa_v5docs_incoming_image.json"): "[image 8f2b5f7b4c0a1d2e3f4a5b6c7d8e9f00] Receipt from today",
+    ("twilio", "courier_receiveMediaWithMsg.txt"): "Msg cat.jpg dog.jpg ",
+    ("messenger", "courier_attachment.json"): "https://image-url/foo.png",
+    ("whatsapp-cloud", "courier_image.json"): "[image id_image] Check out my new phone!",
+    ("telegram", "courier_documentMsg.json"): "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] TabFig2015prel.xls",
+}
+
+
+def test_every_preset_that_can_fetch_media_does_so_by_default_and_only_from_its_media_kinds():
+    fetching = {name for name in PRESETS if spec_of(name).image.fetch is not None}
+    assert fetching == {"open-wa", "twilio", "viber", "messenger"}
+    for name in fetching:
+        spec = spec_of(name)
+        assert spec.attachment.fetch is not None
+        assert get_preset(name).parameter("media").default == "on"
+
+
+@pytest.mark.parametrize("preset,file", sorted(MEDIA_OFF))
+def test_media_off_names_the_file_as_text_and_fetches_nothing(preset, file):
+    values = {"media": "off"} if get_preset(preset).parameter("media") else {}
+    spec = IncomingWebhookSpec.model_validate(setup_of(preset, **values).incoming_webhook)
+    assert spec.image.fetch is None and spec.attachment.fetch is None
+    _, first = only_message(map_payload(spec, load(DIRECTORY[preset], file)))
+    assert (first.body, first.media) == (MEDIA_OFF[(preset, file)], None)
+
+
+def test_media_switch_takes_only_on_or_off():
+    with pytest.raises(PresetError, match="parameter media='yes' is not valid"):
+        setup_of("viber", media="yes")
+
+
+def test_media_fetches_use_only_the_secrets_replies_already_need():
+    for name in PRESETS:
+        on, off = setup_of(name), setup_of(name, **({"media": "off"} if get_preset(name).parameter("media") else {}))
+        assert on.ssm_secrets == off.ssm_secrets, name
 
 
 # -- parameters -------------------------------------------------------------------------------------------

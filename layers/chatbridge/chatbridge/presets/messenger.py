@@ -3,16 +3,22 @@
 Echoes of the page's own messages (``message.is_echo``) and delivery/read receipts share the webhook with
 visitor messages, sometimes in one batch, so they are skipped message by message rather than refusing the
 whole payload.
+
+Attachments carry a CDN URL (``payload.url``) that needs no auth; the fetch is limited to Facebook's
+CDN hosts, since the URL is the payload's.
 """
 
-from chatbridge.presets.model import Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _NOT_ECHO = "message.is_echo!=true"
+FACEBOOK_CDN_HOSTS = ["*.fbcdn.net", "*.fbsbx.com", "*.facebook.com"]
+_ATTACHMENT_URL = {"url": "{{msg.message.attachments.0.payload.url}}", "hosts": FACEBOOK_CDN_HOSTS}
 
 PRESET = Preset(
     name="messenger",
     provider="Facebook Messenger (Page)",
-    supports="text, quick replies, postbacks (button titles), image, file/audio/video attachments, location; "
+    supports="text, quick replies, postbacks (button titles), image, file/audio/video attachments (files "
+             "stored), location; "
              "X-Hub-Signature-256 and the GET subscribe handshake; replies with the Send API (RESPONSE)",
     ignores="echoes of the page's own messages, delivery and read receipts (skipped, 200)",
     parameters=(
@@ -25,6 +31,7 @@ PRESET = Preset(
                   example="v21.0"),
         Parameter(name="base_url", kind="url", default="https://graph.facebook.com", description="Graph API host",
                   pattern=r"https?://[^\s\"'<>{}]+", example="https://graph.facebook.com"),
+        media_parameter("the attachment's payload.url on Facebook's CDN, no auth"),
     ),
     incoming_webhook={
         "name": "Messenger",
@@ -50,6 +57,8 @@ PRESET = Preset(
                        "body": "[{{msg.message.attachments.0.type}}] {{msg.message.attachments.0.payload.url}}"},
         "on_closed_chat": "pending",
     },
+    media={"image": {"body": "", "fetch": _ATTACHMENT_URL},
+           "attachment": {"body": "[{{msg.message.attachments.0.type}}]", "fetch": _ATTACHMENT_URL}},
     rest_api={
         "name": "Messenger Send API",
         "method": "POST",

@@ -6,14 +6,21 @@ parameter goes (``<<`` never occurs in chatbridge's own languages, so a spec's `
 full; the patterns are what make plain text substitution safe (no quote can reach a JSON body, no slash
 can reach a URL path segment it should not). Secrets for REST API headers are never substituted as text:
 they become ``{{ssm:/chatbridge/...}}`` references that the dispatcher reads at send time.
+
+Media fetching is an overlay (``Preset.media``): with ``--set media=on`` (the default) the image and
+attachment kinds get a ``fetch`` and a body made for the stored file's link; ``media=off`` keeps the kinds
+naming the file as text. The overlay uses only secrets the reply already needs, so no preset asks for an
+extra secret because of media. Every ``url`` parameter also gives a ``<<name_host>>`` slot (its host name),
+so a fetch's ``hosts`` list follows the provider host the operator chose instead of being fixed.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatbridge.errors import ChatbridgeError
 from chatbridge.outgoing import OutgoingWebhook
@@ -59,11 +66,27 @@ class Preset(BaseModel):
     parameters: tuple[Parameter, ...]
     incoming_webhook: dict[str, Any]
     rest_api: dict[str, Any]
+    media: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="kind ('image', 'attachment') -> fields replacing the kind's own "
+                                          "(fetch, body, ...) when the `media` parameter is on")
     webhook_url: str = Field("<<webhook_url>>", description="the URL to give the provider (may add a query)")
     setup: tuple[str, ...] = Field(description="steps on the provider's side; <<slots>> are filled in")
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
+
+    @model_validator(mode="after")
+    def _media_needs_its_switch(self) -> Preset:
+        if self.media and self.parameter("media") is None:
+            raise ValueError(f"preset {self.name} fetches media but has no `media` parameter to turn it off")
+        return self
+
+
+def media_parameter(fetches: str) -> Parameter:
+    """The switch every preset with a media overlay declares; ``fetches`` says what is fetched, from where."""
+    return Parameter(name="media", default="on", pattern="on|off", example="off",
+                     description=f"on: store images and attachments in the media bucket and link them ({fetches}); "
+                                 "off: the message names the file as text")
 
 
 class SsmSecret(BaseModel):
@@ -111,6 +134,9 @@ def build(preset: Preset, *, identifier: str, values: dict[str, str], webhook_ba
     slots["webhook_url"] = f"{webhook_base.rstrip('/')}/webhooks/incoming/{identifier}"
     slots["webhook_url"] = fill(preset.webhook_url, slots)
     incoming = fill(preset.incoming_webhook, slots)
+    if slots.get("media") == "on":
+        for kind, fields in fill(preset.media, slots).items():
+            incoming[kind] = {**incoming[kind], **fields}
     incoming = {"identifier": identifier, **incoming}
     rest_api = {"id": f"{identifier}-send", **fill(preset.rest_api, slots)}
     _validate(preset.name, incoming, rest_api)
@@ -143,6 +169,8 @@ def _resolve(preset: Preset, identifier: str, values: dict[str, str]) -> tuple[d
             raise PresetError(f"parameter {parameter.name}={value!r} is not valid: {parameter.description} "
                               f"(expected something like {parameter.example or parameter.pattern!r})")
         slots[parameter.name] = value.rstrip("/") if parameter.kind == "url" else value
+        if parameter.kind == "url":
+            slots[f"{parameter.name}_host"] = (urlsplit(value).hostname or "") if value else ""
     return slots, secrets
 
 

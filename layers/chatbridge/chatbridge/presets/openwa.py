@@ -5,15 +5,23 @@ envelope with the message in ``data``; v5 webhooks wrap it as ``payload.message`
 ``data``, then ``payload.message``, then the payload itself. The page's own messages (``fromMe``) are
 refused in the general conditions, whichever envelope carries them. open-wa cannot sign webhooks, so the
 URL carries a shared secret as a query parameter.
+
+Its webhooks carry no file URL (WhatsApp media is encrypted); open-wa's ``decryptMedia`` call answers
+with the file as a data URL, so that one request, with the same API key as replies, is the fetch.
 """
 
-from chatbridge.presets.model import Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
+
+_DECRYPT_MEDIA = {"url": "<<base_url>>/decryptMedia", "method": "POST", "headers": {"api_key": "<<api_key>>"},
+                  "body": '{"args": {"message": {{msg.id}}}}', "response": "data_url", "location": "response",
+                  "content_type": "{{msg.mimetype}}", "filename": "{{msg.filename}}"}
 
 PRESET = Preset(
     name="open-wa",
     provider="WhatsApp via open-wa (wa-automate)",
     supports="v4 bare and `data` envelope, v5 `payload.message` envelope: text, buttons/list replies, image, "
-             "document/audio/voice/video/sticker, location, vCard; secret in the webhook URL; replies with sendText",
+             "document/audio/voice/video/sticker (files stored through decryptMedia), location, vCard; secret in the "
+             "webhook URL; replies with sendText",
     ignores="own messages (fromMe: echoes, acks of sent messages) and non-message events",
     parameters=(
         Parameter(name="base_url", kind="url", required=True, description="your open-wa EASY API base URL",
@@ -21,6 +29,7 @@ PRESET = Preset(
         Parameter(name="secret", required=True, description="a random string; it goes in the webhook URL you give open-wa",
                   pattern=r"[A-Za-z0-9_-]{16,256}", example="a-long-random-string"),
         Parameter(name="api_key", kind="ssm", description="SSM parameter holding open-wa's API key (--key)"),
+        media_parameter("POST <base_url>/decryptMedia with the api_key header"),
     ),
     incoming_webhook={
         "name": "WhatsApp (open-wa)",
@@ -53,6 +62,8 @@ PRESET = Preset(
         "body": '{"args": {"to": {{chat_id_template}}, "content": {{msg_url}}}}',
         "success_codes": [200, 201],
     },
+    media={"image": {"body": "{{msg.caption}}", "fetch": _DECRYPT_MEDIA},
+           "attachment": {"body": "[{{msg.type}}] {{msg.caption|||filename}}", "fetch": _DECRYPT_MEDIA}},
     webhook_url="<<webhook_url>>?secret=<<secret>>",
     setup=(
         "Start open-wa with this webhook (v4: --webhook; v5: register it for message.received):",

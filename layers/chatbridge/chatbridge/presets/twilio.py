@@ -3,16 +3,23 @@
 Twilio signs each webhook with ``X-Twilio-Signature`` over the exact URL it was configured with plus the
 sorted form fields, so the spec stores that URL. Replies go out ``From`` the number the visitor wrote to
 (the chat's first payload's ``To``), which keeps SMS and ``whatsapp:`` senders apart without a parameter.
+
+Media: ``MediaUrl0`` is fetched with the Messages API's basic auth (accounts may require it for media).
+Only the API host (``base_url``'s) may receive that header: Twilio answers with a redirect to its media
+CDN, which the fetch follows without headers. Files after the first stay as their URLs in the body.
 """
 
-from chatbridge.presets.model import Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _IMAGES = "image/jpeg,image/png,image/gif,image/webp"
+_MEDIA_URL0 = {"url": "{{msg.MediaUrl0}}", "hosts": ["<<base_url_host>>"],
+               "headers": {"Authorization": "Basic <<basic_auth>>"}, "content_type": "{{msg.MediaContentType0}}"}
 
 PRESET = Preset(
     name="twilio",
     provider="Twilio Messaging (SMS, MMS, WhatsApp)",
-    supports="text, MMS/WhatsApp media (image or attachment, first three URLs), WhatsApp location and "
+    supports="text, MMS/WhatsApp media (image or attachment; the first file stored, the next two as URLs), "
+             "WhatsApp location and "
              "quick-reply buttons; X-Twilio-Signature; replies through the Messages API",
     ignores="status callbacks (MessageStatus: sent, delivered, read, failed...)",
     parameters=(
@@ -24,6 +31,7 @@ PRESET = Preset(
                   description="SSM parameter holding base64('<account_sid>:<auth_token>') for the Messages API"),
         Parameter(name="base_url", kind="url", default="https://api.twilio.com", description="Twilio API host",
                   pattern=r"https?://[^\s\"'<>{}]+", example="https://api.twilio.com"),
+        media_parameter("MediaUrl0 from base_url's host, with the basic_auth header"),
     ),
     incoming_webhook={
         "name": "Twilio",
@@ -46,6 +54,8 @@ PRESET = Preset(
                        "body": "{{msg.Body}} {{msg.MediaUrl0}} {{msg.MediaUrl1}} {{msg.MediaUrl2}}"},
         "on_closed_chat": "pending",
     },
+    media={"image": {"body": "{{msg.Body}}", "fetch": _MEDIA_URL0},
+           "attachment": {"body": "{{msg.Body}} {{msg.MediaUrl1}} {{msg.MediaUrl2}}", "fetch": _MEDIA_URL0}},
     rest_api={
         "name": "Twilio Messages API",
         "method": "POST",

@@ -3,14 +3,17 @@
 Viber signs each callback body with the bot's auth token (``X-Viber-Content-Signature``, hex HMAC-SHA256),
 so the token is both the verification secret stored in the spec and, as an SSM reference, the REST API's
 ``X-Viber-Auth-Token`` header.
+
+Pictures, videos and files come with a download URL (``message.media``) that needs no auth, so the fetch
+is a plain GET; stickers carry only a sticker id and stay text.
 """
 
-from chatbridge.presets.model import Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 PRESET = Preset(
     name="viber",
     provider="Viber (REST bot API)",
-    supports="message events: text, picture, video/file/sticker, location, contact, url; "
+    supports="message events: text, picture, video/file (files stored), sticker, location, contact, url; "
              "X-Viber-Content-Signature; replies with send_message",
     ignores="delivered/seen/failed receipts, subscribed, unsubscribed, conversation_started and the "
             "set_webhook check (200 ignored)",
@@ -22,6 +25,7 @@ PRESET = Preset(
                   pattern=r"[^\"\\<>{}\r\n]{1,28}", example="Support"),
         Parameter(name="base_url", kind="url", default="https://chatapi.viber.com", description="Viber API host",
                   pattern=r"https?://[^\s\"'<>{}]+", example="https://chatapi.viber.com"),
+        media_parameter("the message's media URL, no auth"),
     ),
     incoming_webhook={
         "name": "Viber",
@@ -39,13 +43,16 @@ PRESET = Preset(
              "body": "https://maps.google.com/?q={{msg.message.location.lat}},{{msg.message.location.lon}}"},
             {"conditions": "message.type=contact",
              "body": "{{msg.message.contact.name}} {{msg.message.contact.phone_number}}"},
+            {"conditions": "message.type=sticker", "body": "[sticker {{msg.message.sticker_id}}]"},
         ],
         "image": {"conditions": "message.type=picture", "body": "{{msg.message.media}} {{msg.message.text}}"},
-        "attachment": {"conditions": "message.type=file,video,sticker",
-                       "body": "[{{msg.message.type}} {{msg.message.media|||message.sticker_id}}] "
-                               "{{msg.message.file_name}}"},
+        "attachment": {"conditions": "message.type=file,video",
+                       "body": "[{{msg.message.type}} {{msg.message.media}}] {{msg.message.file_name}}"},
         "on_closed_chat": "pending",
     },
+    media={"image": {"body": "{{msg.message.text}}", "fetch": {"url": "{{msg.message.media}}"}},
+           "attachment": {"body": "[{{msg.message.type}}] {{msg.message.file_name}}",
+                          "fetch": {"url": "{{msg.message.media}}", "filename": "{{msg.message.file_name}}"}}},
     rest_api={
         "name": "Viber send_message",
         "method": "POST",
