@@ -4,7 +4,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pydantic import ValidationError
 
-from chatbridge.outgoing import OutgoingWebhook, build_args, event_of, matching_rules
+from chatbridge.outgoing import MISSING, OutgoingWebhook, build_args, event_of, matching_rules, resolve
 
 SERIALIZER = TypeSerializer()
 
@@ -171,3 +171,10 @@ def test_conditions_never_raise_on_any_args(chat, operator, path):
 def test_huge_numbers_compare_without_raising():
     assert not rule("{args.chat.big} > 1").matches("chat.web_add_msg_admin", {"chat": {"big": 10 ** 400}})
     assert rule("{args.chat.big} != 1").matches("chat.web_add_msg_admin", {"chat": {"big": 10 ** 400}})
+
+
+@pytest.mark.parametrize("step", ["²", "٣", "9" * 5000, "-1"])
+def test_odd_list_steps_are_absent_instead_of_crashing_the_evaluator(step):
+    chat = {**CHAT, "files": ["a", "b"]}
+    assert resolve({"chat": chat}, f"chat.files.{step}") is MISSING
+    assert not rule(f"{{args.chat.files.{step}}} = a").matches("chat.web_add_msg_admin", {"chat": chat})

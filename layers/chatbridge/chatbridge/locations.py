@@ -164,7 +164,7 @@ class _Alternative:
             index = index.strip()
             if index == "last":
                 steps.append((separator, -1))
-            elif index.isdigit():
+            elif index.isascii() and index.isdigit() and len(index) < 10:
                 steps.append((separator, int(index)))
             else:
                 raise SpecSyntaxError(

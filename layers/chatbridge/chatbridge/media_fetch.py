@@ -124,7 +124,7 @@ def _exchange(method: str, url: str, headers: dict[str, str], body: bytes | None
         if not 200 <= response.status < 300:
             return response.status, location, content_type, b""
         declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise MediaFetchFailed(f"the response is larger than {limit} bytes (fetch.max_bytes); "
                                    f"the server announced {declared}")
         return response.status, location, content_type, _read_capped(sock, response, limit, deadline, timeout)

@@ -49,13 +49,19 @@ _CLAUSE = re.compile(r"^\{\s*(?P<path>[^{}]+?)\s*\}\s*(?P<op>!=|>=|<=|=|>|<|(?:"
 _SYNONYMS = {"=": "eq", "!=": "neq", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
 
 
+def _is_index(step: str) -> bool:
+    """A list index as a path step: ASCII digits of sane length (``'²'.isdigit()`` is True, and Python
+    refuses to parse integers of more than 4,300 digits), so no path can crash a rule's evaluation."""
+    return step.isascii() and step.isdigit() and len(step) < 10
+
+
 def resolve(args: Any, path: str) -> Any:
     """Walk a dotted path (``chat.incoming_chat.incoming.scope``, list indexes as numbers) or MISSING."""
     value = args
     for step in path.split("."):
         if isinstance(value, dict) and step in value:
             value = value[step]
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+        elif isinstance(value, list) and _is_index(step) and int(step) < len(value):
             value = value[int(step)]
         else:
             return MISSING
