@@ -22,7 +22,7 @@ PARAMETERS = {
     "open-wa": {"base_url": "https://wa.example.com/", "secret": "open-wa-secret-0123456789"},
     "whatsapp-cloud": {"phone_number_id": "106540352242922", "app_secret": "0123456789abcdef0123456789abcdef",
                        "verify_token": "change-me"},
-    "telegram": {"token": "123456789:AAE0123456789abcdefghijklmnopqrstuv", "secret": "tg-secret"},
+    "telegram": {"secret": "tg-secret"},
     "twilio": {"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "0123456789abcdef0123456789abcdef"},
     "viber": {"auth_token": "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"},
     "messenger": {"app_secret": "0123456789abcdef0123456789abcdef", "verify_token": "change-me"},
@@ -292,7 +292,7 @@ def test_missing_required_parameters_are_all_named_with_how_to_set_them():
 
 @pytest.mark.parametrize("values,reason", [
     ({"tokn": "x"}, "has no parameter 'tokn'"),
-    ({"token": "not a token"}, "parameter token='not a token' is not valid"),
+    ({"token": "123456789:AAE0123456789abcdefghijklmnopqrstuv"}, "token is a secret: give the name of an SSM"),
     ({"base_url": "ftp://api.telegram.org"}, "parameter base_url="),
     ({"secret": 'a"b'}, "parameter secret="),
 ])
@@ -321,7 +321,10 @@ def test_header_secrets_are_ssm_references_never_values():
 
 def test_substituted_values_land_where_the_provider_expects_them():
     telegram = setup_of("telegram")
-    assert telegram.rest_api["url"] == f"https://api.telegram.org/bot{PARAMETERS['telegram']['token']}/sendMessage"
+    assert telegram.rest_api["url"] == "https://api.telegram.org/bot{{ssm:/chatbridge/telegram-test/token}}/sendMessage"
+    assert [s.name for s in telegram.ssm_secrets] == ["/chatbridge/telegram-test/token"]
+    assert any("get-parameter --name /chatbridge/telegram-test/token" in step for step in telegram.setup)
+    assert not any("{{ssm:" in step for step in telegram.setup)
     assert telegram.incoming_webhook["verification"]["shared_secret"]["value"] == "tg-secret"
     assert telegram.webhook_url == f"{BASE}/webhooks/incoming/telegram-test"
     assert any("secret_token='tg-secret'" in step for step in telegram.setup)

@@ -84,10 +84,10 @@ def test_reapplying_updates_the_same_objects_and_keeps_the_spec_id(api, capsys):
 
 
 def test_a_missing_parameter_is_a_usage_error_naming_it_and_stores_nothing(api, capsys):
-    code = run_cli("presets", "apply", "telegram", "--identifier", "tg-bot", "--set", "secret=s3cret",
+    code = run_cli("presets", "apply", "telegram", "--identifier", "tg-bot", "--set", "base_url=https://t.example",
                    "--endpoint", api)
     assert code == 2
-    assert "missing required parameter: token (the bot token from @BotFather" in capsys.readouterr().err
+    assert "missing required parameter: secret (the secret_token you pass to setWebhook" in capsys.readouterr().err
     assert get(api, "/admin/incoming-webhooks")["incoming_webhooks"] == []
     assert run_cli("presets", "apply", "telegram", "--identifier", "tg-bot", "--set", "token", "--endpoint", api) == 2
     assert "--set 'token': write KEY=VALUE" in capsys.readouterr().err
@@ -150,7 +150,7 @@ def test_list_shows_every_preset_with_its_required_parameters(capsys):
     out = capsys.readouterr().out
     for name in PARAMETERS:
         assert re.search(rf"^{re.escape(name)}\s", out, re.MULTILINE)
-    assert "token*, secret*, base_url" in out
+    assert "token, secret*, base_url" in out
     assert run_cli("presets", "list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [p["name"] for p in listed] == list(PARAMETERS) and all(p["supports"] and p["ignores"] for p in listed)

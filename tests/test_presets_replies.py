@@ -70,7 +70,7 @@ def test_whatsapp_cloud_send_message_posts_a_text_message_with_the_bearer_token(
 
 def test_telegram_send_message_uses_the_bot_token_path_and_the_numeric_chat_id(httpserver):
     received, _ = reply_to_sample("telegram", httpserver)
-    assert received.path == f"/api/bot{PARAMETERS['telegram']['token']}/sendMessage"
+    assert received.path == "/api/botEAAG-access-token/sendMessage"  # the SSM token, in the path
     assert received.get_json() == {"chat_id": "3527065", "text": SENT_TEXT}
 
 

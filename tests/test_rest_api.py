@@ -88,7 +88,11 @@ def test_markup_helpers():
     ({"url": "https://{{msg}}/x"}, "may not choose the host"),
     ({"body": '{"a": {{msg}'}, "not a JSON template"),
     ({"body": '{"a": {{nonsense}}}'}, "unknown placeholder"),
-    ({"body": '{"a": "{{ssm:/chatbridge/x}}"}'}, "headers only"),
+    ({"body": '{"a": "{{ssm:/chatbridge/x}}"}'}, "headers and the URL's path only"),
+    ({"query": {"key": "{{ssm:/chatbridge/x}}"}}, "headers and the URL's path only"),
+    ({"url": "https://api.example.com/send?key={{ssm:/chatbridge/x}}"}, "in the URL's path only"),
+    ({"url": "https://{{ssm:/chatbridge/x}}.example.com/send"}, "may not choose the host"),
+    ({"url": "https://api.example.com/{{ssm:/other/x}}/send"}, "must name an SSM parameter under /chatbridge/"),
     ({"headers": {"Bad Name": "x"}}, "not a valid header name"),
     ({"headers": {"X": "a\r\nB: c"}}, "line breaks"),
     ({"headers": {"X": "{{ssm:bad name}}"}}, "must name an SSM parameter under /chatbridge/"),
@@ -127,3 +131,91 @@ def test_no_message_text_puts_a_line_break_in_a_header(text):
     header = rendered.headers["X-Text"]
     assert "\r" not in header and "\n" not in header
     assert not http.client._is_illegal_header_value(header.encode("latin-1"))  # what urllib would refuse
+
+
+# -- secrets in the URL's path (Telegram's /bot<token>/) ---------------------------------------------------
+
+TOKEN = "123456789:AAE-secret_token"
+URL_SECRET = {"url": "https://api.example.com/bot{{ssm:/chatbridge/tg/token}}/sendMessage"}
+
+
+def test_a_url_secret_is_read_like_a_header_secret_and_sent_only_in_the_url():
+    rest = api(**URL_SECRET, headers={"X-Key": "{{ssm:/chatbridge/k}}"})
+    assert rest.secret_names() == ["/chatbridge/k", "/chatbridge/tg/token"]
+    rendered = rest.render(context(secrets={"/chatbridge/tg/token": TOKEN, "/chatbridge/k": "k"}))
+    assert rendered.url == f"https://api.example.com/bot{TOKEN}/sendMessage"  # ':' is legal in a path segment
+    assert rendered.shown_url == "https://api.example.com/bot***/sendMessage"
+    assert TOKEN not in rendered.model_dump_json(exclude={"url"})  # the scrub list is not serialised
+
+
+def test_a_url_secret_stays_one_path_segment_whatever_it_holds():
+    rendered = api(**URL_SECRET, query={"q": "{{msg}}"}).render(
+        context("hi", secrets={"/chatbridge/tg/token": "a/../b?c#d %e"}))
+    assert rendered.url == "https://api.example.com/bota%2F..%2Fb%3Fc%23d%20%25e/sendMessage?q=hi"
+    assert rendered.shown_url == "https://api.example.com/bot***/sendMessage?q=hi"
+    assert rendered.shown(f"refused {rendered.url}") == f"refused {rendered.shown_url}"
+
+
+def test_a_url_without_secrets_is_shown_as_it_is_sent():
+    rendered = api().render(context())
+    assert (rendered.shown_url, rendered.url_secrets, rendered.shown("x")) == ("", [], "x")
+
+
+# -- through the dispatcher: moto SSM, a real local server, the stored delivery --------------------------
+
+import boto3  # noqa: E402
+from werkzeug import Response  # noqa: E402
+
+from chatbridge.outgoing import OutgoingWebhook  # noqa: E402
+from chatbridge.presets import build, get_preset  # noqa: E402
+from chatbridge.repository import deliveries, outgoing  # noqa: E402
+from chatbridge.repository import reply_storage as storage  # noqa: E402
+from pipeline import Pipeline  # noqa: E402
+from reply_aws import create_chat, messages_of, reply_aws  # noqa: E402,F401 (fixture)
+
+
+def telegram_replies(httpserver, *, token=TOKEN):
+    """The telegram preset's REST API and reply rule against the local server, its token in moto's SSM."""
+    setup = build(get_preset("telegram"), identifier="tg-bot", values={"secret": "tg-secret",
+                  "base_url": httpserver.url_for("/tg")}, webhook_base="https://x.test")
+    if token is not None:
+        boto3.client("ssm").put_parameter(Name="/chatbridge/tg-bot/token", Value=token, Type="SecureString")
+    outgoing.put_rest_api(RestApi.model_validate(setup.rest_api))
+    outgoing.put_webhook(OutgoingWebhook.model_validate(setup.outgoing_webhook(1)))
+    return setup
+
+
+def reply(reply_aws, text="On its way"):
+    chat_id = create_chat(external_id="3527065", identifier="tg-bot", scope="telegram")
+    pipeline = Pipeline(reply_aws["chat_table"], reply_aws["queue_url"])  # reads the stream from now on
+    storage.add_operator_message(chat_id, text, 3)
+    pipeline.pump()
+    [delivery] = deliveries.list_for_chat(chat_id)
+    return chat_id, delivery
+
+
+def test_telegram_token_comes_from_ssm_into_the_path_and_the_delivery_shows_it_masked(reply_aws, httpserver):
+    telegram_replies(httpserver)
+    httpserver.expect_oneshot_request(f"/tg/bot{TOKEN}/sendMessage", method="POST",
+                                      json={"chat_id": "3527065", "text": "On its way"}).respond_with_json({"ok": True})
+    chat_id, delivery = reply(reply_aws)
+    assert (delivery.status, delivery.status_code) == ("sent", 200) and messages_of(chat_id)[-1]["delivery"] == "sent"
+    assert delivery.request["url"] == httpserver.url_for("/tg/bot***/sendMessage")
+    assert TOKEN not in json.dumps(delivery.model_dump()) and "AAE-secret" not in json.dumps(delivery.model_dump())
+
+
+def test_a_provider_answer_echoing_the_url_is_stored_with_the_token_masked(reply_aws, httpserver):
+    telegram_replies(httpserver)
+    httpserver.expect_request(f"/tg/bot{TOKEN}/sendMessage").respond_with_response(Response(
+        json.dumps({"ok": False, "description": f"Bad Request: POST /tg/bot{TOKEN}/sendMessage: chat not found"}),
+        status=400, content_type="application/json"))
+    _, delivery = reply(reply_aws)
+    assert delivery.status == "failed" and "/tg/bot***/sendMessage: chat not found" in delivery.response_excerpt
+    assert TOKEN not in json.dumps(delivery.model_dump())
+
+
+def test_a_missing_url_secret_fails_the_delivery_naming_the_parameter_and_sends_nothing(reply_aws, httpserver):
+    telegram_replies(httpserver, token=None)
+    _, delivery = reply(reply_aws)
+    assert delivery.status == "failed" and "/chatbridge/tg-bot/token" in delivery.error
+    assert httpserver.log == []

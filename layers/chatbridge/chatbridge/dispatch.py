@@ -147,7 +147,16 @@ def _excerpt(raw: bytes) -> str:
 
 
 def send(request: RenderedRequest, *, allow: str | None = None) -> HttpResult:
-    """Make one HTTP call. Never raises: every outcome is an ``HttpResult`` the policy judges."""
+    """Make one HTTP call. Never raises: every outcome is an ``HttpResult`` the policy judges, with any
+    secret of the URL masked in its error and excerpt (they are stored and logged)."""
+    result = _send(request, allow=allow)
+    if not request.url_secrets:
+        return result
+    return result.model_copy(update={"error": request.shown(result.error) if result.error else result.error,
+                                     "excerpt": request.shown(result.excerpt)})
+
+
+def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -178,8 +187,8 @@ def send(request: RenderedRequest, *, allow: str | None = None) -> HttpResult:
 
 
 def redacted_request(request: RenderedRequest, secret_headers: set[str]) -> dict[str, Any]:
-    """What a delivery record shows of a request: secret header values masked, body capped."""
+    """What a delivery record shows of a request: secret header values and URL secrets masked, body capped."""
     headers = {name: ("***" if name in secret_headers or name.lower() == "authorization" else value)
                for name, value in request.headers.items()}
-    return {"method": request.method, "url": request.url, "headers": headers,
+    return {"method": request.method, "url": request.shown_url or request.url, "headers": headers,
             "body": (request.body or "")[:EXCERPT_CHARS]}

@@ -2,8 +2,11 @@
 
 Placeholders: ``{{args.chat.<path>}}``, ``{{args.msg.<path>}}``, ``{{msg}}`` (the text), ``{{msg_url}}``
 (file markup turned into plain URLs), ``{{msg_clean}}`` (markup dropped), ``{{incoming_webhook.attributes.<k>}}``,
-``{{chat_id_template}}`` (the spec's ``chat_id_template`` with ``{chat_id}`` filled in), and in headers only
-``{{ssm:/parameter/name}}`` (a secret read from SSM Parameter Store at send time, never stored here).
+``{{chat_id_template}}`` (the spec's ``chat_id_template`` with ``{chat_id}`` filled in), and in headers and the
+URL's path only ``{{ssm:/parameter/name}}`` (a secret read from SSM Parameter Store at send time, never stored
+here). A URL secret exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered
+request keeps a copy of the URL with each secret shown as ``***``, which is all a delivery record or an error
+message may show.
 
 Where a placeholder sits decides how it is escaped, so no message text can break the request:
 a bare placeholder in a JSON body is a JSON value (strings quoted); inside a JSON string it is escaped
@@ -29,6 +32,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")
+_PATH_SAFE = ":@!$&'()*+,;="  # what a path segment may hold unencoded (RFC 3986 pchar): Telegram's 123:AAE...
 SSM_PREFIX = "/chatbridge/"  # the dispatcher may read only parameters under this path (least privilege)
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
@@ -100,7 +104,8 @@ def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
             continue
         if name.startswith("ssm:"):
             if not allow_ssm:
-                raise RestApiSyntaxError(f"{field}: {match.group(0)} - SSM secrets are allowed in headers only")
+                raise RestApiSyntaxError(f"{field}: {match.group(0)} - SSM secrets are allowed in headers and the "
+                                         "URL's path only")
             if not _SSM_NAME.match(_ssm_name(name)):
                 raise RestApiSyntaxError(f"{field}: {match.group(0)} must name an SSM parameter under {SSM_PREFIX} "
                                          "(e.g. {{ssm:/chatbridge/openwa/api-key}})")
@@ -164,6 +169,16 @@ class RenderedRequest(BaseModel):
     headers: dict[str, str]
     body: str | None
     timeout: float
+    shown_url: str = Field("", description="the URL with its secrets as *** (what records and errors show); "
+                                           "empty: the URL holds none")
+    url_secrets: list[str] = Field(default_factory=list, exclude=True, repr=False,
+                                   description="the secrets as they appear in the URL, to scrub from any text")
+
+    def shown(self, text: str) -> str:
+        """``text`` (an error, a response excerpt) with the URL's secrets masked."""
+        for secret in self.url_secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 class RestApi(BaseModel):
@@ -194,13 +209,17 @@ class RestApi(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        _check_placeholders("url", value, allow_ssm=False)
+        _check_placeholders("url", value, allow_ssm=True)
         scheme_and_host = _PLACEHOLDER.sub("x", value)
         parts = urlsplit(scheme_and_host)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RestApiSyntaxError(f"url {value!r} must be an http:// or https:// URL with a host")
         if "{{" in urlsplit(value).netloc:
             raise RestApiSyntaxError("url: placeholders may not choose the host")
+        outside_path = "".join(urlsplit(value)[3:])  # query and fragment: logged by proxies, easily shown
+        if any(m.group(1).startswith("ssm:") for m in _PLACEHOLDER.finditer(outside_path)):
+            raise RestApiSyntaxError("url: an SSM secret may sit in the URL's path only, not its query "
+                                     "(put it in a header if the API takes one)")
         return value
 
     @field_validator("headers")
@@ -255,18 +274,20 @@ class RestApi(BaseModel):
         return "text"
 
     def secret_names(self) -> list[str]:
-        """SSM parameter names the headers reference (resolved by the dispatcher through the repository)."""
-        return sorted({_ssm_name(m.group(1)) for header in self.headers.values()
-                       for m in _PLACEHOLDER.finditer(header) if m.group(1).startswith("ssm:")})
+        """SSM parameter names the headers and the URL reference (resolved by the dispatcher through the
+        repository)."""
+        return sorted({_ssm_name(m.group(1)) for text in (self.url, *self.headers.values())
+                       for m in _PLACEHOLDER.finditer(text) if m.group(1).startswith("ssm:")})
 
     def is_success(self, status: int) -> bool:
         return status in self.success_codes if self.success_codes else 200 <= status < 300
 
     def render(self, context: RenderContext) -> RenderedRequest:
-        url = _render(self.url, lambda v: quote(value_text(v), safe=""), context)
+        url, shown_url, url_secrets = _render_url(self.url, context)
         query = {name: _render(item, value_text, context) for name, item in self.query.items()}
         if query:
             url += ("&" if urlsplit(url).query else "?") + urlencode(query)
+            shown_url += ("&" if urlsplit(shown_url).query else "?") + urlencode(query)
         headers = {name: _render(header, _header_value, context) for name, header in self.headers.items()}
         body: str | None = None
         if self.body and self.method != "GET":
@@ -279,7 +300,27 @@ class RestApi(BaseModel):
                 body = _render(self.body, lambda v: quote(value_text(v), safe=""), context)
             else:
                 body = _render(self.body, value_text, context)
-        return RenderedRequest(method=self.method, url=url, headers=headers, body=body, timeout=self.timeout)
+        return RenderedRequest(method=self.method, url=url, headers=headers, body=body, timeout=self.timeout,
+                               shown_url=shown_url if url_secrets else "", url_secrets=url_secrets)
+
+
+def _render_url(template: str, context: RenderContext) -> tuple[str, str, list[str]]:
+    """(the URL, the URL with secrets as ``***``, each secret as sent and as read); values percent-encoded."""
+    secrets: list[str] = []
+
+    def value(match: re.Match[str], *, shown: bool) -> str:
+        name = match.group(1)
+        text = value_text(context.value(name))
+        if not name.startswith("ssm:"):
+            return quote(text, safe="")
+        encoded = quote(text, safe=_PATH_SAFE)  # one path segment: '/', '?', '#' and '%' are encoded
+        if not shown:
+            secrets.extend(secret for secret in (encoded, text) if secret)
+        return "***" if shown else encoded
+
+    url = _PLACEHOLDER.sub(lambda m: value(m, shown=False), template)
+    shown_url = _PLACEHOLDER.sub(lambda m: value(m, shown=True), template)
+    return url, shown_url, sorted(set(secrets), key=len, reverse=True)
 
 
 def context_for(args: dict[str, Any], *, attributes: Mapping[str, Any] | None = None,

@@ -4,14 +4,16 @@ A preset is data: an incoming webhook spec and a REST API definition in which ``
 parameter goes (``<<`` never occurs in chatbridge's own languages, so a spec's ``{{msg.x}}`` templates and
 ``$root`` locations pass through untouched). Every parameter declares a pattern its value must match in
 full; the patterns are what make plain text substitution safe (no quote can reach a JSON body, no slash
-can reach a URL path segment it should not). Secrets for REST API headers are never substituted as text:
-they become ``{{ssm:/chatbridge/...}}`` references that the dispatcher reads at send time.
+can reach a URL path segment it should not). Secrets for REST API headers (and URL paths,
+where an API such as Telegram's wants its key) are never substituted as text: they become
+``{{ssm:/chatbridge/...}}`` references that the dispatcher reads at send time.
 
 Media fetching is an overlay (``Preset.media``): with ``--set media=on`` (the default) the image and
 attachment kinds get a ``fetch`` and a body made for the stored file's link; ``media=off`` keeps the kinds
 naming the file as text. The overlay uses only secrets the reply already needs, so no preset asks for an
 extra secret because of media. Every ``url`` parameter also gives a ``<<name_host>>`` slot (its host name),
-so a fetch's ``hosts`` list follows the provider host the operator chose instead of being fixed.
+so a fetch's ``hosts`` list follows the provider host the operator chose instead of being fixed; every
+``ssm`` parameter a ``<<name_ssm>>`` slot (the parameter's name) for setup steps.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class Parameter(BaseModel):
 
     ``kind``: ``text`` is substituted as given, ``url`` loses a trailing ``/``, ``ssm`` names an SSM
     SecureString parameter (``ssm:/chatbridge/x`` or ``/chatbridge/x``; default
-    ``/chatbridge/<identifier>/<name>``) and is substituted as a ``{{ssm:...}}`` header reference.
+    ``/chatbridge/<identifier>/<name>``) and is substituted as a ``{{ssm:...}}`` reference.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -164,6 +166,7 @@ def _resolve(preset: Preset, identifier: str, values: dict[str, str]) -> tuple[d
             name = _ssm_name(parameter, value or f"{SSM_PREFIX}{identifier}/{parameter.name}")
             secrets.append(SsmSecret(name=name, parameter=parameter.name, description=parameter.description))
             slots[parameter.name] = "{{ssm:" + name + "}}"
+            slots[f"{parameter.name}_ssm"] = name  # for setup steps that read it (aws ssm get-parameter ...)
             continue
         if value and not re.fullmatch(parameter.pattern, value):
             raise PresetError(f"parameter {parameter.name}={value!r} is not valid: {parameter.description} "

@@ -1,7 +1,7 @@
 """Telegram Bot API: updates posted by ``setWebhook``, replies through ``sendMessage``.
 
-The bot token sits in the URL path (``/bot<token>/sendMessage``), and REST API URLs cannot hold SSM
-references (headers only), so the token is stored in the REST API as given. Edited messages carry the
+The bot token sits in the URL path (``/bot<token>/sendMessage``): it is an SSM reference there, read by the
+dispatcher at send time and shown as ``***`` in delivery records, like header secrets. Edited messages carry the
 original ``message_id``; keyed on it the ingest would drop an edit as a duplicate, so this preset keys
 messages on the whole update (``update_id`` is unique per update and Telegram retries the same body).
 """
@@ -15,8 +15,7 @@ PRESET = Preset(
              "location, contact; replies with sendMessage",
     ignores="callback queries, channel posts, member updates and other update types (200 ignored)",
     parameters=(
-        Parameter(name="token", required=True, description="the bot token from @BotFather",
-                  pattern=r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}", example="123456789:AAE..."),
+        Parameter(name="token", kind="ssm", description="SSM parameter holding the bot token from @BotFather"),
         Parameter(name="secret", required=True,
                   description="the secret_token you pass to setWebhook (1-256 of A-Z a-z 0-9 _ -)",
                   pattern=r"[A-Za-z0-9_-]{1,256}", example="a-long-random-string"),
@@ -58,7 +57,8 @@ PRESET = Preset(
     },
     setup=(
         "Register the webhook with the secret (allowed_updates keeps other update types away):",
-        "  curl -sS '<<base_url>>/bot<<token>>/setWebhook' -d url='<<webhook_url>>' -d secret_token='<<secret>>' "
+        "  TOKEN=$(aws ssm get-parameter --name <<token_ssm>> --with-decryption --query Parameter.Value --output text)",
+        "  curl -sS \"<<base_url>>/bot$TOKEN/setWebhook\" -d url='<<webhook_url>>' -d secret_token='<<secret>>' "
         "-d 'allowed_updates=[\"message\",\"edited_message\"]'",
     ),
 )

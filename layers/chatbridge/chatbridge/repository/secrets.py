@@ -1,4 +1,5 @@
-"""Secrets for REST API headers, read from SSM Parameter Store (SecureString) at send time."""
+"""Secrets (REST API headers and URL paths, media fetch headers), read from SSM Parameter Store (SecureString)
+when they are used, never stored with the definitions that name them."""
 
 from __future__ import annotations
 
