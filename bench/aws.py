@@ -42,7 +42,7 @@ def forget_caches() -> None:
     """Every cached client and cache in the layer, so a fresh moto starts from nothing."""
     from chatbridge.repository import deliveries, outgoing, queue, reply_storage, secrets, specs, tables
 
-    for cached in (outgoing._table, deliveries._table, reply_storage._table, reply_storage.reply_storage,
+    for cached in (reply_storage.reply_storage,
                    queue._sqs, secrets._ssm):
         cached.cache_clear()
     outgoing.forget_cached_rules()

@@ -14,7 +14,7 @@ MAX_RECEIVE_COUNT = 8
 
 
 def _clear_caches() -> None:
-    for cached in (outgoing._table, deliveries._table, reply_storage._table, reply_storage.reply_storage,
+    for cached in (reply_storage.reply_storage,
                    queue._sqs, secrets._ssm):
         cached.cache_clear()
     outgoing.forget_cached_rules()

@@ -24,6 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatbridge.conditions import json_text
+from chatbridge.dynamo_values import plain
 from chatbridge.errors import ChatbridgeError
 
 EventName = Literal["chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started"]
@@ -213,19 +214,6 @@ class OutgoingWebhook(BaseModel):
 # -- stream records -> events ----------------------------------------------------------------------
 
 _DESERIALIZER = TypeDeserializer()
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals as the ints/floats they are, so args render and compare as JSON numbers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted(plain(item) for item in value)
-    return value
 
 
 def image(record: dict[str, Any], which: str) -> dict[str, Any] | None:

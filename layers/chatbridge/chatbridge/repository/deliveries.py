@@ -8,40 +8,21 @@ from __future__ import annotations
 
 import os
 import time
-from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from chatbridge.dispatch import Delivery, DispatchJob
-from chatbridge.outgoing import plain
-
-TABLE_ENV = "DELIVERY_TABLE"
-
-
-@lru_cache(maxsize=4)
-def _table(name: str) -> Any:
-    return boto3.resource("dynamodb").Table(name)
+from chatbridge.repository import tables
+from chatbridge.repository.tables import plain, storable
 
 
 def table() -> Any:
-    return _table(os.environ[TABLE_ENV])
+    return tables.delivery_table()
 
 
 def _expires_at() -> int:
     return int(time.time()) + int(os.environ.get("DELIVERY_TTL_DAYS", "30")) * 86_400
-
-
-def _dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: _dynamo(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_dynamo(item) for item in value]
-    return value
 
 
 def record_queued(job: DispatchJob) -> None:
@@ -49,7 +30,7 @@ def record_queued(job: DispatchJob) -> None:
     delivery = Delivery(id=job.job_id, chat_id=job.chat_id, message_id=job.message_id, webhook_id=job.webhook_id,
                         rest_api_id=job.rest_api_id, event=job.event)
     try:
-        table().put_item(Item=_dynamo({**delivery.model_dump(), "expires_at": _expires_at()}),
+        table().put_item(Item=storable({**delivery.model_dump(), "expires_at": _expires_at()}),
                          ConditionExpression="attribute_not_exists(id)")
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -89,7 +70,7 @@ def record_attempt(job: DispatchJob, *, status: str, status_code: int | None, re
                    error: str | None, request: dict[str, Any], duration_ms: int) -> None:
     """Write an attempt's outcome and release the lease."""
     _update(job, {"status": status, "status_code": status_code, "response_excerpt": response_excerpt,
-                  "error": error, "request": _dynamo(request), "duration_ms": duration_ms,
+                  "error": error, "request": storable(request), "duration_ms": duration_ms,
                   "updated_at": int(time.time())}, remove=["lease_until"])
 
 

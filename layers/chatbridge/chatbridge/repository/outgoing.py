@@ -6,19 +6,17 @@ kind is one query and the evaluator reads every rule in one request (then caches
 
 from __future__ import annotations
 
-import os
 import time
-from functools import lru_cache
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chatbridge.outgoing import OutgoingWebhook, plain
+from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.repository import tables
+from chatbridge.repository.tables import plain
 from chatbridge.rest_api import RestApi
 
-TABLE_ENV = "CONFIG_TABLE"
 WEBHOOK = "WEBHOOK"
 REST_API = "RESTAPI"
 RULE_CACHE_SECONDS = 10.0
@@ -26,13 +24,8 @@ _rule_cache: dict[str, tuple[float, list[OutgoingWebhook]]] = {}
 _rest_api_cache: dict[str, tuple[float, RestApi | None]] = {}
 
 
-@lru_cache(maxsize=4)
-def _table(name: str) -> Any:
-    return boto3.resource("dynamodb").Table(name)
-
-
 def table() -> Any:
-    return _table(os.environ[TABLE_ENV])
+    return tables.config_table()
 
 
 def _put(kind: str, item_id: str, body: dict[str, Any]) -> bool:

@@ -11,23 +11,15 @@ import time
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
-from chatbridge.outgoing import plain
 from chatbridge.replies import ReplyStorage
-from chatbridge.repository import deliveries, outgoing, queue, secrets
-
-CHAT_TABLE_ENV = "CHAT_TABLE"
-
-
-@lru_cache(maxsize=4)
-def _table(name: str) -> Any:
-    return boto3.resource("dynamodb").Table(name)
+from chatbridge.repository import deliveries, outgoing, queue, secrets, tables
+from chatbridge.repository.tables import plain
 
 
 def chat_table() -> Any:
-    return _table(os.environ[CHAT_TABLE_ENV])
+    return tables.chat_table()
 
 
 def _chat_key(chat_id: int) -> dict[str, Any]:
