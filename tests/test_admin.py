@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from aws_fixtures import api_event, aws_stack, call  # noqa: F401 (fixture)
+from aws_fixtures import Context, api_event, aws_stack, call  # noqa: F401 (fixture)
 from conftest import ROOT
 from pipeline import load_handler
 
@@ -138,11 +138,31 @@ def test_storage_failure_is_503(aws_stack):
     assert status == 503 and "Traceback" not in json.dumps(body)
 
 
+REPLAYED_ELSEWHERE = {"evaluator_operator_message.json", "dispatcher_job.json"}  # tests/test_reply_events.py
+
+
 def test_every_sample_event_in_events_works_with_its_handler(aws_stack):
-    """events/ are `sam local invoke` ready; in order they set up a spec, deliver, and read it back."""
-    handlers = {"ingest": ingest_app, "admin": admin_app}
+    """events/ are `sam local invoke` ready; in order they set up a spec, deliver, read it back and follow a
+    media link (``stored_file``: the object the ingest would have stored for it)."""
+    import os
+
+    import boto3
+
+    from chatbridge.repository import media as media_store
+
+    media_store.forget_clients()
+    boto3.client("s3").create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+    handlers = {"ingest": ingest_app, "admin": admin_app, "media": load_handler("media")}
     order = json.loads((ROOT / "events" / "ingest_admin_order.json").read_text())
+    replayed = {entry["file"] for entry in order} | REPLAYED_ELSEWHERE | {"ingest_admin_order.json"}
+    assert replayed == {path.name for path in (ROOT / "events").glob("*.json")}, "add new events/ files to the order"
     for entry in order:
+        if "stored_file" in entry:
+            boto3.client("s3").put_object(Bucket=os.environ["MEDIA_BUCKET"], Key=entry["stored_file"], Body=b"\xff\xd8")
         event = json.loads((ROOT / "events" / entry["file"]).read_text())
-        status, body = call(handlers[entry["function"]], event)
-        assert status == entry["status"], (entry["file"], body)
+        response = handlers[entry["function"]].lambda_handler(event, Context())
+        assert response["statusCode"] == entry["status"], (entry["file"], response.get("body"))
+        if entry["function"] == "media":
+            location = (response.get("headers") or {}).get("Location") or response["multiValueHeaders"]["Location"][0]
+            assert f"/{entry['stored_file']}?" in location and "X-Amz-Signature=" in location
+    media_store.forget_clients()
