@@ -1,0 +1,158 @@
+"""The public routes a third party calls, as a Powertools ``Router`` the ingest function includes.
+
+``POST /webhooks/incoming/{identifier}`` stores chats and messages exactly once; ``GET`` answers Meta's
+subscribe handshake. Answers are truthful so a provider knows whether to retry: 200 stored (or
+``ignored`` when the spec's general conditions refuse the payload: retrying would not help), 404 unknown
+or disabled identifier (one body for both), 400/413/415 unreadable body, 401 failed verification
+(nothing written). Storage trouble is left to the function's 503 handler: writes are idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler.api_gateway import Response, Router
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chatbridge.errors import NotBase64, NotUtf8, PayloadError
+from chatbridge.ingest import IngestOutcome, ingest
+from chatbridge.mapping import map_payload
+from chatbridge.media_files import public_base_url
+from chatbridge.payload import decode_body
+from chatbridge.repository import request_log, specs
+from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.verification import VerificationFailed, answer_handshake, verify_request
+
+logger = Logger()
+metrics = Metrics()  # Powertools metrics share one set per namespace: the function's log_metrics flushes it
+router = Router()
+
+NOT_FOUND = {"status": "not_found", "reason": "no enabled incoming webhook with this identifier"}
+UNAVAILABLE = {"status": "unavailable", "reason": "storage is unavailable; retry later (retries are safe)"}
+GET_IS_FOR_HANDSHAKES = {"status": "error", "reason": "send messages with POST; GET only answers the "
+                                                      "subscribe handshake (hub.mode=subscribe)"}
+
+
+def answer(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+
+@router.post("/webhooks/incoming/<identifier>")
+def post_webhook(identifier: str) -> Response:
+    metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
+    spec = _enabled_spec(identifier)
+    if spec is None:
+        return answer(404, NOT_FOUND)
+    try:
+        status, body = _receive(spec)
+    except Exception:
+        _log_request(spec, 503, UNAVAILABLE)
+        raise
+    _log_request(spec, status, body)
+    return answer(status, body)
+
+
+@router.get("/webhooks/incoming/<identifier>")
+def get_webhook(identifier: str) -> Response:
+    """Meta's subscribe handshake; other GETs are told to POST."""
+    metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
+    spec = _enabled_spec(identifier)
+    if spec is None:
+        return answer(404, NOT_FOUND)
+    query = _query()
+    if "hub.mode" not in query:
+        _log_request(spec, 405, GET_IS_FOR_HANDSHAKES)
+        return answer(405, GET_IS_FOR_HANDSHAKES)
+    try:
+        challenge = answer_handshake(spec.verification, query)
+    except VerificationFailed as error:
+        refused = {"status": "unauthorized", "reason": str(error)}
+        _log_request(spec, 401, refused)
+        return answer(401, refused)
+    _log_request(spec, 200, {"status": "handshake"})
+    return Response(status_code=200, content_type="text/plain", body=challenge)
+
+
+def _enabled_spec(identifier: str) -> IncomingWebhookSpec | None:
+    spec = specs.cached_spec(identifier)
+    return spec if spec is not None and spec.enabled else None
+
+
+def _receive(spec: IncomingWebhookSpec) -> tuple[int, dict[str, Any]]:
+    headers, query = _headers(), _query()
+    try:
+        raw = _raw_bytes()
+        verify_request(spec.verification, headers=headers, query=query, raw_body=raw)
+        payload = decode_body(raw, content_type=headers.get("content-type"))
+    except VerificationFailed as error:
+        metrics.add_metric(name="VerificationFailures", unit=MetricUnit.Count, value=1)
+        return 401, {"status": "unauthorized", "reason": str(error)}
+    except PayloadError as error:
+        return error.status, {"status": "error", "code": error.code, "reason": str(error)}
+    result = map_payload(spec, payload)
+    if not result.accepted:
+        return 200, {"status": "ignored", "reason": result.reason}
+    outcome = ingest(spec, result, payload, media_base_url=_media_base_url())
+    _report(spec, outcome)
+    return 200, outcome.answer(with_ids=query.get("output") == "json")
+
+
+def _report(spec: IncomingWebhookSpec, outcome: IngestOutcome) -> None:
+    if outcome.file_failures:
+        logger.warning("stored without their files", extra={"identifier": spec.identifier,
+                                                             "failures": outcome.file_failures})
+    for name, value in (("FilesStored", len(outcome.files)), ("FileFetchFailures", len(outcome.file_failures)),
+                        ("ChatsCreated", len(outcome.created_chats)), ("MessagesCreated", len(outcome.messages)),
+                        ("DuplicateMessages", outcome.duplicates)):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    logger.info("stored", extra={"identifier": spec.identifier, "chats": outcome.chats,
+                                 "messages": len(outcome.messages), "duplicates": outcome.duplicates,
+                                 "skipped": outcome.skipped})
+
+
+def _headers() -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (router.current_event.headers or {}).items()}
+
+
+def _query() -> dict[str, str]:
+    return dict(router.current_event.query_string_parameters or {})
+
+
+def _raw_bytes() -> bytes:
+    """The body exactly as sent (what signatures cover); API Gateway base64-encodes binary media types."""
+    body = router.current_event.body or ""
+    if not router.current_event.is_base64_encoded:
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotUtf8("the body contains characters that are not valid UTF-8 (lone surrogates)") from None
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise NotBase64("the body is marked base64-encoded but is not valid base64") from None
+
+
+def _media_base_url() -> str:
+    """Where links to stored files point: MEDIA_BASE_URL (a custom domain), the local stack, or this API."""
+    context = router.current_event.raw_event.get("requestContext") or {}
+    return public_base_url(configured=os.environ.get("MEDIA_BASE_URL"),
+                           local_url=os.environ.get("CHATBRIDGE_LOCAL_URL"),
+                           domain_name=context.get("domainName"), stage=context.get("stage"))
+
+
+def _log_request(spec: IncomingWebhookSpec, status: int, outcome: dict[str, Any]) -> None:
+    """LHC's "log request": kept only when the spec asks, and never allowed to fail the delivery it describes."""
+    if not spec.log_requests:
+        return
+    event = router.current_event
+    try:
+        request_log.record_request(spec.identifier, method=event.http_method, headers=_headers(), query=_query(),
+                                   body=event.body or "", status=status, outcome=outcome)
+    except Exception:
+        logger.exception("could not write the request log", extra={"identifier": spec.identifier})
