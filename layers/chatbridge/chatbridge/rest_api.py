@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chatbridge.errors import ChatbridgeError
 from chatbridge.locations import value_text
 from chatbridge.outgoing import MISSING, plain, resolve
+from chatbridge.templates import json_string_state_after
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
@@ -137,24 +138,12 @@ def render_json(template: str, context: RenderContext) -> str:
     for match in _PLACEHOLDER.finditer(template):
         literal = template[position:match.start()]
         out.append(literal)
-        in_string = _string_state_after(literal, in_string)
+        in_string = json_string_state_after(literal, in_string)
         value = context.value(match.group(1))
         out.append(_json_inside_string(value) if in_string else _json_value(value))
         position = match.end()
     out.append(template[position:])
     return "".join(out)
-
-
-def _string_state_after(literal: str, in_string: bool) -> bool:
-    escaped = False
-    for char in literal:
-        if escaped:
-            escaped = False
-        elif char == "\\" and in_string:
-            escaped = True
-        elif char == '"':
-            in_string = not in_string
-    return in_string
 
 
 def _header_value(value: Any) -> str:

@@ -62,7 +62,7 @@ class Template:
         for part in self.parts:
             if type(part) is str:
                 out.append(part)
-                in_string = _string_state_after(part, in_string)
+                in_string = json_string_state_after(part, in_string)
                 continue
             value = part.first(message, root)  # type: ignore[union-attr]
             if in_string:
@@ -94,7 +94,7 @@ def check_template_syntax(source: str) -> None:
     compile_template(source, _AnyAttributes())
 
 
-def _string_state_after(literal: str, in_string: bool) -> bool:
+def json_string_state_after(literal: str, in_string: bool) -> bool:
     """Whether JSON text is inside a string after ``literal`` (given whether it was before)."""
     escaped = False
     for char in literal:
