@@ -273,6 +273,7 @@ def test_a_server_slower_than_the_timeout_fails_the_fetch(httpserver, allow_loop
     httpserver.expect_request("/slow").respond_with_handler(slow)
     with pytest.raises(MediaFetchFailed, match="timed out after 0.5 s"):
         media_fetch.fetch(fetch_of({"url": httpserver.url_for("/slow"), "timeout": 0.5}))
+    _let_the_server_finish(httpserver)
 
 
 def test_the_timeout_covers_the_whole_body_not_each_read(httpserver, allow_loopback):
@@ -284,6 +285,14 @@ def test_the_timeout_covers_the_whole_body_not_each_read(httpserver, allow_loopb
     httpserver.expect_request("/trickle").respond_with_response(Response(trickle(), content_type="image/png"))
     with pytest.raises(MediaFetchFailed, match="timed out after 0.6 s"):
         media_fetch.fetch(fetch_of({"url": httpserver.url_for("/trickle"), "timeout": 0.6}))
+    _let_the_server_finish(httpserver)
+
+
+def _let_the_server_finish(httpserver):
+    """The abandoned request is still being served: wait for it, so it cannot land in the next test's log."""
+    deadline = time.monotonic() + 10
+    while not httpserver.log and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_a_used_up_request_budget_fails_without_calling(httpserver, allow_loopback):
