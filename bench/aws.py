@@ -8,15 +8,11 @@ drift apart. The handlers are the real ``functions/<name>/app.py`` modules.
 from __future__ import annotations
 
 import contextlib
-import copy as copy_module
-import functools
 import importlib.util
 import json
 import logging
 import os
 import sys
-import threading
-import types
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +36,7 @@ def local_environment() -> None:
 
 def forget_caches() -> None:
     """Every cached client and cache in the layer, so a fresh moto starts from nothing."""
-    from chatbridge.repository import deliveries, outgoing, queue, reply_storage, secrets, specs, tables
+    from chatbridge.repository import outgoing, queue, reply_storage, secrets, specs, tables
 
     for cached in (reply_storage.reply_storage,
                    queue._sqs, secrets._ssm):
@@ -87,35 +83,12 @@ def moto_stack(function: str = "IngestFunction") -> Iterator[dict[str, Any]]:
 
 def one_snapshot_per_transaction() -> None:
     """moto deep-copies a whole table once per *item* of a transaction (its rollback copy): 99 copies of the
-    chat table and its stream for one 49-message write. DynamoDB has no such cost. Like the tests, take
-    one copy per request. Both the handler and the plain-boto3 baseline write through transactions, so
-    this changes moto's cost for both sides, not their ratio's meaning."""
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models import DynamoDBBackend
+    chat table and its stream for one 49-message write. DynamoDB has no such cost. Like the tests and the
+    local stack, take one copy per request. Both the handler and the plain-boto3 baseline write through
+    transactions, so this changes moto's cost for both sides, not their ratio's meaning."""
+    from chatbridge.local import moto_dynamodb
 
-    if getattr(DynamoDBBackend.transact_write_items, "_bench_patched", False):
-        return
-    transact = DynamoDBBackend.transact_write_items
-    lock = threading.RLock()
-
-    @functools.wraps(transact)
-    def snapshot_once_transaction(self: Any, *args: Any, **kwargs: Any) -> Any:
-        copies: dict[int, object] = {}
-
-        def snapshot_once(value: Any, memo: Any = None) -> Any:
-            if id(value) not in copies:
-                copies[id(value)] = copy_module.deepcopy(value, memo)
-            return copies[id(value)]
-
-        with lock:
-            models.copy = types.SimpleNamespace(deepcopy=snapshot_once)
-            try:
-                return transact(self, *args, **kwargs)
-            finally:
-                models.copy = copy_module
-
-    snapshot_once_transaction._bench_patched = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = snapshot_once_transaction
+    moto_dynamodb.install()
 
 
 class RequestCounter:

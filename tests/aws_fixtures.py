@@ -8,7 +8,6 @@ template gives the functions, and clears every cached client so each test starts
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chatbridge.local import moto_dynamodb
 from chatbridge.local.resources import create_all
 from chatbridge.local.template import load_template
 from chatbridge.repository import specs, tables
@@ -54,10 +54,13 @@ def create_from_template(monkeypatch: pytest.MonkeyPatch, function: str = "Inges
 
 @pytest.fixture
 def aws_stack(monkeypatch):
-    make_moto_dynamodb_atomic(monkeypatch)
-    with mock_aws():
-        yield create_from_template(monkeypatch)
-        forget_caches()
+    undo = moto_dynamodb.install()  # atomic requests, one rollback copy per transaction: as the local stack runs
+    try:
+        with mock_aws():
+            yield create_from_template(monkeypatch)
+            forget_caches()
+    finally:
+        undo()
 
 
 class Context:
@@ -96,50 +99,3 @@ def call(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
         return response["statusCode"], json.loads(body)
     except ValueError:
         return response["statusCode"], body
-
-
-def make_moto_dynamodb_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make each moto DynamoDB request atomic, as each DynamoDB request is, and transactions affordable.
-
-    moto's in-process backend lets two threads interleave *inside* one request (a transaction's rollback
-    snapshot can even crash on a table another thread is writing). DynamoDB serialises each request;
-    one lock restores that, and nothing more: threads still interleave *between* requests, which is
-    where read-then-write races live. moto also snapshots a table once per transaction *item* (99
-    copies of the chat table and its stream for one 49-message write): within one request, one copy.
-    """
-    import copy as copy_module
-    import functools
-    import types
-
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
-                 "batch_get_item", "batch_write_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(*args, _original=original, **kwargs):
-            with lock:
-                return _original(*args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, functools.wraps(original)(atomic))
-    transact = DynamoDBBackend.transact_write_items
-
-    @functools.wraps(transact)
-    def atomic_transaction(self, *args, **kwargs):
-        copies: dict[int, object] = {}
-
-        def snapshot_once(value, memo=None):
-            if id(value) not in copies:
-                copies[id(value)] = copy_module.deepcopy(value, memo)
-            return copies[id(value)]
-
-        with lock:
-            models.copy = types.SimpleNamespace(deepcopy=snapshot_once)
-            try:
-                return transact(self, *args, **kwargs)
-            finally:
-                models.copy = copy_module
-
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", atomic_transaction)

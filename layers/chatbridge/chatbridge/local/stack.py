@@ -10,12 +10,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
+from chatbridge.local import moto_dynamodb
 from chatbridge.local.apigateway import Router
 from chatbridge.local.http import ECHO_PATH, LocalApiServer
 from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
@@ -63,6 +65,7 @@ class LocalStack:
         self.pollers: list[Poller] = []
         self.api: LocalApiServer | None = None
         self._moto: Any = None
+        self._undo_moto_patches: Callable[[], None] = lambda: None
         self._serve_thread: threading.Thread | None = None
         self.endpoint_url = ""
 
@@ -135,6 +138,7 @@ class LocalStack:
             self._delete_resources()
             self._moto.stop()
             self._moto = None
+            self._undo_moto_patches()
 
     def _delete_resources(self) -> None:
         """moto keeps its state per process: leave it as found, so a restart in-process starts clean."""
@@ -156,6 +160,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the real log
+        self._undo_moto_patches = moto_dynamodb.install()  # atomic requests, one rollback copy per transaction
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
