@@ -15,7 +15,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from pydantic import ValidationError
 
 from chatbridge.errors import PayloadError
-from chatbridge.mapping import map_payload
 from chatbridge.payload import decode_body
 from chatbridge.spec import IncomingWebhookSpec
 
@@ -126,7 +125,11 @@ def delete_incoming_webhook(identifier: str) -> Response:
 
 @router.post("/admin/incoming-webhooks/<identifier>/simulate")
 def simulate(identifier: str) -> Response:
-    """Dry run: the stored spec applied to the posted payload (sent as the third party would); writes nothing."""
+    """Dry run: the stored spec applied to the posted payload (sent as the third party would); writes nothing.
+
+    The engine is imported here, not at module level: the admin function's other routes never map a payload,
+    and its cold start is counted against ``import boto3`` (bench/cold_start.py)."""
+    from chatbridge.mapping import map_payload
     from chatbridge.repository import specs
 
     spec = specs.get_spec(identifier)
