@@ -68,7 +68,28 @@ def fetch_of(fetch, message=None):
      "under /chatbridge/"),
     ({"url": "https://x.example.com/a", "headers": {"key": "{{ssm:/chatbridge/k}} {{msg.id}}"}},
      "image.fetch.headers", "no other placeholder"),
-    ({"url": "https://x.example.com/{{ssm:/chatbridge/k}}"}, "image.fetch.url", "unknown placeholder"),
+    ({"url": "https://x.example.com/a?k={{ssm:/chatbridge/k}}"}, "image.fetch.url", "path only"),
+    ({"url": "https://{{ssm:/chatbridge/k}}.example.com/a"}, "image.fetch.url", "path only"),
+    ({"url": "https://x.example.com/{{ssm:/other/k}}"}, "image.fetch.url", "under /chatbridge/"),
+    ({"url": "{{msg.url}}/{{ssm:/chatbridge/k}}"}, "image.fetch.url", "whose host the spec names"),
+    ({"url": "{{resolved}}"}, "image.fetch", "needs a resolve step"),
+    ({"url": "https://x.example.com/a", "resolve": {"url": "https://x.example.com/r", "location": "url"}},
+     "image.fetch", "must use {{resolved}}"),
+    ({"url": "{{resolved}}", "resolve": {"url": "https://x.example.com/r"}}, "image.fetch.resolve.location",
+     "Field required"),
+    ({"url": "{{resolved}}", "resolve": {"url": "https://x.example.com/{{resolved}}", "location": "url"}},
+     "image.fetch.resolve.url", "belongs in fetch.url"),
+    ({"url": "{{resolved}}", "resolve": {"url": "https://x.example.com/r", "location": "url", "body": "{}"}},
+     "image.fetch.resolve", "GET request has no body"),
+    ({"url": "{{resolved}}", "resolve": {"url": "https://x.example.com/r", "location": "a..b"}},
+     "image.fetch.resolve.location", "location"),
+    ({"url": "{{resolved}}", "headers": {"Authorization": "Bearer x"},
+      "resolve": {"url": "https://x.example.com/r", "location": "url"}}, "image.fetch", "hosts:"),
+    ({"url": "https://x.example.com/f/{{resolved}}",
+      "resolve": {"url": "{{msg.url}}", "location": "url", "headers": {"Authorization": "Bearer x"}}},
+     "image.fetch", "hosts: the resolve.url's host"),
+    ({"url": "https://x.example.com/{{resolved}}", "resolve": {"url": "ftp://x.example.com/r", "location": "url"}},
+     "image.fetch.resolve.url", "http:// or https://"),
 ])
 def test_invalid_fetch_is_refused_naming_the_field(fetch, field, reason):
     message = field_errors(fetch)
@@ -299,3 +320,51 @@ def test_a_used_up_request_budget_fails_without_calling(httpserver, allow_loopba
     with pytest.raises(MediaFetchFailed, match="no time was left"):
         media_fetch.fetch(fetch_of({"url": httpserver.url_for("/f")}), budget=0.1)
     assert httpserver.log == []
+
+
+# -- resolve: a first request whose JSON answer gives the URL ------------------------------------------------
+
+def test_a_resolve_answer_can_give_the_whole_url_and_the_headers_go_to_both_requests(httpserver, allow_loopback):
+    httpserver.expect_oneshot_request("/media/m1", headers={"Authorization": "Bearer t"}).respond_with_json(
+        {"url": httpserver.url_for("/cdn/f").replace("localhost", "127.0.0.1")})
+    httpserver.expect_oneshot_request("/cdn/f", headers={"Authorization": "Bearer t"}).respond_with_data(
+        PNG, content_type="image/png")
+    base = httpserver.url_for("/media").replace("localhost", "127.0.0.1")
+    fetch = fetch_of({"url": "{{resolved}}", "headers": {"Authorization": "Bearer t"}, "hosts": ["127.0.0.1"],
+                      "resolve": {"url": base + "/{{msg.id}}", "headers": {"Authorization": "Bearer t"},
+                                  "location": "url"}}, {**OPENWA_IMAGE, "id": "m1"})
+    assert fetch.describe()["resolve"] == {"method": "GET", "url": base + "/m1", "headers": ["Authorization"],
+                                           "body": None, "location": "url"}
+    assert media_fetch.fetch(fetch).content == PNG
+
+
+def test_a_resolve_answer_that_is_not_a_url_is_refused_when_it_must_be_the_whole_url(httpserver, allow_loopback):
+    httpserver.expect_oneshot_request("/media/m1").respond_with_json({"url": "file:///etc/passwd"})
+    base = httpserver.url_for("/media").replace("localhost", "127.0.0.1")
+    fetch = fetch_of({"url": "{{resolved}}", "resolve": {"url": base + "/{{msg.id}}", "location": "url"}},
+                     {**OPENWA_IMAGE, "id": "m1"})
+    with pytest.raises(MediaFetchFailed, match="answered 'file:///etc/passwd', not an http"):
+        media_fetch.fetch(fetch)
+
+
+def test_a_resolve_response_past_one_mib_is_refused(httpserver, allow_loopback):
+    httpserver.expect_oneshot_request("/r").respond_with_data(b"{" + b" " * (media_fetch.RESOLVE_MAX_BYTES + 1) + b"}")
+    fetch = fetch_of({"url": "https://x.example.com/{{resolved}}",
+                      "resolve": {"url": httpserver.url_for("/r").replace("localhost", "127.0.0.1"),
+                                  "location": "url"}})
+    with pytest.raises(MediaFetchFailed, match=f"larger than {media_fetch.RESOLVE_MAX_BYTES} bytes"):
+        media_fetch.fetch(fetch)
+    assert len(httpserver.log) == 1
+
+
+def test_url_path_secrets_are_shown_as_stars_and_filled_only_when_sent():
+    fetch = fetch_of({"url": "https://x.example.com/bot{{ssm:/chatbridge/tg/token}}/{{resolved}}",
+                      "resolve": {"url": "https://x.example.com/bot{{ssm:/chatbridge/tg/token}}/getFile?id={{msg.id}}",
+                                  "location": "result.file_path"}}, {**OPENWA_IMAGE, "id": "a/b"})
+    assert fetch.secret_names == ["/chatbridge/tg/token"]
+    assert fetch.url == "https://x.example.com/bot***/{{resolved}}"
+    assert fetch.describe()["resolve"]["url"] == "https://x.example.com/bot***/getFile?id=a%2Fb"
+    filled = fetch.with_secrets({"/chatbridge/tg/token": "1:A/B"})
+    assert filled.request.send_url(filled.secrets, "docs/x 1.pdf") == "https://x.example.com/bot1:A%2FB/docs/x%201.pdf"
+    assert filled.mask("GET /bot1:A%2FB/ and 1:A/B") == "GET /bot***/ and ***"
+    assert "1:A" not in repr(filled)

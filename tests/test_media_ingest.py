@@ -262,5 +262,28 @@ def test_header_secrets_come_from_ssm_at_fetch_time_and_a_missing_one_is_reporte
     put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": missing}})
     body = post("url-media", image("unused", id="m2"))[1]
     assert chats.list_messages(body["chats"][0])[-1]["msg"] == (
-        "Look\n[file not fetched: the SSM parameter(s) /chatbridge/cdn/nope of its headers do not exist or "
+        "Look\n[file not fetched: the SSM parameter(s) /chatbridge/cdn/nope of its headers or URL do not exist or "
         "cannot be read]")
+
+
+def test_a_url_path_secret_of_a_two_step_fetch_never_reaches_the_stored_message_or_the_logs(media_stack, httpserver,
+                                                                                               capsys):
+    boto3.client("ssm").put_parameter(Name="/chatbridge/bot/token", Value="42:s3cret-path", Type="SecureString")
+    base = httpserver.url_for("/api")
+    fetch = {"resolve": {"url": base + "/bot{{ssm:/chatbridge/bot/token}}/getFile?id={{msg.id}}",
+                         "location": "result.file_path"},
+             "url": base + "/file/bot{{ssm:/chatbridge/bot/token}}/{{resolved}}"}
+    httpserver.expect_oneshot_request("/api/bot42:s3cret-path/getFile", query_string="id=m1").respond_with_json(
+        {"result": {"file_path": "photos/a b.png"}})
+    httpserver.expect_oneshot_request("/api/file/bot42:s3cret-path/photos/a b.png").respond_with_data(
+        PNG, content_type="image/png")
+    httpserver.expect_oneshot_request("/api/bot42:s3cret-path/getFile", query_string="id=m2").respond_with_data(
+        "no route for /api/bot42:s3cret-path/getFile", status=200)
+    assert put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": fetch}})[0] == 201
+    body = post("url-media", image("unused"))[1]
+    assert only_message(body).startswith("Look\n[file=https://chat.example.com/media/") and len(objects()) == 1
+    body = post("url-media", image("unused", id="m2"))[1]
+    failed = chats.list_messages(body["chats"][0])[-1]["msg"]
+    assert failed == ("Look\n[file not fetched: resolve step: the response is not JSON (it starts "
+                      "'no route for /api/bot***/getFile')]")
+    assert "s3cret" not in capsys.readouterr().out  # the ingest's own log lines (the warning names the reason)

@@ -52,9 +52,10 @@ EXPECTED = {
     ("whatsapp-cloud", "courier_hello.json"): ("text", "5678", "Kerry Fisher", "5678", "Hello World", "external_id",
                                                1454119029),
     ("whatsapp-cloud", "courier_image.json"): ("image", "5678", "Kerry Fisher", "5678",
-                                               "[image id_image] Check out my new phone!", "external_id", 1454119029),
+                                               "Check out my new phone!\n[file={{file_url}}]", "external_id",
+                                               1454119029),
     ("whatsapp-cloud", "courier_document.json"): ("attachment", "5678", "Kerry Fisher", "5678",
-                                                  "[document id_document] 80skaraokesonglistartist", "external_id",
+                                                  "[document] 80skaraokesonglistartist\n[file={{file_url}}]", "external_id",
                                                   1454119029),
     ("whatsapp-cloud", "courier_group_message.json"): ("text", "5678", "Kerry Fisher", "5678",
                                                        "Hello World, group message", "external_id", 1454119029),
@@ -68,14 +69,13 @@ EXPECTED = {
     ("telegram", "courier_startMsg.json"): ("text", "3527065", "Nic Pottier", None, "/start", None, 1454119029),
     ("telegram", "courier_photoMsg.json"): (
         "image", "3527065", "Nic Pottier", None,
-        "[image AgADAQADtKcxG4LRUUQSQVUjfJIiiF8G6C8ABA9NJzFdXskaincBAAEC] Photo Caption", None, 1493843318),
+        "Photo Caption\n[file={{file_url}}]", None, 1493843318),
     ("telegram", "courier_documentMsg.json"): ("attachment", "3527065", "Nic Pottier", None,
-                                               "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] TabFig2015prel.xls", None,
-                                               1493845100),
+                                               "[file] TabFig2015prel.xls\n[file={{file_url}}]", None, 1493845100),
     ("telegram", "courier_voiceMsg.json"): ("attachment", "3527065", "Nic Pottier", None,
-                                            "[file AwADAQADCQADgtFRRGn8KrC-0D_MAg] ", None, 1493844646),
+                                            "[file]\n[file={{file_url}}]", None, 1493844646),
     ("telegram", "courier_stickerMsg.json"): ("attachment", "3527065", "Nic Pottier", None,
-                                              "[file BQADAwADRQADyIsGAAHtBskMy6GoLAI] ", None, 1454119668),
+                                              "[file]\n[file={{file_url}}]", None, 1454119668),
     ("telegram", "courier_locationMsg.json"): ("text", "3527065", "Nic Pottier", None,
                                                "https://maps.google.com/?q=-2.890287,-79.004333", None, 1493845244),
     ("telegram", "courier_contactMsg.json"): ("text", "3527065", "Nic Pottier", None, "Adolf Taxi 0788531373", None,
@@ -251,7 +251,7 @@ MEDIA_OFF = {
 
 def test_every_preset_that_can_fetch_media_does_so_by_default_and_only_from_its_media_kinds():
     fetching = {name for name in PRESETS if spec_of(name).image.fetch is not None}
-    assert fetching == {"open-wa", "twilio", "viber", "messenger"}
+    assert fetching == {"open-wa", "twilio", "viber", "messenger", "whatsapp-cloud", "telegram"}
     for name in fetching:
         spec = spec_of(name)
         assert spec.attachment.fetch is not None

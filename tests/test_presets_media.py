@@ -108,7 +108,7 @@ def test_open_wa_without_its_api_key_in_ssm_keeps_the_message_and_says_why(media
     body, s3_object = stored(setup.incoming_webhook, load("openwa", "openwa_v5docs_incoming_image.json"))
     assert s3_object is None and httpserver.log == []
     assert body == ("Receipt from today\n[file not fetched: the SSM parameter(s) /chatbridge/nobody/key of its "
-                    "headers do not exist or cannot be read]")
+                    "headers or URL do not exist or cannot be read]")
 
 
 # -- Twilio: MediaUrl0 with basic auth, redirected to the CDN -------------------------------------------
@@ -192,3 +192,138 @@ def test_messenger_image_and_file_attachments_are_fetched_from_payload_urls(medi
     body, s3_object = stored(incoming, sample, dedup_id="d2")
     assert body.startswith("[file]\n[file=") and s3_object["ContentType"] == "application/pdf"
 
+
+
+# -- WhatsApp Cloud: the media id's URL from the Graph API, then the file, both with the token ---------------
+
+def test_whatsapp_cloud_image_is_fetched_through_the_graph_media_url_with_the_token(media_aws, httpserver):
+    setup = setup_of("whatsapp-cloud", base_url=httpserver.url_for("/"))
+    assert setup.incoming_webhook["image"]["fetch"]["hosts"] == ["localhost", "*.fbsbx.com"]
+    bearer = {"Authorization": "Bearer token-value"}
+    httpserver.expect_oneshot_request("/v21.0/id_image", headers=bearer).respond_with_json(
+        {"url": httpserver.url_for("/whatsapp_business/attachments/") + "?mid=id_image&ext=1",
+         "mime_type": "image/jpeg", "id": "id_image", "messaging_product": "whatsapp"})
+    httpserver.expect_oneshot_request("/whatsapp_business/attachments/", query_string="mid=id_image&ext=1",
+                                      headers=bearer).respond_with_data(JPEG, content_type="image/jpeg")
+    body, s3_object = stored(setup.incoming_webhook, load("whatsapp_cloud", "courier_image.json"))
+    assert body.startswith("Check out my new phone!\n[file=https://chat.example.com/media/5/") and body.endswith(".jpg]")
+    assert (s3_object["Body"].read(), s3_object["ContentType"]) == (JPEG, "image/jpeg")
+    assert len(httpserver.log) == 2
+
+
+def test_whatsapp_cloud_document_keeps_its_type_and_caption(media_aws, httpserver):
+    setup = setup_of("whatsapp-cloud", base_url=httpserver.url_for("/"))
+    httpserver.expect_oneshot_request("/v21.0/id_document").respond_with_json(
+        {"url": httpserver.url_for("/attachments/doc")})
+    httpserver.expect_oneshot_request("/attachments/doc").respond_with_data(PDF, content_type="application/octet-stream")
+    body, s3_object = stored(setup.incoming_webhook, load("whatsapp_cloud", "courier_document.json"))
+    assert body.startswith("[document] 80skaraokesonglistartist\n[file=") and link_of(body).endswith(".pdf")
+    assert (s3_object["Body"].read(), s3_object["ContentType"]) == (PDF, "application/pdf")  # mime_type wins
+
+
+def test_whatsapp_cloud_token_does_not_follow_a_media_url_to_a_host_outside_the_list(media_aws, httpserver):
+    setup = setup_of("whatsapp-cloud", base_url=httpserver.url_for("/"))
+    elsewhere = httpserver.url_for("/steal").replace("localhost", "127.0.0.1")
+    httpserver.expect_oneshot_request("/v21.0/id_image").respond_with_json({"url": elsewhere})
+    body, s3_object = stored(setup.incoming_webhook, load("whatsapp_cloud", "courier_image.json"))
+    assert s3_object is None and [request.path for request, _ in httpserver.log] == ["/v21.0/id_image"]
+    assert body == ("Check out my new phone!\n[file not fetched: host '127.0.0.1' is not in fetch.hosts "
+                    "(localhost, *.fbsbx.com)]")
+
+
+@pytest.mark.parametrize("answer, reason", [
+    (lambda r: r.respond_with_json({"error": {"message": "Unsupported get request"}}, status=404),
+     "resolve step: HTTP 404 from localhost"),
+    (lambda r: r.respond_with_data("<html>oops</html>", content_type="text/html"),
+     "resolve step: the response is not JSON (it starts '<html>oops</html>')"),
+    (lambda r: r.respond_with_json({"id": "id_image"}),
+     "resolve step: the response has no text at 'url' (response starts '{ \"id\": \"id_image\" }')"),
+])
+def test_whatsapp_cloud_resolve_failure_keeps_the_message_and_says_why(media_aws, httpserver, answer, reason):
+    setup = setup_of("whatsapp-cloud", base_url=httpserver.url_for("/"))
+    answer(httpserver.expect_oneshot_request("/v21.0/id_image"))
+    body, s3_object = stored(setup.incoming_webhook, load("whatsapp_cloud", "courier_image.json"))
+    assert s3_object is None and len(httpserver.log) == 1
+    assert body == f"Check out my new phone!\n[file not fetched: {reason}]"
+
+
+def test_whatsapp_cloud_media_off_names_the_media_id_and_fetches_nothing(media_aws):
+    setup = setup_of("whatsapp-cloud", media="off")
+    assert "fetch" not in setup.incoming_webhook["image"] and "fetch" not in setup.incoming_webhook["attachment"]
+    assert the_message(setup.incoming_webhook, load("whatsapp_cloud", "courier_image.json")).body == \
+        "[image id_image] Check out my new phone!"
+
+
+# -- Telegram: getFile, then /file/bot<token>/<file_path>; the token sits in both URLs' path -------------------
+
+TOKEN = "123456:AAE-s3cret_tok"
+
+
+def telegram_setup(httpserver):
+    setup = setup_of("telegram", base_url=httpserver.url_for("/tg"))
+    [secret] = setup.ssm_secrets
+    boto3.client("ssm").put_parameter(Name=secret.name, Value=TOKEN, Type="SecureString", Overwrite=True)
+    return setup
+
+
+def test_telegram_photo_is_fetched_through_get_file_with_the_token_in_the_path(media_aws, httpserver):
+    setup = telegram_setup(httpserver)
+    photo = load("telegram", "courier_photoMsg.json")
+    largest = photo["message"]["photo"][-1]["file_id"]
+    httpserver.expect_oneshot_request(f"/tg/bot{TOKEN}/getFile", query_string=f"file_id={largest}").respond_with_json(
+        {"ok": True, "result": {"file_id": largest, "file_size": len(JPEG), "file_path": "photos/file_0.jpg"}})
+    httpserver.expect_oneshot_request(f"/tg/file/bot{TOKEN}/photos/file_0.jpg").respond_with_data(
+        JPEG, content_type="image/jpeg")
+    body, s3_object = stored(setup.incoming_webhook, photo)
+    assert body.startswith("Photo Caption\n[file=https://chat.example.com/media/5/") and body.endswith(".jpg]")
+    assert (s3_object["Body"].read(), s3_object["ContentType"]) == (JPEG, "image/jpeg")
+    assert TOKEN not in body
+
+
+def test_telegram_document_keeps_its_name_and_type(media_aws, httpserver):
+    setup = telegram_setup(httpserver)
+    httpserver.expect_oneshot_request(f"/tg/bot{TOKEN}/getFile", query_string="file_id=BQADAQADCgADgtFRRPrv9GQ95f8eAg")\
+        .respond_with_json({"ok": True, "result": {"file_path": "documents/file_7.xls"}})
+    httpserver.expect_oneshot_request(f"/tg/file/bot{TOKEN}/documents/file_7.xls").respond_with_data(
+        PDF, content_type="application/octet-stream")
+    body, s3_object = stored(setup.incoming_webhook, load("telegram", "courier_documentMsg.json"))
+    assert body.startswith("[file] TabFig2015prel.xls\n[file=") and link_of(body).endswith(".xls")
+    assert (s3_object["Body"].read(), s3_object["ContentType"]) == (PDF, "application/vnd.ms-excel")
+    assert s3_object["ContentDisposition"] == "attachment; filename*=UTF-8''TabFig2015prel.xls"
+
+
+@pytest.mark.parametrize("answer, reason", [
+    (lambda r: r.respond_with_json({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                                   status=400), "resolve step: HTTP 400 from localhost"),
+    (lambda r: r.respond_with_data("not json"), "resolve step: the response is not JSON (it starts 'not json')"),
+    (lambda r: r.respond_with_json({"ok": True, "result": {"file_id": "x"}}),
+     "resolve step: the response has no text at 'result.file_path' (response starts "
+     "'{ \"ok\": true, \"result\": { \"file_id\": \"x\" } }')"),
+    (lambda r: r.respond_with_json({"ok": True, "result": {"file_path": "../../bot/getMe"}}),
+     "the resolve step answered '../../bot/getMe', a path with '.' or '..' segments"),
+])
+def test_telegram_resolve_failure_keeps_the_message_and_says_why(media_aws, httpserver, answer, reason):
+    setup = telegram_setup(httpserver)
+    answer(httpserver.expect_oneshot_request(f"/tg/bot{TOKEN}/getFile"))
+    body, s3_object = stored(setup.incoming_webhook, load("telegram", "courier_photoMsg.json"))
+    assert s3_object is None and len(httpserver.log) == 1
+    assert body == f"Photo Caption\n[file not fetched: {reason}]"
+
+
+def test_telegram_token_is_masked_when_the_server_echoes_the_url(media_aws, httpserver, caplog, capsys):
+    setup = telegram_setup(httpserver)
+    httpserver.expect_oneshot_request(f"/tg/bot{TOKEN}/getFile").respond_with_data(
+        f"Cannot GET /tg/bot{TOKEN}/getFile", content_type="text/html")
+    body, s3_object = stored(setup.incoming_webhook, load("telegram", "courier_photoMsg.json"))
+    assert s3_object is None
+    assert body == "Photo Caption\n[file not fetched: resolve step: the response is not JSON (it starts " \
+                   "'Cannot GET /tg/bot***/getFile')]"
+    ours = [record.getMessage() for record in caplog.records if record.name != "werkzeug"]  # not the test server's
+    assert TOKEN not in "".join(ours) + "".join(capsys.readouterr())
+
+
+def test_telegram_media_off_names_the_file_id_and_fetches_nothing(media_aws):
+    setup = setup_of("telegram", media="off")
+    assert "fetch" not in setup.incoming_webhook["attachment"]
+    assert the_message(setup.incoming_webhook, load("telegram", "courier_documentMsg.json")).body == \
+        "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] TabFig2015prel.xls"

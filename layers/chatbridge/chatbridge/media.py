@@ -1,7 +1,9 @@
 """Media messages: how an image or attachment names its file, and how the stored message links it.
 
 Pure: this module holds the ``fetch`` model of a media kind, renders the request a message stands for
-and writes the link (or the failure) into the body. What comes back is decoded and named in
+and writes the link (or the failure) into the body. A fetch may take two requests (``resolve``, then the
+URL its answer gives: WhatsApp Cloud, Telegram); URL slots and secrets are ``media_url``'s. What comes back is
+decoded and named in
 ``media_files``; the HTTP call is ``media_fetch``, the S3 calls ``repository.media``, and
 ``media_ingest`` puts them together.
 """
@@ -11,14 +13,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chatbridge.errors import ChatbridgeError, SpecSyntaxError
-from chatbridge.locations import Location, compile_location, value_text
-from chatbridge.templates import Template, check_template_syntax, compile_template
+from chatbridge.errors import SpecSyntaxError
+from chatbridge.locations import Location, compile_location
+from chatbridge.media_url import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
+from chatbridge.media_url import (CompiledUrl, RenderedUrl, build_url, check_url, compile_url, render_url,
+                                  secret_names, shown_url, uses_resolved)
+from chatbridge.templates import PATH_SEGMENT_SAFE, Template, check_template_syntax, compile_template
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB
@@ -33,51 +38,33 @@ _SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")  # the only pa
 ResponseFormat = Literal["raw", "base64", "data_url"]
 
 
-class MediaFetchFailed(ChatbridgeError):
-    """A file could not be fetched; the message is stored anyway, its body says why."""
-
-
-class MediaFetch(BaseModel):
-    """How to fetch an image or attachment's file: a URL in the payload, or an API call such as open-wa's
-    ``decryptMedia``. Fields documented in README, "Media"."""
+class _Request(BaseModel):
+    """What the fetch and its resolve step share: one HTTP request described by templates."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    _resolved_allowed: ClassVar[bool] = False
 
     url: str = Field(min_length=1, max_length=4096,
                      description="template; a placeholder at the very start may give the whole URL")
     method: Literal["GET", "POST"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict, description="templates; CR/LF removed when rendered")
     body: str = Field("", max_length=65536, description="POST body template; JSON-aware when it is JSON")
-    response: ResponseFormat = Field("raw", description="raw: the response is the file; base64 / data_url: "
-                                                        "text at `location` of a JSON response (or the whole body)")
-    location: str = Field("", description="where the base64 or data URL sits in a JSON response, e.g. 'response'")
-    content_type: str = Field("", description="template or fixed type; empty: from the response")
-    filename: str = Field("", description="template for the file's name, e.g. {{msg.filename}}")
-    hosts: list[str] = Field(default_factory=list, description="the URL's host must be one of these "
-                                                               "(exact or *.domain)")
-    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, le=MAX_BYTES_LIMIT)
-    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT, description="seconds for the whole fetch")
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("url", "body", "content_type", "filename")
-    @classmethod
-    def _template_parses(cls, value: str) -> str:
-        check_template_syntax(value)
-        return value
-
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value.startswith("{{"):
-            return value  # the payload gives the whole URL: checked when rendered (and by the URL guard)
-        parts = urlsplit(re.sub(r"\{\{.*?\}\}", "x", value))
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{value!r} must be an http:// or https:// URL with a host, or start with a "
-                             "placeholder that gives the whole URL ({{msg.MediaUrl0}})")
+    def _url(cls, value: str) -> str:
+        check_url(value, resolved_allowed=cls._resolved_allowed)
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body_parses(cls, value: str) -> str:
+        check_template_syntax(value)
         return value
 
     @field_validator("headers")
@@ -100,6 +87,74 @@ class MediaFetch(BaseModel):
                 raise ValueError(f"{name}: a header holding an SSM secret may hold no other placeholder")
         return value
 
+    @model_validator(mode="after")
+    def _body_fits(self) -> _Request:
+        if self.body and self.method == "GET":
+            raise ValueError("body: a GET request has no body; use method POST")
+        if self.body_is_json and self.body.strip():
+            sample = compile_template(self.body, _SampleAttributes(), inline_attributes=False).render_json({})
+            try:
+                json.loads(sample)
+            except ValueError as exc:
+                raise ValueError(f"body is not a JSON template ({exc} once placeholders are filled: "
+                                 f"{sample[:200]!r})") from None
+        return self
+
+    @property
+    def host_from_payload(self) -> bool:
+        """Does a message placeholder (or the resolve step's answer) choose the host? A forged payload or
+        a provider's answer could then choose it."""
+        if self.url.startswith("{{"):
+            return not re.match(r"\{\{\s*attributes\.", self.url)
+        return re.search(r"\{\{\s*(msg|resolved)", urlsplit(self.url).netloc) is not None
+
+    @property
+    def body_is_json(self) -> bool:
+        content_type = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "").lower()
+        if content_type:
+            return "json" in content_type
+        return self.body.lstrip()[:1] in ("{", "[")
+
+
+class MediaResolve(_Request):
+    """A first request whose JSON answer gives the file's URL, or a part of it: WhatsApp Cloud's
+    ``GET /<version>/<media id>`` (``url``), Telegram's ``getFile`` (``result.file_path``)."""
+
+    location: str = Field(min_length=1, description="where the URL (or the value for {{resolved}}) sits in the "
+                                                    "JSON response, e.g. 'url' or 'result.file_path'")
+
+    @field_validator("location")
+    @classmethod
+    def _location_parses(cls, value: str) -> str:
+        compile_location(value)
+        return value
+
+
+class MediaFetch(_Request):
+    """How to fetch an image or attachment's file: a URL in the payload, an API call such as open-wa's
+    ``decryptMedia``, or two calls (``resolve``, then the URL it answers). Fields documented in README, "Media"."""
+
+    _resolved_allowed: ClassVar[bool] = True
+
+    resolve: MediaResolve | None = Field(None, description="a first request whose JSON answer gives the URL "
+                                                           "(or the {{resolved}} part of it)")
+    response: ResponseFormat = Field("raw", description="raw: the response is the file; base64 / data_url: "
+                                                        "text at `location` of a JSON response (or the whole body)")
+    location: str = Field("", description="where the base64 or data URL sits in a JSON response, e.g. 'response'")
+    content_type: str = Field("", description="template or fixed type; empty: from the response")
+    filename: str = Field("", description="template for the file's name, e.g. {{msg.filename}}")
+    hosts: list[str] = Field(default_factory=list, description="the URL's host must be one of these "
+                                                               "(exact or *.domain)")
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, le=MAX_BYTES_LIMIT)
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT, description="seconds for the whole fetch, "
+                                                                              "resolve step included")
+
+    @field_validator("content_type", "filename")
+    @classmethod
+    def _template_parses(cls, value: str) -> str:
+        check_template_syntax(value)
+        return value
+
     @field_validator("location")
     @classmethod
     def _location_parses(cls, value: str) -> str:
@@ -117,35 +172,19 @@ class MediaFetch(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> MediaFetch:
-        if self.body and self.method == "GET":
-            raise ValueError("body: a GET request has no body; use method POST")
         if self.location and self.response == "raw":
             raise ValueError("location: only base64 and data_url responses are read from a JSON location")
-        if self.headers and self.host_from_payload and not self.hosts:
-            raise ValueError("hosts: the URL's host comes from the payload and headers are sent; list the hosts "
-                             "they may go to (e.g. ['api.twilio.com']) so a forged payload cannot collect them")
-        if self.body_is_json and self.body.strip():
-            sample = compile_template(self.body, _SampleAttributes(), inline_attributes=False).render_json({})
-            try:
-                json.loads(sample)
-            except ValueError as exc:
-                raise ValueError(f"body is not a JSON template ({exc} once placeholders are filled: "
-                                 f"{sample[:200]!r})") from None
+        if self.resolve is None and uses_resolved(self.url):
+            raise ValueError("url: {{resolved}} needs a resolve step (fetch.resolve) that answers it")
+        if self.resolve is not None and not uses_resolved(self.url):
+            raise ValueError("url: with a resolve step, the URL must use {{resolved}} (its whole URL, "
+                             "'{{resolved}}', or a part such as 'https://api.telegram.org/file/bot.../{{resolved}}')")
+        for what, request in (("", self), ("resolve.", self.resolve)):
+            if request is not None and request.headers and request.host_from_payload and not self.hosts:
+                raise ValueError(f"hosts: the {what}url's host comes from the payload or the provider's answer and "
+                                 "headers are sent; list the hosts they may go to (e.g. ['api.twilio.com']) so a "
+                                 "forged payload cannot collect them")
         return self
-
-    @property
-    def host_from_payload(self) -> bool:
-        """Does a message placeholder choose the host (a forged payload could then choose it)?"""
-        if self.url.startswith("{{"):
-            return not re.match(r"\{\{\s*attributes\.", self.url)
-        return re.search(r"\{\{\s*msg", urlsplit(self.url).netloc) is not None
-
-    @property
-    def body_is_json(self) -> bool:
-        content_type = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "").lower()
-        if content_type:
-            return "json" in content_type
-        return self.body.lstrip()[:1] in ("{", "[")
 
 
 class _SampleAttributes(dict):
@@ -159,13 +198,20 @@ class _SampleAttributes(dict):
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledFetch:
-    url: Template
+class CompiledRequest:
+    url: CompiledUrl
     method: str
     headers: tuple[tuple[str, Template], ...]
     secret_headers: tuple[tuple[str, str], ...]  # header text with {{ssm:/chatbridge/...}}, filled at fetch time
     body: Template | None
     body_is_json: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFetch:
+    request: CompiledRequest
+    resolve: CompiledRequest | None
+    resolve_location: Location | None
     response: ResponseFormat
     location: Location | None
     content_type: Template | None
@@ -177,28 +223,67 @@ class CompiledFetch:
 
 def compile_fetch(fetch: MediaFetch, attributes: dict[str, Any]) -> CompiledFetch:
     """Compile every template of a fetch against the spec's attributes (unknown ones raise)."""
-    def template(source: str, *, json_body: bool = False) -> Template:
-        return compile_template(source, attributes, inline_attributes=not json_body)
+    def template(source: str) -> Template:
+        return compile_template(source, attributes)
 
     return CompiledFetch(
-        url=template(fetch.url), method=fetch.method,
-        headers=tuple((name, template(value)) for name, value in fetch.headers.items() if not _SSM.search(value)),
-        secret_headers=tuple((name, value) for name, value in fetch.headers.items() if _SSM.search(value)),
-        body=template(fetch.body, json_body=fetch.body_is_json) if fetch.body else None,
-        body_is_json=fetch.body_is_json, response=fetch.response, location=compile_location(fetch.location),
+        request=_compile_request(fetch, attributes),
+        resolve=_compile_request(fetch.resolve, attributes) if fetch.resolve else None,
+        resolve_location=compile_location(fetch.resolve.location) if fetch.resolve else None,
+        response=fetch.response, location=compile_location(fetch.location),
         content_type=template(fetch.content_type) if fetch.content_type else None,
         filename=template(fetch.filename) if fetch.filename else None,
         hosts=tuple(fetch.hosts), max_bytes=fetch.max_bytes, timeout=fetch.timeout)
+
+
+def _compile_request(request: _Request, attributes: dict[str, Any]) -> CompiledRequest:
+    body = (compile_template(request.body, attributes, inline_attributes=not request.body_is_json)
+            if request.body else None)
+    return CompiledRequest(
+        url=compile_url(request.url, attributes), method=request.method,
+        headers=tuple((name, compile_template(value, attributes)) for name, value in request.headers.items()
+                      if not _SSM.search(value)),
+        secret_headers=tuple((name, value) for name, value in request.headers.items() if _SSM.search(value)),
+        body=body, body_is_json=request.body_is_json)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One rendered request of a fetch. ``url`` is what may be shown (secrets as ``***``); the URL sent is
+    ``send_url``, built from ``url_parts`` once the secrets (and the resolve step's answer) are known."""
+
+    method: str
+    url: str
+    url_parts: RenderedUrl
+    headers: dict[str, str]
+    body: bytes | None
+    secret_headers: dict[str, str] = field(default_factory=dict)
+
+    def send_url(self, secrets: dict[str, str], resolved: str | None = None) -> str:
+        return build_url(self.url_parts, secrets, resolved)
+
+    def filled(self, values: dict[str, str]) -> HttpRequest:
+        """The request with its secret headers filled in (CR/LF removed: a secret cannot inject a header)."""
+        filled = {name: re.sub(r"[\r\n\x00]+", " ", _SSM.sub(lambda m: values.get(m.group(1).strip(), ""), text))
+                  for name, text in self.secret_headers.items()}
+        return replace(self, headers={**self.headers, **filled}, secret_headers={})
+
+    @property
+    def secret_names(self) -> set[str]:
+        return {name.strip() for text in self.secret_headers.values() for name in _SSM.findall(text)} | \
+            secret_names(self.url_parts)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``simulate`` shows: the request without header values (they may hold keys)."""
+        return {"method": self.method, "url": self.url, "headers": sorted({*self.headers, *self.secret_headers}),
+                "body": self.body.decode("utf-8") if self.body is not None else None}
 
 
 @dataclass(frozen=True, slots=True)
 class FetchRequest:
     """One rendered fetch, ready for ``media_fetch.fetch``."""
 
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes | None
+    request: HttpRequest
     response: ResponseFormat
     location: Location | None
     hosts: tuple[str, ...]
@@ -206,23 +291,54 @@ class FetchRequest:
     timeout: float
     content_type: str  # the spec's hint, rendered ('' when none)
     filename: str
-    secret_headers: dict[str, str] = field(default_factory=dict)  # filled by ``with_secrets`` before sending
+    resolve: HttpRequest | None = None
+    resolve_location: Location | None = None
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # filled by ``with_secrets``, never stored
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def url(self) -> str:
+        return self.request.url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.request.headers
+
+    @property
+    def body(self) -> bytes | None:
+        return self.request.body
 
     @property
     def secret_names(self) -> list[str]:
-        """SSM parameters the headers need (read through ``repository.secrets`` at fetch time, never stored)."""
-        return sorted({name.strip() for text in self.secret_headers.values() for name in _SSM.findall(text)})
+        """SSM parameters the headers and URLs need (read through ``repository.secrets`` at fetch time, never
+        stored)."""
+        names = self.request.secret_names | (self.resolve.secret_names if self.resolve else set())
+        return sorted(names)
 
     def with_secrets(self, values: dict[str, str]) -> FetchRequest:
-        """The request with its secret headers filled in (CR/LF removed: a secret cannot inject a header)."""
-        filled = {name: re.sub(r"[\r\n\x00]+", " ", _SSM.sub(lambda m: values.get(m.group(1).strip(), ""), text))
-                  for name, text in self.secret_headers.items()}
-        return replace(self, headers={**self.headers, **filled}, secret_headers={})
+        """The request with its secrets at hand: header secrets filled in, URL secrets kept for ``send_url``."""
+        return replace(self, request=self.request.filled(values),
+                       resolve=self.resolve.filled(values) if self.resolve else None,
+                       secrets={name: values.get(name, "") for name in self.secret_names})
+
+    def mask(self, text: str) -> str:
+        """``text`` (an error) with every secret of this fetch, as read and as sent in a URL, shown as ``***``."""
+        for secret in sorted({variant for value in self.secrets.values() if len(value) >= 4
+                              for variant in (value, quote(value, safe=PATH_SEGMENT_SAFE), quote(value, safe=""))},
+                             key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def describe(self) -> dict[str, Any]:
-        """What ``simulate`` shows: the request without header values (they may hold keys)."""
-        return {"method": self.method, "url": self.url, "headers": sorted({*self.headers, *self.secret_headers}),
-                "body": self.body.decode("utf-8") if self.body is not None else None, "response": self.response}
+        """What ``simulate`` shows: the requests without header values (they may hold keys)."""
+        described = {**self.request.describe(), "response": self.response}
+        if self.resolve is not None:
+            described["resolve"] = {**self.resolve.describe(), "location": self.resolve_location.source
+                                    if self.resolve_location else ""}
+        return described
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,34 +379,28 @@ def split_body(body: str) -> tuple[str, str | None]:
 
 def render_fetch(fetch: CompiledFetch, message: Any, root: Any) -> FetchRequest:
     """The request a message stands for; never raises (a bad URL is refused when fetched)."""
-    url = _render_url(fetch.url, message, root)
-    headers = {name: re.sub(r"[\r\n\x00]+", " ", template.render(message, root)).strip()
-               for name, template in fetch.headers}
-    body: bytes | None = None
-    if fetch.body is not None:
-        text = fetch.body.render_json(message, root) if fetch.body_is_json else fetch.body.render(message, root)
-        body = text.encode("utf-8")
-        if fetch.body_is_json and not any(name.lower() == "content-type" for name in headers):
-            headers["Content-Type"] = "application/json"
     return FetchRequest(
-        method=fetch.method, url=url, headers=headers, body=body, response=fetch.response, location=fetch.location,
+        request=_render_request(fetch.request, message, root), response=fetch.response, location=fetch.location,
         hosts=fetch.hosts, max_bytes=fetch.max_bytes, timeout=fetch.timeout,
         content_type=fetch.content_type.render(message, root).strip() if fetch.content_type else "",
         filename=fetch.filename.render(message, root).strip() if fetch.filename else "",
-        secret_headers=dict(fetch.secret_headers))
+        resolve=_render_request(fetch.resolve, message, root) if fetch.resolve else None,
+        resolve_location=fetch.resolve_location)
 
 
-def _render_url(template: Template, message: Any, root: Any) -> str:
-    """A placeholder that starts the URL gives it whole (``{{msg.MediaUrl0}}``); later ones are path or
-    query parts and are percent-encoded, so a value cannot change the host or add parameters."""
-    out: list[str] = []
-    for part in template.parts:
-        if type(part) is str:
-            out.append(part)
-            continue
-        text = value_text(part.first(message, root))  # type: ignore[union-attr]
-        out.append(quote(text, safe="") if "".join(out) else text.strip())
-    return "".join(out)
+def _render_request(request: CompiledRequest, message: Any, root: Any) -> HttpRequest:
+    url = render_url(request.url, message, root)
+    headers = {name: re.sub(r"[\r\n\x00]+", " ", template.render(message, root)).strip()
+               for name, template in request.headers}
+    body: bytes | None = None
+    if request.body is not None:
+        text = (request.body.render_json(message, root) if request.body_is_json
+                else request.body.render(message, root))
+        body = text.encode("utf-8")
+        if request.body_is_json and not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+    return HttpRequest(method=request.method, url=shown_url(url), url_parts=url, headers=headers, body=body,
+                       secret_headers=dict(request.secret_headers))
 
 
 def media_request(fetch: CompiledFetch, before: str, after: str | None, message: Any, root: Any) -> MediaRequest:
@@ -298,11 +408,3 @@ def media_request(fetch: CompiledFetch, before: str, after: str | None, message:
         text = before.rstrip()
         return MediaRequest(render_fetch(fetch, message, root), f"{text}\n" if text else "", "", markup=True)
     return MediaRequest(render_fetch(fetch, message, root), before, after, markup=False)
-
-
-def host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
-    """True when ``hosts`` is empty or names the URL's host (``*.twilio.com`` covers its subdomains)."""
-    if not hosts:
-        return True
-    host = (urlsplit(url).hostname or "").lower()
-    return any(host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])) for allowed in hosts)

@@ -8,18 +8,25 @@ reach an internal address. Redirects are followed (Twilio's media URLs redirect 
 checked the same way, at most ``MAX_REDIRECTS`` of them, and headers are dropped when the host changes
 (they may carry an API key). The body is read in chunks and abandoned past ``max_bytes``; one deadline
 covers the whole fetch, redirects and a slow trickle included.
+
+A fetch with a ``resolve`` step makes two requests (WhatsApp Cloud: the media id's URL, then the file;
+Telegram: ``getFile``, then the file path). The first is fenced the same way, its JSON answer is capped at
+``RESOLVE_MAX_BYTES``, and the URL it yields is checked against ``hosts`` like any other: it is chosen by the
+provider, and headers go only where ``hosts`` says. Errors never carry a secret (``FetchRequest.mask``).
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import ssl
 import time
 from urllib.parse import urljoin, urlsplit
 
-from chatbridge.media import FetchRequest, MediaFetchFailed, host_allowed
+from chatbridge.media import FetchRequest, HttpRequest, MediaFetchFailed
 from chatbridge.media_files import FetchedFile, decode_response
+from chatbridge.media_url import host_allowed
 from chatbridge.url_guard import OutboundUrlRefused, check_url
 
 MAX_REDIRECTS = 3
@@ -28,6 +35,7 @@ MIN_TIMEOUT = 0.5  # below this a fetch is not worth starting
 _REDIRECTS = (301, 302, 303, 307, 308)
 _ENCODED_OVERHEAD = 65_536  # JSON around a base64 file
 USER_AGENT = "chatbridge-media/1"
+RESOLVE_MAX_BYTES = 1024 * 1024  # a JSON answer naming a URL is a few hundred bytes
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -60,20 +68,56 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 def fetch(request: FetchRequest, *, allow: str | None = None, budget: float | None = None) -> FetchedFile:
-    """Fetch and decode one file, or raise ``MediaFetchFailed`` saying why (never anything else).
+    """Fetch and decode one file, or raise ``MediaFetchFailed`` saying why (never anything else); the reason
+    never holds the fetch's secrets.
 
     ``budget`` caps the time further (what is left of the webhook request's own time); ``allow`` defaults
-    to ``CHATBRIDGE_OUTBOUND_ALLOW``.
+    to ``CHATBRIDGE_OUTBOUND_ALLOW``. The resolve step, when there is one, shares the time.
     """
     timeout = request.timeout if budget is None else min(request.timeout, budget)
     if timeout < MIN_TIMEOUT:
         raise MediaFetchFailed("no time was left for it in this webhook request (earlier files used it up)")
-    if not host_allowed(request.url, request.hosts):
-        raise MediaFetchFailed(f"host {urlsplit(request.url).hostname or request.url[:80]!r} is not in fetch.hosts "
-                               f"({', '.join(request.hosts)})")
     deadline = time.monotonic() + timeout
-    limit = request.max_bytes if request.response == "raw" else request.max_bytes * 4 // 3 + _ENCODED_OVERHEAD
-    method, url, headers, body = request.method, request.url, dict(request.headers), request.body
+    try:
+        resolved = _resolve(request, deadline=deadline, timeout=timeout, allow=allow) if request.resolve else None
+        limit = request.max_bytes if request.response == "raw" else request.max_bytes * 4 // 3 + _ENCODED_OVERHEAD
+        url = request.request.send_url(request.secrets, resolved)
+        content, content_type = _call(request.request, url, request.hosts, limit=limit, deadline=deadline,
+                                      timeout=timeout, allow=allow)
+        return decode_response(request, content, content_type)
+    except MediaFetchFailed as error:
+        raise MediaFetchFailed(request.mask(str(error))) from None
+
+
+def _resolve(request: FetchRequest, *, deadline: float, timeout: float, allow: str | None) -> str:
+    """The resolve step's answer: the text at its location in a JSON response capped at ``RESOLVE_MAX_BYTES``."""
+    step = request.resolve
+    assert step is not None and request.resolve_location is not None
+    url = step.send_url(request.secrets)
+    content, _ = _call(step, url, request.hosts, limit=RESOLVE_MAX_BYTES, deadline=deadline, timeout=timeout,
+                       allow=allow, what="resolve step: ")
+    where = request.resolve_location.source
+    excerpt = " ".join(content[:200].decode("utf-8", "replace").split())[:120]
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise MediaFetchFailed(f"resolve step: the response is not JSON (it starts {excerpt[:80]!r})") from None
+    value = request.resolve_location.first(document, document)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise MediaFetchFailed(f"resolve step: the response has no text at {where!r} "
+                               f"(response starts {excerpt!r})")
+    return value
+
+
+def _call(step: HttpRequest, url: str, hosts: tuple[str, ...], *, limit: int, deadline: float, timeout: float,
+          allow: str | None, what: str = "") -> tuple[bytes, str]:
+    """One request, redirects followed: (body, Content-Type) of a 2xx answer, else ``MediaFetchFailed``."""
+    if not host_allowed(url, hosts):
+        raise MediaFetchFailed(f"{what}host {urlsplit(url).hostname or url[:80]!r} is not in fetch.hosts "
+                               f"({', '.join(hosts)})")
+    method, headers, body = step.method, dict(step.headers), step.body
     headers.setdefault("User-Agent", USER_AGENT)
     for _ in range(MAX_REDIRECTS + 1):
         status, location, content_type, content = _exchange(method, url, headers, body, limit=limit,
@@ -88,9 +132,9 @@ def fetch(request: FetchRequest, *, allow: str | None = None, budget: float | No
             url = next_url
             continue
         if not 200 <= status < 300:
-            raise MediaFetchFailed(f"HTTP {status} from {urlsplit(url).hostname}")
-        return decode_response(request, content, content_type)
-    raise MediaFetchFailed(f"more than {MAX_REDIRECTS} redirects")
+            raise MediaFetchFailed(f"{what}HTTP {status} from {urlsplit(url).hostname}")
+        return content, content_type
+    raise MediaFetchFailed(f"{what}more than {MAX_REDIRECTS} redirects")
 
 
 def _exchange(method: str, url: str, headers: dict[str, str], body: bytes | None, *, limit: int, deadline: float,

@@ -6,7 +6,7 @@ providers (open-wa among them) never retry a webhook, so answering 503 would los
 then says the file could not be fetched and why. Storage errors (S3 down) are different: they propagate,
 the webhook answers 503 and nothing of the payload has been written yet, so the provider's retry is safe.
 
-Header secrets (``{{ssm:/chatbridge/...}}``) are read from SSM Parameter Store just before the fetch,
+Header and URL-path secrets (``{{ssm:/chatbridge/...}}``) are read from SSM Parameter Store just before the fetch,
 as the dispatcher reads them, and never stored or shown.
 
 A message whose dedup item exists is a retried delivery: its file was stored the first time, it is not
@@ -80,7 +80,7 @@ def _store_one(spec_id: int, dedup_id: str, message: MappedMessage, *, base_url:
             fetch = fetch.with_secrets(secrets.resolve_secrets(fetch.secret_names))
         except secrets.SecretNotFound:
             return _failed(message, request, f"the SSM parameter(s) {', '.join(fetch.secret_names)} of its headers "
-                                             "do not exist or cannot be read")
+                                             "or URL do not exist or cannot be read")
     try:
         file = media_fetch.fetch(fetch, budget=deadline - time.monotonic())
     except MediaFetchFailed as error:

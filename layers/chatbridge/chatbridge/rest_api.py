@@ -27,13 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chatbridge.errors import ChatbridgeError
 from chatbridge.locations import value_text
 from chatbridge.outgoing import MISSING, plain, resolve
-from chatbridge.templates import json_string_state_after
+from chatbridge.templates import PATH_SEGMENT_SAFE, json_string_state_after
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")
-_PATH_SAFE = ":@!$&'()*+,;="  # what a path segment may hold unencoded (RFC 3986 pchar): Telegram's 123:AAE...
 SSM_PREFIX = "/chatbridge/"  # the dispatcher may read only parameters under this path (least privilege)
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
@@ -302,7 +301,7 @@ def _render_url(template: str, context: RenderContext) -> tuple[str, str, list[s
         text = value_text(context.value(name))
         if not name.startswith("ssm:"):
             return quote(text, safe="")
-        encoded = quote(text, safe=_PATH_SAFE)  # one path segment: '/', '?', '#' and '%' are encoded
+        encoded = quote(text, safe=PATH_SEGMENT_SAFE)  # one path segment: '/', '?', '#' and '%' are encoded
         if not shown:
             secrets.extend(secret for secret in (encoded, text) if secret)
         return "***" if shown else encoded

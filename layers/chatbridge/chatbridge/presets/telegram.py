@@ -4,9 +4,21 @@ The bot token sits in the URL path (``/bot<token>/sendMessage``): it is an SSM r
 dispatcher at send time and shown as ``***`` in delivery records, like header secrets. Edited messages carry the
 original ``message_id``; keyed on it the ingest would drop an edit as a duplicate, so this preset keys
 messages on the whole update (``update_id`` is unique per update and Telegram retries the same body).
+
+Media: ``getFile?file_id=...`` answers ``{"result": {"file_path": ...}}``, and the file is at
+``/file/bot<token>/<file_path>``. Both URLs carry the token in the path, as the same SSM reference, so it is
+read at fetch time and shown as ``***`` wherever a URL or an error is stored.
 """
 
-from chatbridge.presets.model import Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
+
+_FILES = "document|||voice|||audio|||video|||video_note|||sticker"
+
+
+def _fetch(file_id: str, **extra: str) -> dict[str, object]:
+    return {"resolve": {"url": "<<base_url>>/bot<<token>>/getFile?file_id={{msg." + file_id + "}}",
+                        "location": "result.file_path"},
+            "url": "<<base_url>>/file/bot<<token>>/{{resolved}}", "hosts": ["<<base_url_host>>"], **extra}
 
 PRESET = Preset(
     name="telegram",
@@ -21,6 +33,7 @@ PRESET = Preset(
                   pattern=r"[A-Za-z0-9_-]{1,256}", example="a-long-random-string"),
         Parameter(name="base_url", kind="url", default="https://api.telegram.org",
                   description="Bot API server", pattern=r"https?://[^\s\"'<>{}]+", example="https://api.telegram.org"),
+        media_parameter("getFile, then /file/bot<token>/<file_path>, both on base_url"),
     ),
     incoming_webhook={
         "name": "Telegram",
@@ -47,6 +60,12 @@ PRESET = Preset(
                                "sticker.emoji}}"},
         "on_closed_chat": "pending",
     },
+    media={"image": {"body": "{{msg.caption}}", "fetch": _fetch("photo.-1.file_id")},
+           "attachment": {"body": "[file] {{msg.document.file_name|||caption|||sticker.emoji}}",
+                          "fetch": _fetch(_FILES.replace("|||", ".file_id|||") + ".file_id",
+                                          content_type="{{msg." + _FILES.replace("|||", ".mime_type|||") +
+                                                       ".mime_type}}",
+                                          filename="{{msg.document.file_name|||audio.file_name|||video.file_name}}")}},
     rest_api={
         "name": "Telegram sendMessage",
         "method": "POST",

@@ -3,11 +3,30 @@
 Status updates (sent, delivered, read, failed) arrive in the same webhook under ``value.statuses`` with no
 ``messages``: the spec answers them ``ignored``. The sender's name sits beside the messages
 (``value.contacts``), hence the ``$root`` nick.
+
+Media: the webhook names a media id. ``GET <base_url>/<api_version>/<media id>`` with the access token answers
+``{"url": ...}`` (a short-lived URL on ``lookaside.fbsbx.com``), which is fetched with the token again. The
+token goes only to ``base_url``'s host and ``*.fbsbx.com``: the URL is the provider's answer, never trusted
+further than that.
 """
 
-from chatbridge.presets.model import Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _MEDIA = "document|||audio|||video|||sticker|||voice"
+
+
+def _field(name: str) -> str:
+    """``{{msg.document.<name>|||audio.<name>|||...}}``: the field of whichever media object the message has."""
+    return "{{msg." + "|||".join(f"{kind}.{name}" for kind in _MEDIA.split("|||")) + "}}"
+
+
+_TOKEN = {"Authorization": "Bearer <<token>>"}
+
+
+def _fetch(kind_field: str, **extra: str) -> dict[str, object]:
+    return {"resolve": {"url": "<<base_url>>/<<api_version>>/{{msg." + kind_field + "}}", "headers": _TOKEN,
+                        "location": "url"},
+            "url": "{{resolved}}", "headers": _TOKEN, "hosts": ["<<base_url_host>>", "*.fbsbx.com"], **extra}
 
 PRESET = Preset(
     name="whatsapp-cloud",
@@ -27,6 +46,8 @@ PRESET = Preset(
                   example="v21.0"),
         Parameter(name="base_url", kind="url", default="https://graph.facebook.com", description="Graph API host",
                   pattern=r"https?://[^\s\"'<>{}]+", example="https://graph.facebook.com"),
+        media_parameter("the media id's URL from GET <base_url>/<api_version>/<media id>, then the file, both "
+                        "with the token"),
     ),
     incoming_webhook={
         "name": "WhatsApp",
@@ -57,6 +78,11 @@ PRESET = Preset(
                                "{{msg.document.caption|||video.caption|||document.filename}}"},
         "on_closed_chat": "active",
     },
+    media={"image": {"body": "{{msg.image.caption}}",
+                     "fetch": _fetch("image.id", content_type="{{msg.image.mime_type}}")},
+           "attachment": {"body": "[{{msg.type}}] {{msg.document.caption|||video.caption|||document.filename}}",
+                          "fetch": _fetch(_MEDIA.replace("|||", ".id|||") + ".id", content_type=_field("mime_type"),
+                                          filename="{{msg.document.filename}}")}},
     rest_api={
         "name": "WhatsApp Cloud send text",
         "method": "POST",
