@@ -13,14 +13,16 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbridge.mapping import MappedChat, MappedMessage, MappingResult
-from chatbridge.media_ingest import MediaResult, store_media
 from chatbridge.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
 from chatbridge.repository import specs as spec_store
 from chatbridge.spec import IncomingWebhookSpec
+
+if TYPE_CHECKING:
+    from chatbridge.media_ingest import MediaResult
 
 MAX_MESSAGE_CHARS = 65_536  # a DynamoDB item holds 400 KB; LHC's msg column is similar
 MAX_RAW_BYTES = 65_536  # the chat keeps the payload that created it when it is this small...
@@ -84,8 +86,8 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
     assert spec.id is not None, "a stored spec has an id"
     outcome = IngestOutcome(skipped=len(result.skipped))
     digest = payload_digest(payload)
-    media = store_media(spec.id, ((dedup_id(m, digest), m) for chat in result.chats for m in chat.messages),
-                        base_url=media_base_url)
+    media = _store_files(spec.id, [(dedup_id(m, digest), m) for chat in result.chats for m in chat.messages
+                                   if m.media is not None], media_base_url)
     _note_media(outcome, media)
     bodies = {item.index: item.body for item in media}
     now = int(time.time())
@@ -105,6 +107,16 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
         outcome.messages.extend({"chat_id": stored.chat_id, "id": i} for i in stored.message_ids)
         outcome.duplicates += stored.duplicates
     return outcome
+
+
+def _store_files(spec_id: int, messages: list[tuple[str, MappedMessage]], base_url: str) -> list[MediaResult]:
+    """Fetch and store files; the fetch machinery (HTTP, TLS, S3) is imported only by requests that carry files,
+    so a text webhook's cold start does not pay for it."""
+    if not messages:
+        return []
+    from chatbridge.media_ingest import store_media
+
+    return store_media(spec_id, messages, base_url=base_url)
 
 
 def _note_media(outcome: IngestOutcome, media: list[MediaResult]) -> None:
