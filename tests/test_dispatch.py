@@ -98,3 +98,16 @@ def test_an_unsendable_request_is_a_permanent_failure_not_a_crash(httpserver):
                           timeout=2)
     result = send(bad, allow=LOOPBACK)
     assert result.refused and "cannot be sent" in result.error
+
+
+def test_send_connects_to_the_address_the_guard_checked_not_a_second_dns_answer(httpserver, monkeypatch):
+    """DNS rebinding: the name is resolved once, by the guard; the connection goes to that address."""
+    from chatbridge import url_guard
+
+    answers = iter([[LOOPBACK]])  # a second lookup would raise StopIteration: there must be none
+    monkeypatch.setattr(url_guard, "_system_resolver", lambda host, port: next(answers))
+    httpserver.expect_oneshot_request("/send", method="POST", headers={"Host": f"rebind.test:{httpserver.port}"}) \
+        .respond_with_data("ok")
+    result = send(request(f"http://rebind.test:{httpserver.port}/send"), allow=LOOPBACK)
+    assert result.status == 200, result
+    httpserver.check_assertions()

@@ -17,16 +17,16 @@ import hashlib
 import http.client
 import socket
 import time
-import urllib.error
-import urllib.request
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from chatbridge.rest_api import RenderedRequest
-from chatbridge.url_guard import OutboundUrlRefused, check_url
+from chatbridge.url_guard import OutboundUrlRefused, check_url, pinned_connection
 
 EXCERPT_CHARS = 2000
+USER_AGENT = "chatbridge/1"
 MAX_BACKOFF_SECONDS = 900
 BASE_BACKOFF_SECONDS = 5
 
@@ -132,16 +132,6 @@ def judge(result: HttpResult, *, is_success: Any, attempt: int) -> Verdict:
     return Verdict(outcome="failed", reason=f"HTTP {result.status} (not retried: the request itself was refused)")
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect could point inside the network, past the URL guard: report it instead of following."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 def _excerpt(raw: bytes) -> str:
     return raw[:EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
 
@@ -163,26 +153,32 @@ def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
         return int((time.monotonic() - started) * 1000)
 
     try:
-        check_url(request.url, allow=allow)
+        addresses = check_url(request.url, allow=allow)
     except OutboundUrlRefused as exc:
         return HttpResult(refused=True, error=str(exc))
     except OSError as exc:
         return HttpResult(error=str(exc), duration_ms=elapsed())
     data = request.body.encode("utf-8") if request.body is not None else None
+    parts = urlsplit(request.url)
     try:
-        http_request = urllib.request.Request(request.url, data=data, method=request.method, headers=request.headers)
-        with _OPENER.open(http_request, timeout=request.timeout) as response:
-            return HttpResult(status=response.status, excerpt=_excerpt(response.read(EXCERPT_CHARS * 4)),
-                              duration_ms=elapsed())
-    except urllib.error.HTTPError as error:
-        body = error.read(EXCERPT_CHARS * 4) if error.fp is not None else b""
-        return HttpResult(status=error.code, retry_after=error.headers.get("Retry-After") if error.headers else None,
-                          excerpt=_excerpt(body), duration_ms=elapsed())
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException,
-            OSError) as error:
-        reason = getattr(error, "reason", None) or error
-        return HttpResult(error=f"network error: {reason}", duration_ms=elapsed())
-    except ValueError as error:  # e.g. a rendered URL http.client cannot send: retrying cannot help
+        # to the address the guard checked (no second DNS answer), and never following a redirect: it could
+        # point inside the network, past the guard, so a 3xx is reported like any other status
+        connection = pinned_connection(parts.scheme, parts.hostname or "", parts.port, addresses,
+                                       timeout=request.timeout)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            headers = dict(request.headers)
+            if not any(name.lower() == "user-agent" for name in headers):
+                headers["User-Agent"] = USER_AGENT
+            connection.request(request.method, target, body=data, headers=headers)
+            response = connection.getresponse()
+            return HttpResult(status=response.status, retry_after=response.getheader("Retry-After"),
+                              excerpt=_excerpt(response.read(EXCERPT_CHARS * 4)), duration_ms=elapsed())
+        finally:
+            connection.close()
+    except (socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as error:
+        return HttpResult(error=f"network error: {error}", duration_ms=elapsed())
+    except ValueError as error:  # e.g. a rendered URL or header http.client cannot send: retrying cannot help
         return HttpResult(refused=True, error=f"the request cannot be sent: {error}", duration_ms=elapsed())
 
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import ssl
 import time
 from urllib.parse import urljoin, urlsplit
 
 from chatbridge.media import FetchRequest, HttpRequest, MediaFetchFailed
 from chatbridge.media_files import FetchedFile, decode_response
 from chatbridge.media_url import host_allowed
-from chatbridge.url_guard import OutboundUrlRefused, check_url
+from chatbridge.url_guard import OutboundUrlRefused, check_url, pinned_connection
 
 MAX_REDIRECTS = 3
 CHUNK = 65_536
@@ -36,35 +35,6 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _ENCODED_OVERHEAD = 65_536  # JSON around a base64 file
 USER_AGENT = "chatbridge-media/1"
 RESOLVE_MAX_BYTES = 1024 * 1024  # a JSON answer naming a URL is a few hundred bytes
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address the URL guard checked, still sending the URL's host name."""
-
-    def __init__(self, host: str, port: int | None, *, address: str | None, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        if self._address is None:
-            super().connect()
-            return
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """As ``_PinnedHTTPConnection``; the certificate is still verified against the host name (SNI)."""
-
-    def __init__(self, host: str, port: int | None, *, address: str | None, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
-
-    def connect(self) -> None:
-        if self._address is None:
-            super().connect()
-            return
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def fetch(request: FetchRequest, *, allow: str | None = None, budget: float | None = None) -> FetchedFile:
@@ -151,11 +121,10 @@ def _exchange(method: str, url: str, headers: dict[str, str], body: bytes | None
         port = parts.port
     except ValueError:
         raise MediaFetchFailed(f"URL {url[:200]!r} has an invalid port") from None
-    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise MediaFetchFailed(f"timed out after {timeout:g} s")
-    connection = kind(parts.hostname or "", port, address=addresses[0] if addresses else None, timeout=remaining)
+    connection = pinned_connection(parts.scheme, parts.hostname or "", port, addresses, timeout=remaining)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request(method, target, body=body, headers=headers)

@@ -9,9 +9,11 @@ for a self-hosted third party on a private network or a local test server.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import os
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -85,3 +87,43 @@ def check_url(url: str, *, allow: str | None = None, resolver: Resolver | None =
                 f"{host} resolves to {address}, an internal address (private, loopback, link-local, "
                 f"multicast or unspecified); add it to {ALLOW_ENV} to allow it")
     return [str(address) for address in addresses]
+
+
+# -- connecting to the address that was checked -----------------------------------------------------
+# Checking a name and then letting the HTTP client resolve it again leaves a gap: a DNS answer that changes
+# in between (rebinding) would reach an internal address. These connections go to the checked address.
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address the URL guard checked, still sending the URL's host name."""
+
+    def __init__(self, host: str, port: int | None, *, address: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        if self._address is None:
+            super().connect()
+            return
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As ``PinnedHTTPConnection``; the certificate is still verified against the host name (SNI)."""
+
+    def __init__(self, host: str, port: int | None, *, address: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        if self._address is None:
+            super().connect()
+            return
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def pinned_connection(scheme: str, host: str, port: int | None, addresses: list[str], *,
+                      timeout: float) -> http.client.HTTPConnection:
+    """A connection to the first address ``check_url`` returned (an allow-listed host returns none: resolve it)."""
+    kind = PinnedHTTPSConnection if scheme == "https" else PinnedHTTPConnection
+    return kind(host, port, address=addresses[0] if addresses else None, timeout=timeout)
