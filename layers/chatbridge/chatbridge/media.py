@@ -23,6 +23,7 @@ from chatbridge.locations import Location, compile_location
 from chatbridge.media_url import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
 from chatbridge.media_url import (CompiledUrl, RenderedUrl, build_url, check_url, compile_url, render_url,
                                   secret_names, shown_url, uses_resolved)
+from chatbridge.spec_fields import LocationText, TemplateText
 from chatbridge.templates import PATH_SEGMENT_SAFE, Template, check_template_syntax, compile_template
 
 MIB = 1024 * 1024
@@ -48,7 +49,7 @@ class _Request(BaseModel):
                      description="template; a placeholder at the very start may give the whole URL")
     method: Literal["GET", "POST"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict, description="templates; CR/LF removed when rendered")
-    body: str = Field("", max_length=65536, description="POST body template; JSON-aware when it is JSON")
+    body: TemplateText = Field("", max_length=65536, description="POST body template; JSON-aware when it is JSON")
 
     @field_validator("method", mode="before")
     @classmethod
@@ -59,12 +60,6 @@ class _Request(BaseModel):
     @classmethod
     def _url(cls, value: str) -> str:
         check_url(value, resolved_allowed=cls._resolved_allowed)
-        return value
-
-    @field_validator("body")
-    @classmethod
-    def _body_parses(cls, value: str) -> str:
-        check_template_syntax(value)
         return value
 
     @field_validator("headers")
@@ -120,14 +115,8 @@ class MediaResolve(_Request):
     """A first request whose JSON answer gives the file's URL, or a part of it: WhatsApp Cloud's
     ``GET /<version>/<media id>`` (``url``), Telegram's ``getFile`` (``result.file_path``)."""
 
-    location: str = Field(min_length=1, description="where the URL (or the value for {{resolved}}) sits in the "
-                                                    "JSON response, e.g. 'url' or 'result.file_path'")
-
-    @field_validator("location")
-    @classmethod
-    def _location_parses(cls, value: str) -> str:
-        compile_location(value)
-        return value
+    location: LocationText = Field(min_length=1, description="where the URL (or the value for {{resolved}}) sits "
+                                                             "in the JSON response, e.g. 'url' or 'result.file_path'")
 
 
 class MediaFetch(_Request):
@@ -140,26 +129,15 @@ class MediaFetch(_Request):
                                                            "(or the {{resolved}} part of it)")
     response: ResponseFormat = Field("raw", description="raw: the response is the file; base64 / data_url: "
                                                         "text at `location` of a JSON response (or the whole body)")
-    location: str = Field("", description="where the base64 or data URL sits in a JSON response, e.g. 'response'")
-    content_type: str = Field("", description="template or fixed type; empty: from the response")
-    filename: str = Field("", description="template for the file's name, e.g. {{msg.filename}}")
+    location: LocationText = Field("", description="where the base64 or data URL sits in a JSON response, "
+                                                   "e.g. 'response'")
+    content_type: TemplateText = Field("", description="template or fixed type; empty: from the response")
+    filename: TemplateText = Field("", description="template for the file's name, e.g. {{msg.filename}}")
     hosts: list[str] = Field(default_factory=list, description="the URL's host must be one of these "
                                                                "(exact or *.domain)")
     max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, le=MAX_BYTES_LIMIT)
     timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT, description="seconds for the whole fetch, "
                                                                               "resolve step included")
-
-    @field_validator("content_type", "filename")
-    @classmethod
-    def _template_parses(cls, value: str) -> str:
-        check_template_syntax(value)
-        return value
-
-    @field_validator("location")
-    @classmethod
-    def _location_parses(cls, value: str) -> str:
-        compile_location(value)
-        return value
 
     @field_validator("hosts")
     @classmethod

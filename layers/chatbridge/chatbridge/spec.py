@@ -17,6 +17,7 @@ from chatbridge.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.locations import Location, compile_location
 from chatbridge.media import CompiledFetch, MediaFetch, compile_fetch, split_body
+from chatbridge.spec_fields import ConditionText, LocationText, TemplateText
 from chatbridge.templates import Template, check_template_syntax, compile_template
 from chatbridge.verification import Verification
 
@@ -29,26 +30,15 @@ class MessageKind(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    conditions: str = Field("", description="condition language, evaluated on the message")
-    body: str = Field(description="template language: {{msg.<path>}}, {{attributes.<key>}}")
-
-    @field_validator("conditions")
-    @classmethod
-    def _conditions_parse(cls, value: str) -> str:
-        compile_condition(value)
-        return value
-
-    @field_validator("body")
-    @classmethod
-    def _body_parses(cls, value: str) -> str:
-        check_template_syntax(value)
-        return value
+    conditions: ConditionText = Field("", description="condition language, evaluated on the message")
+    body: TemplateText = Field(description="template language: {{msg.<path>}}, {{attributes.<key>}}")
 
 
 class MediaKind(MessageKind):
     """An image or attachment kind: may also say how to fetch the file (``fetch``), which the ingest stores
     in S3 and links from the body: at ``{{file_url}}``, or appended as ``[file=URL]``."""
 
+    body: str = Field(description="a template, with {{file_url}} at most once where the file's link goes")
     fetch: MediaFetch | None = Field(None, description="how to fetch the file; see README, Media")
 
     @field_validator("body")
@@ -103,17 +93,17 @@ class IncomingWebhookSpec(BaseModel):
     log_requests: bool = Field(False, description="keep raw requests and their outcome for debugging")
     verification: Verification | None = Field(None, description="shared secret, HMAC signature, Meta handshake")
 
-    messages: str = Field("", description="location of the message(s); empty: the whole payload")
-    chat_id: str = Field(description="location of the third party's chat id, inside a message")
-    nick: str = ""
+    messages: LocationText = Field("", description="location of the message(s); empty: the whole payload")
+    chat_id: LocationText = Field(description="location of the third party's chat id, inside a message")
+    nick: LocationText = ""
     nick_combine: Literal["first", "join"] = Field(
         "first", description="nick alternatives a|||b: first non-empty, or join all found with a space (LHC)")
-    phone: str = ""
-    email: str = ""
-    time: str = ""
-    message_id: str = ""
+    phone: LocationText = ""
+    email: LocationText = ""
+    time: LocationText = ""
+    message_id: LocationText = ""
 
-    conditions: str = Field("", description="general conditions on the payload's first-level attributes")
+    conditions: ConditionText = Field("", description="general conditions on the payload's first-level attributes")
     text: list[MessageKind] = Field(default_factory=list)
     image: MediaKind | None = None
     attachment: MediaKind | None = None
@@ -132,23 +122,11 @@ class IncomingWebhookSpec(BaseModel):
     def _single_text_kind_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
-    @field_validator("messages", "chat_id", "nick", "phone", "email", "time", "message_id")
-    @classmethod
-    def _location_parses(cls, value: str) -> str:
-        compile_location(value)
-        return value
-
     @field_validator("chat_id")
     @classmethod
     def _chat_id_is_given(cls, value: str) -> str:
         if compile_location(value) is None:
             raise ValueError("give the location of the chat id inside a message, e.g. 'from'")
-        return value
-
-    @field_validator("conditions")
-    @classmethod
-    def _conditions_parse(cls, value: str) -> str:
-        compile_condition(value)
         return value
 
     @model_validator(mode="after")
