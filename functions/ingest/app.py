@@ -26,6 +26,7 @@ app.include_router(webhook_routes.router)
 @app.not_found
 def _no_route(error: Exception) -> Response:
     """A path no route takes (a slash or a control character in the identifier): unknown, not a failure."""
+    metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
     return answer(404, NOT_FOUND)
 
 
