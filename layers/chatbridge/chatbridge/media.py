@@ -24,7 +24,8 @@ from chatbridge.media_url import MediaFetchFailed  # noqa: F401 (re-exported: th
 from chatbridge.media_url import (CompiledUrl, RenderedUrl, build_url, check_url, compile_url, render_url,
                                   secret_names, shown_url, uses_resolved)
 from chatbridge.spec_fields import LocationText, TemplateText
-from chatbridge.templates import PATH_SEGMENT_SAFE, Template, check_template_syntax, compile_template
+from chatbridge.outbound_text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.templates import Template, check_template_syntax, compile_template
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB
@@ -32,9 +33,7 @@ MAX_BYTES_LIMIT = 25 * MIB
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 20.0  # API Gateway gives the whole request 29 s: fetches, S3 and the DynamoDB write
 FILE_URL = re.compile(r"\{\{\s*file_url\s*\}\}")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SSM = re.compile(r"\{\{\s*ssm:(.*?)\}\}")
-_SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")  # the only path chatbridge's functions may read
 
 ResponseFormat = Literal["raw", "base64", "data_url"]
 
@@ -66,7 +65,7 @@ class _Request(BaseModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header in value.items():
-            if not _HEADER_NAME.match(name):
+            if not HEADER_NAME.match(name):
                 raise ValueError(f"{name!r} is not a valid header name")
             if "\r" in header or "\n" in header:
                 raise ValueError(f"{name}: line breaks are not allowed in header values")
@@ -75,7 +74,7 @@ class _Request(BaseModel):
                 check_template_syntax(header)
                 continue
             for secret in secrets:
-                if not _SSM_NAME.match(secret.strip()):
+                if not SSM_PARAMETER_NAME.match(secret.strip()):
                     raise ValueError(f"{name}: {{{{ssm:{secret}}}}} must name an SSM parameter under /chatbridge/ "
                                      "(e.g. {{ssm:/chatbridge/openwa/api-key}})")
             if "{{" in _SSM.sub("", header):

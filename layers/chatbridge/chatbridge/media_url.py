@@ -15,10 +15,10 @@ from urllib.parse import quote, urlsplit
 
 from chatbridge.locations import value_text
 from chatbridge.errors import ChatbridgeError
-from chatbridge.templates import PATH_SEGMENT_SAFE, Template, check_template_syntax, compile_template
+from chatbridge.outbound_text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.templates import Template, check_template_syntax, compile_template
 
 _SLOT = re.compile(r"\{\{\s*(ssm:[^{}]*?|resolved)\s*\}\}")
-_SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")  # the only path chatbridge's functions may read
 RESOLVED = "{{resolved}}"
 
 
@@ -42,7 +42,7 @@ def check_url(value: str, *, resolved_allowed: bool) -> None:
         name = match.group(1).strip()
         if name == "resolved" and not resolved_allowed:
             raise ValueError("{{resolved}} is the resolve step's answer: it belongs in fetch.url, not here")
-        if name.startswith("ssm:") and not _SSM_NAME.match(name[4:].strip()):
+        if name.startswith("ssm:") and not SSM_PARAMETER_NAME.match(name[4:].strip()):
             raise ValueError(f"{match.group(0)} must name an SSM parameter under /chatbridge/ "
                              "(e.g. {{ssm:/chatbridge/telegram/token}})")
         if match.start() == 0:

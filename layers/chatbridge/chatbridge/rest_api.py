@@ -27,13 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chatbridge.errors import ChatbridgeError
 from chatbridge.locations import value_text
 from chatbridge.outgoing import MISSING, plain, resolve
-from chatbridge.templates import PATH_SEGMENT_SAFE, json_string_state_after
+from chatbridge.outbound_text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
+from chatbridge.templates import json_string_state_after
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")
-SSM_PREFIX = "/chatbridge/"  # the dispatcher may read only parameters under this path (least privilege)
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
 _IMG = re.compile(r"\[img\]\s*(\S+?)\s*\[/img\]", re.IGNORECASE)
@@ -106,7 +104,7 @@ def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
             if not allow_ssm:
                 raise RestApiSyntaxError(f"{field}: {match.group(0)} - SSM secrets are allowed in headers and the "
                                          "URL's path only")
-            if not _SSM_NAME.match(_ssm_name(name)):
+            if not SSM_PARAMETER_NAME.match(_ssm_name(name)):
                 raise RestApiSyntaxError(f"{field}: {match.group(0)} must name an SSM parameter under {SSM_PREFIX} "
                                          "(e.g. {{ssm:/chatbridge/openwa/api-key}})")
             continue
@@ -214,7 +212,7 @@ class RestApi(BaseModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header in value.items():
-            if not _HEADER_NAME.match(name):
+            if not HEADER_NAME.match(name):
                 raise RestApiSyntaxError(f"headers: {name!r} is not a valid header name")
             if "\r" in header or "\n" in header:
                 raise RestApiSyntaxError(f"headers.{name}: line breaks are not allowed in header values")

@@ -20,9 +20,6 @@ from chatbridge.errors import SpecSyntaxError
 from chatbridge.locations import MISSING, Location, compact_json, compile_location, value_text
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-# What one URL path segment may hold unencoded (RFC 3986 pchar), so Telegram's ``123:AAE...`` token survives;
-# shared by REST API and media URLs so a secret is encoded the same way wherever it sits.
-PATH_SEGMENT_SAFE = ":@!$&'()*+,;="
 
 
 class _WholeMessage:

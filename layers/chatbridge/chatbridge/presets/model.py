@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chatbridge.errors import ChatbridgeError
 from chatbridge.outgoing import OutgoingWebhook
-from chatbridge.rest_api import SSM_PREFIX, RestApi
+from chatbridge.outbound_text import SSM_PREFIX
+from chatbridge.rest_api import RestApi
 from chatbridge.spec import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 _SLOT = re.compile(r"<<([a-z_]+)>>")

@@ -1,0 +1,16 @@
+"""What text a request chatbridge sends out (an operator reply, a media fetch) may carry: one rule for both.
+
+The SSM path is part of the security contract: the functions' IAM policies let them read parameters under
+``/chatbridge/`` only, so a reference outside it is refused when it is saved, not when a reply fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # an RFC 9110 token
+SSM_PREFIX = "/chatbridge/"
+SSM_PARAMETER_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,1000}$")
+# What one URL path segment may hold unencoded (RFC 3986 pchar), so Telegram's ``123:AAE...`` token survives;
+# a secret is encoded the same way wherever it sits.
+PATH_SEGMENT_SAFE = ":@!$&'()*+,;="
