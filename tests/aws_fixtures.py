@@ -8,6 +8,7 @@ template gives the functions, and clears every cached client so each test starts
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,15 @@ def call(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
         return response["statusCode"], json.loads(body)
     except ValueError:
         return response["statusCode"], body
+
+
+def chat_table_items() -> list[dict[str, Any]]:
+    """Every item of the chat table (all pages, consistent read): what a test counts after faults."""
+    table = boto3.resource("dynamodb").Table(os.environ["CHAT_TABLE"])
+    found, kwargs = [], {"ConsistentRead": True}
+    while True:
+        answer = table.scan(**kwargs)
+        found.extend(answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            return found
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -13,10 +13,9 @@ import json
 import os
 from collections import Counter
 
-import boto3
 import pytest
 
-from aws_fixtures import api_event, aws_stack, call  # noqa: F401 (fixture)
+from aws_fixtures import api_event, aws_stack, call, chat_table_items  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs, tables
 from chatbridge.spec import IncomingWebhookSpec
 from faults import Faults
@@ -48,24 +47,13 @@ def faults(aws_stack):
     injector.detach()
 
 
-def items() -> list[dict]:
-    table = boto3.resource("dynamodb").Table(os.environ["CHAT_TABLE"])
-    found, kwargs = [], {"ConsistentRead": True}
-    while True:
-        answer = table.scan(**kwargs)
-        found.extend(answer["Items"])
-        if "LastEvaluatedKey" not in answer:
-            return found
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
 def counts() -> Counter:
-    return Counter(item["type"] for item in items())
+    return Counter(item["type"] for item in chat_table_items())
 
 
 def assert_consistent() -> dict[int, list[str]]:
     """Nothing half-written; returns each chat's provider message ids in message-id order."""
-    everything = items()
+    everything = chat_table_items()
     by_type: dict[str, list[dict]] = {}
     for item in everything:
         by_type.setdefault(item["type"], []).append(item)

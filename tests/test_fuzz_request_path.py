@@ -19,7 +19,7 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, event as note, given, settings, strategies as st
 
-from aws_fixtures import Context, aws_stack  # noqa: F401 (fixture)
+from aws_fixtures import Context, aws_stack, chat_table_items  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs
 from chatbridge.spec import IncomingWebhookSpec
 from pipeline import load_handler
@@ -142,17 +142,6 @@ def event(method: str, path: str, *, body: str | None, is_base64: bool, headers:
 
 
 # -- invariants ------------------------------------------------------------------------------------
-
-def chat_table_items() -> list[dict]:
-    table = boto3.resource("dynamodb").Table(os.environ["CHAT_TABLE"])
-    found, kwargs = [], {"ConsistentRead": True}
-    while True:
-        answer = table.scan(**kwargs)
-        found.extend(answer["Items"])
-        if "LastEvaluatedKey" not in answer:
-            return found
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
 
 def chat_table_size() -> int:
     """The live item count (moto counts at once; a scan per example would cost most of the run)."""
