@@ -54,6 +54,15 @@ def test_invalid_spec_is_422_naming_the_field_and_stores_nothing(aws_stack, chan
     assert admin("GET", "/admin/incoming-webhooks/batch-chat")[0] == 404
 
 
+def test_a_condition_that_could_never_match_is_422_naming_the_field_and_the_clause(aws_stack):
+    """``type==chat`` used to be stored and then match nothing; now the save says which clause to fix."""
+    status, body = put_spec({**SPEC, "text": [{"body": "{{msg.text}}"},
+                                              {"conditions": "kind=x||type==chat", "body": "{{msg.text}}"}]})
+    assert status == 422 and [error["field"] for error in body["errors"]] == ["text.1.conditions"]
+    assert "clause 2 'type==chat': '==' is not an operator (write type=chat)" in body["errors"][0]["reason"]
+    assert admin("GET", "/admin/incoming-webhooks/batch-chat")[0] == 404
+
+
 def test_put_with_a_differing_identifier_or_no_json_is_400(aws_stack):
     assert put_spec({**SPEC, "identifier": "other-one"})[0] == 201
     status, _ = admin("PUT", "/admin/incoming-webhooks/batch-chat", body={**SPEC, "identifier": "other-one"})

@@ -84,6 +84,38 @@ def test_malformed_conditions_are_refused_naming_the_clause(source, fragment):
     assert fragment in str(raised.value)
 
 
+@pytest.mark.parametrize("source, fragment", [
+    ("type==chat", "clause 1 'type==chat': '==' is not an operator (write type=chat)"),
+    ("fromMe=false||type!==image", "clause 2 'type!==image': '!==' is not an operator (write type!=image)"),
+    ("type = = chat", "'==' is not an operator (write type=chat)"),
+    ("type=chat,==image", "'==' is not an operator (write type=chat,image)"),
+    ("type=>chat", "clause 1 'type=>chat': comparisons are not supported"),
+    ("ack>=2", "clause 1 'ack>=2': comparisons are not supported"),
+    ("ack<=2", "comparisons are not supported"),
+    ("ack=<2", "comparisons are not supported"),
+    ("type ! = chat", "clause 1 'type ! = chat': a stray '!' before '=' (write type!=chat)"),
+    ("type!!=chat", "a stray '!' before '=' (write type!=chat)"),
+    ('type="chat"', "compared without quotes (write type=chat)"),
+    ("type='chat','image'", "compared without quotes (write type=chat,image)"),
+    ("photo=__exist__", "clause 1 'photo=__exist__': unknown keyword '__exist__' (the only one is __exists__)"),
+    ("photo!=__EXISTS__", "unknown keyword '__EXISTS__'"),
+])
+def test_clauses_that_parse_but_could_never_match_what_was_meant_are_refused(source, fragment):
+    """Each of these used to be saved and then match nothing, so every payload was silently ignored."""
+    with pytest.raises(SpecSyntaxError) as raised:
+        compile_condition(source)
+    assert fragment in str(raised.value)
+
+
+def test_clauses_that_look_odd_but_mean_something_are_kept():
+    """Spaces around the operator are trimmed, ``attr=`` tests the empty string as in Live Helper Chat, and
+    an ``=`` inside or at the end of a value (base64 padding) is part of the value."""
+    assert holds("type = chat") and holds(" type != image , location ")
+    assert holds("caption=") and not holds("type=") and holds("type!=")
+    assert holds("token=abc==", {"token": "abc=="}) and holds("pair=a=b", {"pair": "a=b"})
+    assert holds('quote=say "hi"', {"quote": 'say "hi"'}) and holds("x=\"", {"x": '"'})
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),

@@ -5,11 +5,18 @@
 (dotted, ``$root.``, or JSONPath without ``=``), optionally with ``|||`` alternatives (the first non-empty
 one is tested). Values compare with the attribute's JSON text (``false``, ``12``, ``null``), trimmed of
 surrounding spaces. A clause on an absent attribute fails; a ``!=`` clause on an absent attribute holds.
+
+Clauses that could never be meant are refused when the spec is saved rather than saved and then matching
+nothing: a doubled operator (``type==chat``, ``type!==x``), a comparison (``ack>=2``, ``type=>chat``),
+a ``!`` parted from its ``=`` (``type ! = x``), a quoted value (``type="chat"``: values are plain text)
+and a misspelt keyword (``photo=__exist__``). ``type=`` stays allowed: as in Live Helper Chat it tests for
+the empty string.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +26,9 @@ from chatbridge.locations import MISSING, Location, compact_json, compile_locati
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause
 _CLAUSE_SEPARATOR = re.compile(r"(?<!\|)\|\|(?!\|)")
+# __name__-shaped values are keywords; a provider's data never looks like that, a typo of __exists__ does
+_KEYWORD = re.compile(r"__\w+__")
+_COMPARISON = "comparisons are not supported: a clause tests equality (=) or inequality (!=) of text"
 
 
 def json_text(value: Any) -> str:
@@ -61,6 +71,7 @@ class Clause:
             raise SpecSyntaxError(f"condition clause {position} {source!r} has stray '|' characters "
                                   "(clauses are joined by exactly '||')")
         values = [value.strip() for value in values_text.split(",")]
+        _refuse_never_meant(position, source, path, self.negated, values)
         self.exists = EXISTS in values
         if self.exists and len(values) > 1:
             raise SpecSyntaxError(f"condition clause {position} {source!r}: {EXISTS} cannot be listed with values")
@@ -76,6 +87,39 @@ class Clause:
 
     def __repr__(self) -> str:
         return f"Clause({self.source!r})"
+
+
+def _refuse_never_meant(position: int, source: str, path: str, negated: bool, values: list[str]) -> None:
+    """Refuse a clause that parses but can never match what its author meant.
+
+    Each of these was saved, then matched nothing (or only an impossible value), and the only sign was
+    every payload being ignored. Live Helper Chat gives none of them a meaning one would write on purpose.
+    """
+    where = f"condition clause {position} {source!r}"
+    operator = "!=" if negated else "="
+
+    def written(fix: Callable[[str], str], left: str = path, middle: str = operator) -> str:
+        return f"write {left}{middle}{','.join(fix(value) for value in values)}"
+
+    if path.endswith("!"):
+        raise SpecSyntaxError(f"{where}: a stray '!' before '=' ({written(str, path.rstrip('!').strip(), '!=')})")
+    if path.endswith((">", "<")):
+        raise SpecSyntaxError(f"{where}: {_COMPARISON}")
+    for value in values:
+        if value.startswith("="):
+            raise SpecSyntaxError(f"{where}: '{operator}=' is not an operator "
+                                  f"({written(lambda v: v.lstrip('=').strip())})")
+        if value.startswith((">", "<")):
+            raise SpecSyntaxError(f"{where}: {_COMPARISON}")
+        if _unquoted(value) != value:
+            raise SpecSyntaxError(f"{where}: values are plain text, compared without quotes ({written(_unquoted)})")
+        if _KEYWORD.fullmatch(value) and value != EXISTS:
+            raise SpecSyntaxError(f"{where}: unknown keyword {value!r} (the only one is {EXISTS})")
+
+
+def _unquoted(value: str) -> str:
+    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
+    return value[1:-1] if quoted else value
 
 
 class Condition:
