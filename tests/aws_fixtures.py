@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,32 @@ class Context:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 60_000
+
+
+@pytest.fixture
+def template_api(aws_stack, httpserver):
+    """The template's API (admin and webhook routes) served by the real handlers on a loopback port, as API
+    Gateway would: each request is routed by the template's own routes and turned into the proxy event API
+    Gateway sends (the local stack's ``build_event``). Yields the base URL."""
+    from werkzeug import Response
+
+    from chatbridge.local.apigateway import Router, build_event, parse_response
+    from pipeline import load_handler
+
+    router = Router(aws_stack["template"].routes)
+
+    def handle(request):
+        match = router.match(request.method, request.path)
+        if match is None:
+            return Response("no route", status=404)
+        event = build_event(method=request.method, raw_path=request.full_path.rstrip("?"),
+                            headers=list(request.headers.items()), body=request.get_data(), match=match,
+                            stage="Prod", source_ip="127.0.0.1")
+        answer = parse_response(load_handler(match.function.code_dir.name).lambda_handler(event, Context()))
+        return Response(answer.body, status=answer.status, headers=answer.headers)
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)
+    return httpserver.url_for("").rstrip("/")
 
 
 def api_event(method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,

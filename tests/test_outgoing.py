@@ -94,6 +94,7 @@ def test_conditions_as_lhc_text_one_per_line():
     ("{args.chat.id} ~ 1", "is not"),
     ("{args.chat.id} empty 1", "takes no value"),
     ("{args.chat.id} > abc", "compares numbers"),
+    ("{args.chat.raw.To} = +1", "chat_attributes"),
 ])
 def test_invalid_condition_is_refused_naming_the_clause(condition, reason):
     with pytest.raises(ValidationError) as error:

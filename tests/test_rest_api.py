@@ -50,6 +50,24 @@ def test_url_placeholders_are_percent_encoded_and_query_is_urlencoded():
     assert rendered.method == "GET" and rendered.body is None
 
 
+def test_an_absent_value_is_empty_text_wherever_a_string_is_built_and_null_only_as_a_bare_json_value():
+    absent = "{{args.chat.nope}}"
+    form = api(url=f"https://api.example.com/p/{absent}/send", query={"q": absent}, headers={"X-A": f"[{absent}]"},
+               body_format="form", body=f"To={absent}&Body={{{{msg}}}}").render(context("hi"))
+    assert form.url == "https://api.example.com/p//send?q=" and form.headers == {"X-A": "[]"}
+    assert form.body == "To=&Body=hi"
+    text = api(body=f"to {absent}.", body_format="text").render(context())
+    assert text.body == "to ."
+    rendered = api(body=f'{{"bare": {absent}, "inside": "x{absent}y"}}').render(context())
+    assert json.loads(rendered.body) == {"bare": None, "inside": "xy"}
+    assert "MISSING" not in form.url + form.body + text.body + rendered.body
+
+
+def test_a_reply_template_reading_the_raw_payload_is_refused_pointing_at_chat_attributes():
+    with pytest.raises(ValidationError, match="chat_attributes"):
+        api(body_format="form", body="From={{args.chat.raw.To}}")
+
+
 def test_header_values_cannot_inject_headers():
     rest = api(headers={"X-Text": "{{msg}}"}, body="plain {{msg}}")
     rendered = rest.render(context("evil\r\nX-Admin: yes"))

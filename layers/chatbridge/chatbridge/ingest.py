@@ -96,6 +96,7 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
     for chat in result.chats:
         draft = chat_store.ChatDraft(spec_id=spec.id, chat_external_id=chat.chat_external_id, nick=chat.nick,
                                      phone=chat.phone, email=chat.email, incoming=incoming,
+                                     attributes=chat.attributes,
                                      raw=stored_raw(payload, chat))
         stored = chat_store.store_messages(draft, new_messages(chat, digest, now=now, bodies=bodies),
                                            next_chat_id=allocate,

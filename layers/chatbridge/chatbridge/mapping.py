@@ -19,6 +19,7 @@ from chatbridge.spec import CompiledKind, CompiledSpec, IncomingWebhookSpec
 
 DEFAULT_NICK = "Visitor"
 MAX_CHAT_ID_LENGTH = 256
+MAX_CHAT_ATTRIBUTE_CHARS = 1_024  # a chat attribute is an address or a number a reply needs, never a document
 _MILLISECONDS_FROM = 100_000_000_000  # a "seconds" value past this would be after year 5000
 
 
@@ -39,6 +40,7 @@ class MappedChat(BaseModel):
     nick: str
     phone: str | None = None
     email: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)  # the spec's chat_attributes that were found
     messages: list[MappedMessage] = Field(default_factory=list)
 
 
@@ -64,7 +66,7 @@ class MappingResult(BaseModel):
             "reason": self.reason,
             "chats": [{
                 "chat_external_id": chat.chat_external_id, "nick": chat.nick, "phone": chat.phone,
-                "email": chat.email,
+                "email": chat.email, **({"attributes": chat.attributes} if chat.attributes else {}),
                 "messages": [_message_document(m) for m in chat.messages],
             } for chat in self.chats],
             "skipped": [{"index": s.index, "reason": s.reason} for s in self.skipped],
@@ -98,7 +100,8 @@ def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResul
         chat = chats.get(chat_id)
         if chat is None:
             chat = chats[chat_id] = _new_chat(compiled, chat_id, message, payload)
-        elif chat.nick == DEFAULT_NICK or chat.phone is None or chat.email is None:
+        elif chat.nick == DEFAULT_NICK or chat.phone is None or chat.email is None or \
+                len(chat.attributes) < len(compiled.chat_attributes):
             _fill_contact(compiled, chat, message, payload)
         chat.messages.append(mapped)
     return MappingResult.model_construct(accepted=True, reason=None, chats=list(chats.values()), skipped=skipped)
@@ -166,13 +169,13 @@ def _text(location: Location | None, message: Any, root: Any) -> str | None:
 
 def _new_chat(compiled: CompiledSpec, chat_id: str, message: Any, root: Any) -> MappedChat:
     chat = MappedChat.model_construct(chat_external_id=chat_id, nick=DEFAULT_NICK, phone=None, email=None,
-                                      messages=[])
+                                      attributes={}, messages=[])
     _fill_contact(compiled, chat, message, root)
     return chat
 
 
 def _fill_contact(compiled: CompiledSpec, chat: MappedChat, message: Any, root: Any) -> None:
-    """Nick, phone and email come from the chat's first message that has them."""
+    """Nick, phone, email and each chat attribute come from the chat's first message that has them."""
     if chat.nick == DEFAULT_NICK and compiled.nick is not None:
         nick = (compiled.nick.joined(message, root) if compiled.nick_join
                 else _text(compiled.nick, message, root))
@@ -182,6 +185,11 @@ def _fill_contact(compiled: CompiledSpec, chat: MappedChat, message: Any, root: 
         chat.phone = _text(compiled.phone, message, root)
     if chat.email is None:
         chat.email = _text(compiled.email, message, root)
+    for name, location in compiled.chat_attributes:
+        if name not in chat.attributes:
+            value = _text(location, message, root)
+            if value is not None:
+                chat.attributes[name] = value[:MAX_CHAT_ATTRIBUTE_CHARS]
 
 
 def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | None:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chatbridge.conditions import json_text
 from chatbridge.dynamo_values import plain
 from chatbridge.errors import ChatbridgeError
+from chatbridge.locations import MISSING, is_empty
 
 EventName = Literal["chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started"]
 EVENTS: tuple[str, ...] = ("chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started")
@@ -34,15 +35,6 @@ EVENTS: tuple[str, ...] = ("chat.web_add_msg_admin", "chat.addmsguser", "chat.cl
 class RuleSyntaxError(ChatbridgeError, ValueError):
     """An outgoing webhook condition cannot be understood (a ``ValueError`` so pydantic names the field)."""
 
-
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 _WORDS = ("notempty", "notlike", "contains", "empty", "like", "neq", "lte", "gte", "eq", "lt", "gt", "in")
 _CLAUSE = re.compile(r"^\{\s*(?P<path>[^{}]+?)\s*\}\s*(?P<op>!=|>=|<=|=|>|<|(?:" + "|".join(_WORDS) +
@@ -80,10 +72,6 @@ def _number(value: Any) -> float | None:
     except (ValueError, OverflowError):
         return None
     return None
-
-
-def _is_empty(value: Any) -> bool:
-    return value is MISSING or value is None or value is False or value == "" or value == [] or value == {}
 
 
 def _equal(value: Any, expected: str) -> bool:
@@ -132,8 +120,8 @@ _TESTS: dict[str, Any] = {
     "in": lambda value, expected: any(_equal(value, item.strip()) for item in expected.split(",")),
     "like": _like,
     "notlike": lambda value, expected: not _like(value, expected),
-    "empty": lambda value, expected: _is_empty(value),
-    "notempty": lambda value, expected: not _is_empty(value),
+    "empty": lambda value, expected: is_empty(value),
+    "notempty": lambda value, expected: not is_empty(value),
 }
 
 
@@ -155,6 +143,10 @@ class RuleClause:
                                   "(for example {args.chat.incoming_chat.incoming.scope})")
         if any(not step for step in path.split(".")):
             raise RuleSyntaxError(f"condition {position} {source!r}: empty step in {path!r}")
+        if path == "args.chat.raw" or path.startswith("args.chat.raw."):
+            raise RuleSyntaxError(f"condition {position} {source!r}: args.chat has no raw payload; keep the value "
+                                  "with the incoming webhook's chat_attributes and test "
+                                  "{args.chat.incoming_chat.attributes.<name>}")
         self.path = path[len("args."):]
         self.operator = _SYNONYMS.get(match.group("op"), match.group("op"))
         self.value = match.group("value").strip()
@@ -267,11 +259,14 @@ def event_of(record: dict[str, Any]) -> ChatEvent | None:
 
 
 _KEY_ATTRIBUTES = frozenset({"pk", "sk", "PK", "SK", "gsi1pk", "gsi1sk", "ttl", "expires_at"})
+# The chat's raw payload stays out of args: jobs carry args through SQS (256 KB) and LHC's args.chat has none.
+# What a reply needs from the payload is kept as incoming_chat.attributes (the spec's chat_attributes).
+_NOT_IN_ARGS = _KEY_ATTRIBUTES | {"raw"}
 
 
 def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str, Any]:
     """``args`` as LHC exposes it: ``chat`` (with ``iwh_id`` and ``chat_variables_array``) and ``msg``."""
-    chat = {key: value for key, value in plain(chat).items() if key not in _KEY_ATTRIBUTES}
+    chat = {key: value for key, value in plain(chat).items() if key not in _NOT_IN_ARGS}
     variables = chat.get("chat_variables") if isinstance(chat.get("chat_variables"), dict) else {}
     if "iwh_id" not in chat and "iwh_id" in variables:
         chat["iwh_id"] = variables["iwh_id"]

@@ -53,7 +53,6 @@ def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
     chat = event.chat if event.chat is not None else storage.get_chat(event.chat_id)
     if chat is None:
         raise ChatNotFound(f"chat {event.chat_id} of a {event.name} record cannot be read")
-    chat = {key: value for key, value in chat.items() if key != "raw"}   # LHC's args.chat has no payload
     args = build_args(chat, event.message)
     rules = [rule for rule in storage.webhooks_for(event.name) if rule.matches(event.name, args)]
     message_id = event.message["id"] if event.message is not None else None

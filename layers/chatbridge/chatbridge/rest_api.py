@@ -25,8 +25,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.locations import value_text
-from chatbridge.outgoing import MISSING, plain, resolve
+from chatbridge.locations import MISSING, value_text
+from chatbridge.outgoing import plain, resolve
 from chatbridge.outbound_text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
 from chatbridge.templates import json_string_state_after
 
@@ -97,6 +97,10 @@ def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
         name = match.group(1)
         if name in _SIMPLE:
             continue
+        if name == "args.chat.raw" or name.startswith("args.chat.raw."):
+            raise RestApiSyntaxError(f"{field}: {match.group(0)} - a reply does not carry the chat's raw payload; "
+                                     "keep what it needs with the incoming webhook's chat_attributes and read "
+                                     "{{args.chat.incoming_chat.attributes.<name>}}")
         if re.fullmatch(r"args\.(chat|msg)(\.[^.\s{}]+)+", name) or \
                 re.fullmatch(r"incoming_webhook\.attributes\.[^\s{}]+", name):
             continue

@@ -8,6 +8,7 @@ unknown keys are refused so typos (``nik``) do not pass silently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -22,6 +23,8 @@ from chatbridge.templates import Template, check_template_syntax, compile_templa
 from chatbridge.verification import Verification
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
+CHAT_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_CHAT_ATTRIBUTES = 20
 AttributeValue = str | int | float | bool | None
 
 
@@ -78,6 +81,7 @@ class CompiledSpec:
     message_id: Location | None
     conditions: Condition
     kinds: tuple[CompiledKind, ...]  # in Live Helper Chat's order: attachment, image, text kinds
+    chat_attributes: tuple[tuple[str, Location], ...] = ()
 
 
 class IncomingWebhookSpec(BaseModel):
@@ -102,6 +106,11 @@ class IncomingWebhookSpec(BaseModel):
     email: LocationText = ""
     time: LocationText = ""
     message_id: LocationText = ""
+    chat_attributes: dict[str, LocationText] = Field(
+        default_factory=dict, max_length=MAX_CHAT_ATTRIBUTES,
+        description="name -> location: values a reply needs that only the provider's payload carries (Twilio's "
+                    "To, the number the visitor wrote to), read from a new chat's first message that has them and "
+                    "kept as incoming_chat.attributes.<name>")
 
     conditions: ConditionText = Field("", description="general conditions on the payload's first-level attributes")
     text: list[MessageKind] = Field(default_factory=list)
@@ -129,6 +138,19 @@ class IncomingWebhookSpec(BaseModel):
             raise ValueError("give the location of the chat id inside a message, e.g. 'from'")
         return value
 
+    @field_validator("chat_attributes")
+    @classmethod
+    def _chat_attribute_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """Names become path steps in REST API placeholders ({{args.chat.incoming_chat.attributes.to}}), so
+        they are plain words; a location that is empty would never fill its attribute."""
+        for name, location in value.items():
+            if not CHAT_ATTRIBUTE_NAME.match(name):
+                raise ValueError(f"chat_attributes: {name!r} must be a word of letters, digits and '_' "
+                                 "(1-64, not starting with a digit)")
+            if compile_location(location) is None:
+                raise ValueError(f"chat_attributes.{name}: give the location of its value, e.g. 'To'")
+        return value
+
     @model_validator(mode="after")
     def _compile(self) -> IncomingWebhookSpec:
         chat_id = cast(Location, compile_location(self.chat_id))  # never None: _chat_id_is_given
@@ -140,7 +162,9 @@ class IncomingWebhookSpec(BaseModel):
             nick_join=self.nick_combine == "join",
             phone=compile_location(self.phone), email=compile_location(self.email),
             time=compile_location(self.time), message_id=compile_location(self.message_id),
-            conditions=compile_condition(self.conditions), kinds=tuple(kinds))
+            conditions=compile_condition(self.conditions), kinds=tuple(kinds),
+            chat_attributes=tuple((name, cast(Location, compile_location(location)))
+                                  for name, location in self.chat_attributes.items()))
         return self
 
     def _compile_kind(self, name: str, kind: Literal["text", "image", "attachment"],

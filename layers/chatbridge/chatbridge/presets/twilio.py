@@ -2,7 +2,8 @@
 
 Twilio signs each webhook with ``X-Twilio-Signature`` over the exact URL it was configured with plus the
 sorted form fields, so the spec stores that URL. Replies go out ``From`` the number the visitor wrote to
-(the chat's first payload's ``To``), which keeps SMS and ``whatsapp:`` senders apart without a parameter.
+(the chat's first payload's ``To``, kept on the chat as the ``to`` chat attribute), which keeps SMS and
+``whatsapp:`` senders apart without a parameter.
 
 Media: ``MediaUrl0`` is fetched with the Messages API's basic auth (accounts may require it for media).
 Only the API host (``base_url``'s) may receive that header: Twilio answers with a redirect to its media
@@ -42,6 +43,7 @@ PRESET = Preset(
         "phone": "From||whatsapp:||last",
         "nick": "ProfileName",
         "message_id": "MessageSid",
+        "chat_attributes": {"to": "To"},
         "text": [
             {"conditions": "Latitude=__exists__",
              "body": "{{msg.Address}} https://maps.google.com/?q={{msg.Latitude}},{{msg.Longitude}}"},
@@ -61,7 +63,7 @@ PRESET = Preset(
         "method": "POST",
         "url": "<<base_url>>/2010-04-01/Accounts/<<account_sid>>/Messages.json",
         "headers": {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic <<basic_auth>>"},
-        "body": "To={{args.chat.incoming_chat.chat_external_id}}&From={{args.chat.raw.To}}&Body={{msg_url}}",
+        "body": "To={{args.chat.incoming_chat.chat_external_id}}&From={{args.chat.incoming_chat.attributes.to}}&Body={{msg_url}}",
         "success_codes": [200, 201],
     },
     setup=(

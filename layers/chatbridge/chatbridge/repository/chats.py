@@ -64,6 +64,7 @@ class ChatDraft:
     email: str | None
     incoming: dict[str, Any]  # {id, identifier, name, scope}
     raw: Any
+    attributes: dict[str, str] = field(default_factory=dict)  # the spec's chat_attributes, for replies
 
 
 @dataclass
@@ -290,7 +291,8 @@ def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
     chat = {**chat_key(chat_id), "type": "chat", "id": chat_id, "status": "pending", "nick": draft.nick,
             "phone": draft.phone, "email": draft.email, "user_id": 0, "iwh_id": draft.spec_id,
             "chat_variables": {"iwh_id": draft.spec_id},
-            "incoming_chat": {"chat_external_id": draft.chat_external_id, "incoming": draft.incoming},
+            "incoming_chat": {"chat_external_id": draft.chat_external_id, "incoming": draft.incoming,
+                              "attributes": draft.attributes},
             "created_at": now, "updated_at": now, "raw": tables.storable(draft.raw), "last_message_id": len(chunk)}
     items = [{"Put": lookup},
              {"Put": {"TableName": table, "Item": chat, "ConditionExpression": "attribute_not_exists(pk)"}},
