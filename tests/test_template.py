@@ -84,9 +84,11 @@ def test_every_admin_route_the_handler_serves_is_in_the_template(template):
     events = template["Resources"]["AdminFunction"]["Properties"]["Events"].values()
     routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
     served = set()
-    for source in (ROOT / "layers/chatbridge/chatbridge/admin.py", ROOT / "layers/chatbridge/chatbridge/admin_outgoing.py"):
+    for module in ("admin", "admin_outgoing", "admin_secrets"):
+        source = ROOT / f"layers/chatbridge/chatbridge/{module}.py"
         for method, path in re.findall(r'@router\.(get|put|post|delete)\("([^"]+)"\)', source.read_text()):
-            served.add((method.upper(), re.sub(r"<(\w+)>", r"{\1}", path)))
+            # `<x>` is one path segment; admin_secrets' `.+` is the greedy {name+} (SSM names hold slashes)
+            served.add((method.upper(), re.sub(r"<(\w+)>", r"{\1}", path).replace("/.+", "/{name+}")))
     assert served == routes
 
 
@@ -100,3 +102,13 @@ def test_functions_share_the_layer_and_powertools_settings(template):
     for name in ("IngestFunction", "AdminFunction"):
         code = template["Resources"][name]["Properties"]["CodeUri"]
         assert (ROOT / code / "app.py").exists()
+
+
+def test_admin_function_may_write_list_and_delete_secrets_only_under_chatbridge(template):
+    statements = [statement for policy in template["Resources"]["AdminFunction"]["Properties"]["Policies"]
+                  if isinstance(policy, dict) and "Statement" in policy for statement in policy["Statement"]]
+    ssm = [s for s in statements if any(str(a).startswith("ssm:") for a in s["Action"])]
+    assert [sorted(s["Action"]) for s in ssm] == [["ssm:DeleteParameter", "ssm:GetParametersByPath",
+                                                   "ssm:PutParameter"]]
+    resources = [r["Fn::Sub"] for r in ssm[0]["Resource"]]
+    assert {r.split(":parameter/", 1)[1] for r in resources} == {"chatbridge", "chatbridge/*"}

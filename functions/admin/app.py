@@ -1,6 +1,7 @@
-"""Admin API (IAM-authorised on AWS): specs, chats, outgoing webhooks, REST APIs, deliveries.
+"""Admin API (IAM-authorised on AWS): specs, chats, outgoing webhooks, REST APIs, deliveries, SSM secrets.
 
-The routes live in the layer as Powertools routers (``chatbridge.admin``, ``chatbridge.admin_outgoing``);
+The routes live in the layer as Powertools routers (``chatbridge.admin``, ``chatbridge.admin_outgoing``,
+``chatbridge.admin_secrets``);
 this handler only joins them and turns storage failures into 503 and bugs into a bare 500.
 """
 
@@ -13,13 +14,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatbridge import admin, admin_outgoing
+from chatbridge import admin, admin_outgoing, admin_secrets
 from chatbridge.repository.chats import StorageConflict
 
 logger = Logger()
 app = APIGatewayRestResolver()
 app.include_router(admin.router)
 app.include_router(admin_outgoing.router)
+app.include_router(admin_secrets.router)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
