@@ -28,12 +28,13 @@ def test_apply_stores_rest_apis_then_specs_then_webhooks(api, tmp_path, capsys):
     spec_file = tmp_path / "setup.yaml"
     spec_file.write_text(
         "rest_apis:\n  - {id: echo, method: POST, url: 'https://example.test/send'}\n"
-        "incoming_webhooks:\n  - {identifier: openwa-demo, name: WhatsApp}\n"
+        "incoming_webhooks:\n  - {identifier: openwa-demo, name: WhatsApp, chat_id: from, text: [{body: '{{msg.body}}'}]}\n"
         "webhooks:\n  - {id: replies, event: chat.web_add_msg_admin, rest_api_id: echo}\n")
     api.expect_ordered_request("/admin/rest-apis/echo", method="PUT",
                                json={"id": "echo", "method": "POST", "url": "https://example.test/send"}).respond_with_json({"id": "echo"})
     api.expect_ordered_request("/admin/incoming-webhooks/openwa-demo", method="PUT",
-                               json={"identifier": "openwa-demo", "name": "WhatsApp"}).respond_with_json({"id": 1})
+                               json={"identifier": "openwa-demo", "name": "WhatsApp", "chat_id": "from",
+                                     "text": [{"body": "{{msg.body}}"}]}).respond_with_json({"id": 1})
     api.expect_ordered_request("/admin/webhooks/replies", method="PUT",
                                json={"id": "replies", "event": "chat.web_add_msg_admin", "rest_api_id": "echo"}).respond_with_json({})
     assert run_cli("webhooks", "apply", "-f", str(spec_file), "--endpoint", api.url_for("")) == 0
@@ -43,10 +44,12 @@ def test_apply_stores_rest_apis_then_specs_then_webhooks(api, tmp_path, capsys):
     assert "/webhooks/incoming/openwa-demo" in out
 
 
-def test_apply_of_an_invalid_spec_exits_non_zero_with_the_api_reason(api, tmp_path, capsys):
+def test_apply_of_a_spec_the_api_refuses_exits_1_with_the_api_reason(api, tmp_path, capsys):
+    """A file that passes the CLI's own check can still be refused (an older or newer server)."""
     spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps({"identifier": "x!", "name": "bad"}))
-    api.expect_request("/admin/incoming-webhooks/x!", method="PUT").respond_with_json(
+    spec_file.write_text(json.dumps({"identifier": "shop-1", "name": "Shop", "chat_id": "from",
+                                     "text": [{"body": "{{msg.body}}"}]}))
+    api.expect_request("/admin/incoming-webhooks/shop-1", method="PUT").respond_with_json(
         {"message": "identifier: must match [A-Za-z0-9_-]{4,64}"}, status=422)
     assert run_cli("webhooks", "apply", "-f", str(spec_file), "--endpoint", api.url_for("")) == 1
     assert "error (HTTP 422): identifier: must match" in capsys.readouterr().err

@@ -30,6 +30,36 @@ class ApiError(Exception):
         self.body = body
 
 
+class EndpointError(ValueError):
+    """The endpoint is not an http(s) URL with a host: nothing could be sent to it, so say why up front."""
+
+
+def check_endpoint(endpoint: str, *, source: str = "--endpoint") -> str:
+    """The endpoint without its trailing slash, or ``EndpointError`` saying what to write instead.
+
+    Without a scheme, ``127.0.0.1:3000`` has no host to ``urlsplit`` and would be taken for an AWS
+    endpoint to sign for; an unreachable or odd URL (no host, a bad port, a query) is caught here too,
+    before any request, rather than as a confusing failure to connect or to sign.
+    """
+    text = endpoint.strip()
+    scheme, separator, _ = text.partition("://")
+    if not separator:
+        raise EndpointError(f"{source} {endpoint!r} has no scheme: write http://{text.rstrip('/')} for a local "
+                            f"stack, or the https:// URL of the deployed API")
+    if scheme.lower() not in ("http", "https"):
+        raise EndpointError(f"{source} {endpoint!r}: the scheme must be http:// or https://, not {scheme}://")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises on a port out of range or not a number)
+    except ValueError as exc:
+        raise EndpointError(f"{source} {endpoint!r} is not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise EndpointError(f"{source} {endpoint!r} names no host")
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise EndpointError(f"{source} {endpoint!r}: give the API's base URL, without '?' or '#'")
+    return text.rstrip("/")
+
+
 def is_loopback(endpoint: str) -> bool:
     host = urlsplit(endpoint).hostname or ""
     if host == "localhost":
@@ -66,7 +96,8 @@ def _reason(status: int, body: Any, text: str) -> str:
 
 class ChatbridgeClient:
     def __init__(self, endpoint: str | None = None, *, timeout: float = 30.0, region: str | None = None) -> None:
-        self.endpoint = (endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
+        source = "--endpoint" if endpoint else f"${ENDPOINT_ENV}" if os.environ.get(ENDPOINT_ENV) else "the default"
+        self.endpoint = check_endpoint(endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT, source=source)
         self.timeout = timeout
         self.sign = needs_signing(self.endpoint)
         self.region = region or _region_of(urlsplit(self.endpoint).hostname or "") or \
@@ -174,24 +205,24 @@ class ChatbridgeClient:
 
         Accepts one incoming webhook spec (an object with ``identifier``), a list of them, or a document
         ``{"rest_apis": [...], "incoming_webhooks": [...], "webhooks": [...]}`` where REST APIs and
-        outgoing webhooks carry their ``id``. Returns what was stored, in order, for the report.
+        outgoing webhooks carry their ``id``. Every entry is checked first (``chatbridge.documents``): a
+        bad one raises ``DocumentError`` and nothing is stored. Returns what was stored, in order.
         """
-        if isinstance(document, list):
-            document = {"incoming_webhooks": document}
-        elif "identifier" in document:
-            document = {"incoming_webhooks": [document]}
-        unknown = set(document) - {"rest_apis", "incoming_webhooks", "webhooks"}
-        if unknown:
-            raise ApiError(0, f"unknown section(s) {sorted(unknown)}: expected rest_apis, incoming_webhooks, webhooks")
+        from chatbridge.documents import plan
+
         applied = []
-        for kind, put in (("rest_apis", self.put_rest_api), ("incoming_webhooks", None), ("webhooks", self.put_webhook)):
-            for entry in document.get(kind) or []:
-                if put is None:
-                    stored = self.put_incoming_webhook(entry)
-                    applied.append({"kind": "incoming webhook", "id": entry["identifier"], "stored": stored})
-                    continue
-                if "id" not in entry:
-                    raise ApiError(0, f"every entry of {kind} needs an 'id'")
-                applied.append({"kind": kind[:-1].replace("_", " "), "id": entry["id"],
-                                "stored": put(entry["id"], entry)})
+        for entry in plan(document, stored_rest_api_ids=self._stored_rest_api_ids):
+            if entry.section == "incoming_webhooks":
+                stored = self.put_incoming_webhook(entry.body)
+            elif entry.section == "rest_apis":
+                stored = self.put_rest_api(entry.key, entry.body)
+            else:
+                stored = self.put_webhook(entry.key, entry.body)
+            applied.append({"kind": entry.kind, "id": entry.body.get("identifier", entry.body.get("id")),
+                            "stored": stored})
         return applied
+
+    def _stored_rest_api_ids(self) -> set[str]:
+        answer = self.list_rest_apis()
+        items = answer.get("rest_apis", []) if isinstance(answer, dict) else answer if isinstance(answer, list) else []
+        return {str(item.get("id")) for item in items if isinstance(item, dict)}

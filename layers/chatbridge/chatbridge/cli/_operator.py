@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from chatbridge.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient
+from chatbridge.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient, EndpointError
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
@@ -27,7 +27,11 @@ def add_operator_options(parser: argparse.ArgumentParser) -> None:
 
 
 def client_from(args: argparse.Namespace) -> ChatbridgeClient:
-    return ChatbridgeClient(args.endpoint)
+    """A client for ``--endpoint`` (or its default); an endpoint no request could go to is a usage error."""
+    try:
+        return ChatbridgeClient(args.endpoint)
+    except EndpointError as error:
+        raise UsageError(str(error)) from None
 
 
 def run_operator_command(action: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:

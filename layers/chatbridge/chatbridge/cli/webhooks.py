@@ -48,11 +48,18 @@ def read_document(path: Path) -> Any:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    """Store the file's entries, or none of them: a bad entry is reported with its index before any request."""
+    from chatbridge.documents import DocumentError
+
     document = read_document(args.file)
-    if not isinstance(document, (dict, list)):
-        raise UsageError(f"{args.file} must hold an object or a list")
     client = client_from(args)
-    applied = client.apply(document)
+    try:
+        applied = client.apply(document)
+    except DocumentError as error:
+        if len(error.problems) == 1:
+            raise UsageError(f"{args.file}: {error.problems[0]} (nothing was stored)") from None
+        raise UsageError(f"{args.file}: nothing was stored:\n" + "\n".join(f"  {line}" for line in error.problems)) \
+            from None
     if args.json:
         print_json(applied)
         return 0
