@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 from werkzeug import Response
 
 from chatbridge.dispatch import (HttpResult, backoff_seconds, job_id_for, judge, redacted_request,
@@ -98,6 +99,16 @@ def test_an_unsendable_request_is_a_permanent_failure_not_a_crash(httpserver):
                           timeout=2)
     result = send(bad, allow=LOOPBACK)
     assert result.refused and "cannot be sent" in result.error
+
+
+@pytest.mark.parametrize("url, reason", [("http://[::1/x", "Invalid IPv6 URL"),
+                                         ("http://127.0.0.1:99999/x", "Port out of range"),
+                                         ("http://127.0.0.1:0/x", "port 0"),
+                                         ("http://" + "a" * 64 + ".example/x", "not a valid host name")])
+def test_send_refuses_a_url_that_can_never_be_called_for_good_instead_of_raising(url, reason):
+    result = send(request(url), allow=LOOPBACK)
+    assert result.refused and reason in result.error and result.status is None
+    assert verdict(refused=result.refused, error=result.error).outcome == "failed"
 
 
 def test_send_connects_to_the_address_the_guard_checked_not_a_second_dns_answer(httpserver, monkeypatch):

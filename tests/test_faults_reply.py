@@ -255,6 +255,21 @@ def test_a_refusal_is_permanent_the_job_goes_to_the_dlq_at_once(reply, httpserve
     assert [job["job_id"] for job in dead_letters(reply)] == [delivery.id]
 
 
+@pytest.mark.parametrize("base, reason", [("http://127.0.0.1:99999", "Port out of range"),
+                                          ("http://127.0.0.1:0", "port 0")])
+def test_a_rest_api_url_that_can_never_be_called_fails_the_job_at_once_and_dead_letters_it(reply, base, reason):
+    """The stored URL passes the REST API's checks, but no retry can make it callable: failed, not retried."""
+    openwa(base)
+    send_reply(reply, "nowhere to go")
+    reply["pipeline"].pump()
+    [delivery] = deliveries.list_for_chat(reply["chat_id"])
+    assert (delivery.status, delivery.attempts, delivery.status_code) == ("failed", 1, None)
+    assert "cannot be called" in delivery.error and reason in delivery.error
+    assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
+    assert [job["job_id"] for job in dead_letters(reply)] == [delivery.id]
+    assert delays(reply) == [] and all(not r.get("batchItemFailures") for r in reply["pipeline"].dispatcher_results)
+
+
 # -- the pipeline itself fails for one record --------------------------------------------------------
 
 def third_party(httpserver) -> list[dict]:

@@ -192,6 +192,44 @@ def test_internal_addresses_are_refused_and_the_message_is_kept(media_stack, mon
     assert objects() == []
 
 
+BAD_URLS = [("http://[::1/x.png", "Invalid IPv6 URL"), ("http://127.0.0.1:99999/x.png", "Port out of range"),
+            ("http://127.0.0.1:0/x.png", "port 0")]
+
+
+@pytest.mark.parametrize("url, reason", BAD_URLS)
+@pytest.mark.parametrize("hosts", [[], ["127.0.0.1"]])
+def test_a_media_url_that_cannot_be_parsed_is_a_failed_fetch_not_a_503(media_stack, caplog, url, reason, hosts):
+    """The same URL fails the same way every time: a 503 would make the provider retry it forever."""
+    put_spec({**URL_SPEC, "image": {**URL_SPEC["image"], "fetch": {"url": "{{msg.url}}", "hosts": hosts}}})
+    status, body = post("url-media", [image(url), {"chat": "c1", "id": "t1", "type": "text", "text": "and hi"}])
+    assert status == 200 and body["messages"] == 2
+    texts = [message["msg"] for message in chats.list_messages(body["chats"][0])]
+    assert texts[0].startswith("Look\n[file not fetched: refused: URL ") and reason in texts[0]
+    assert texts[1] == "and hi" and objects() == []
+    [warning] = [record for record in caplog.records if record.getMessage() == "stored without their files"]
+    assert reason in warning.failures[0]["reason"]  # logged as every failed fetch is (and FileFetchFailures)
+
+
+class VerbatimLocation(Response):
+    """werkzeug rewrites ``Location`` (and raises on one it cannot parse); a third party's server need not."""
+
+    def get_wsgi_headers(self, environ):
+        return self.headers
+
+
+@pytest.mark.parametrize("location, reason", BAD_URLS + [("//[::1", "Invalid IPv6 URL")])
+def test_a_redirect_to_a_url_that_cannot_be_parsed_is_a_failed_fetch_not_a_503(media_stack, httpserver, location,
+                                                                               reason):
+    httpserver.expect_request("/moved").respond_with_response(
+        VerbatimLocation("", status=302, headers={"Location": location}))
+    put_spec(URL_SPEC)
+    status, body = post("url-media", image(httpserver.url_for("/moved")))
+    assert status == 200 and body["messages"] == 1
+    text = only_message(body)
+    assert text.startswith("Look\n[file not fetched: refused: ") and reason in text
+    assert len(httpserver.log) == 1 and objects() == []
+
+
 def test_storage_trouble_answers_503_writes_nothing_and_the_retry_stores_once(media_stack, httpserver):
     httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
     put_spec(URL_SPEC)

@@ -238,6 +238,10 @@ def test_whatsapp_cloud_token_does_not_follow_a_media_url_to_a_host_outside_the_
      "resolve step: the response is not JSON (it starts '<html>oops</html>')"),
     (lambda r: r.respond_with_json({"id": "id_image"}),
      "resolve step: the response has no text at 'url' (response starts '{ \"id\": \"id_image\" }')"),
+    (lambda r: r.respond_with_json({"url": "http://[::1/x"}),  # a retry would fail the same way: never a 503
+     "refused: URL 'http://[::1/x' cannot be called: Invalid IPv6 URL"),
+    (lambda r: r.respond_with_json({"url": "https://localhost:99999/x"}),
+     "refused: URL 'https://localhost:99999/x' cannot be called: Port out of range 0-65535"),
 ])
 def test_whatsapp_cloud_resolve_failure_keeps_the_message_and_says_why(media_aws, httpserver, answer, reason):
     setup = setup_of("whatsapp-cloud", base_url=httpserver.url_for("/"))

@@ -6,7 +6,8 @@ dispatcher, which records deliveries under that id, sends it once.
 
 Retry policy: network errors, timeouts, 429 and 5xx are retried with exponential backoff, or after the
 ``Retry-After`` the answer carries (seconds or an HTTP date, capped like the backoff); any other status outside the REST API's success codes, and refused URLs, fail
-for good. The backoff is applied by the dispatcher through SQS message visibility, and the queue's
+for good. A URL the guard cannot parse (a port out of range, an unbalanced ``[``) is a refused URL too: it
+fails the same way every time, so retrying it would only delay the dead-letter queue. The backoff is applied by the dispatcher through SQS message visibility, and the queue's
 redrive policy moves a job to the dead-letter queue after ``maxReceiveCount`` receives.
 """
 
@@ -18,12 +19,11 @@ import http.client
 import socket
 import time
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from chatbridge.rest_api import RenderedRequest
-from chatbridge.url_guard import OutboundUrlRefused, check_url, pinned_connection
+from chatbridge.url_guard import OutboundUrlRefused, check_url, pinned_connection, split_url
 
 EXCERPT_CHARS = 2000
 USER_AGENT = "chatbridge/1"
@@ -159,7 +159,7 @@ def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
     except OSError as exc:
         return HttpResult(error=str(exc), duration_ms=elapsed())
     data = request.body.encode("utf-8") if request.body is not None else None
-    parts = urlsplit(request.url)
+    parts = split_url(request.url)  # check_url parsed it already: this cannot raise
     try:
         # to the address the guard checked (no second DNS answer), and never following a redirect: it could
         # point inside the network, past the guard, so a 3xx is reported like any other status

@@ -13,6 +13,11 @@ A fetch with a ``resolve`` step makes two requests (WhatsApp Cloud: the media id
 Telegram: ``getFile``, then the file path). The first is fenced the same way, its JSON answer is capped at
 ``RESOLVE_MAX_BYTES``, and the URL it yields is checked against ``hosts`` like any other: it is chosen by the
 provider, and headers go only where ``hosts`` says. Errors never carry a secret (``FetchRequest.mask``).
+
+Every URL, the payload's, a resolve step's answer or a redirect's ``Location``, is parsed by the URL guard
+(``split_url``, ``join_url``), which refuses one that cannot be parsed or has a bad port as
+``OutboundUrlRefused``; ``fetch`` turns that into a failed fetch like any other refusal. A ``ValueError``
+escaping here would answer the webhook 503, and the provider would retry a payload that fails every time.
 """
 
 from __future__ import annotations
@@ -21,12 +26,11 @@ import http.client
 import json
 import socket
 import time
-from urllib.parse import urljoin, urlsplit
 
 from chatbridge.media import FetchRequest, HttpRequest, MediaFetchFailed
 from chatbridge.media_files import FetchedFile, decode_response
 from chatbridge.media_url import host_allowed
-from chatbridge.url_guard import OutboundUrlRefused, check_url, pinned_connection
+from chatbridge.url_guard import OutboundUrlRefused, check_url, join_url, pinned_connection, split_url
 
 MAX_REDIRECTS = 3
 CHUNK = 65_536
@@ -57,6 +61,8 @@ def fetch(request: FetchRequest, *, allow: str | None = None, budget: float | No
         return decode_response(request, content, content_type)
     except MediaFetchFailed as error:
         raise MediaFetchFailed(request.mask(str(error))) from None
+    except OutboundUrlRefused as error:  # a URL that can never be called: the payload's or a provider's answer
+        raise MediaFetchFailed(request.mask(f"refused: {error}")) from None
 
 
 def _resolve(request: FetchRequest, *, deadline: float, timeout: float, allow: str | None) -> str:
@@ -83,18 +89,19 @@ def _resolve(request: FetchRequest, *, deadline: float, timeout: float, allow: s
 
 def _call(step: HttpRequest, url: str, hosts: tuple[str, ...], *, limit: int, deadline: float, timeout: float,
           allow: str | None, what: str = "") -> tuple[bytes, str]:
-    """One request, redirects followed: (body, Content-Type) of a 2xx answer, else ``MediaFetchFailed``."""
+    """One request, redirects followed: (body, Content-Type) of a 2xx answer, else ``MediaFetchFailed``
+    (``OutboundUrlRefused`` for a URL the guard cannot parse)."""
+    host = split_url(url).hostname
     if not host_allowed(url, hosts):
-        raise MediaFetchFailed(f"{what}host {urlsplit(url).hostname or url[:80]!r} is not in fetch.hosts "
-                               f"({', '.join(hosts)})")
+        raise MediaFetchFailed(f"{what}host {host or url[:80]!r} is not in fetch.hosts ({', '.join(hosts)})")
     method, headers, body = step.method, dict(step.headers), step.body
     headers.setdefault("User-Agent", USER_AGENT)
     for _ in range(MAX_REDIRECTS + 1):
         status, location, content_type, content = _exchange(method, url, headers, body, limit=limit,
                                                             deadline=deadline, timeout=timeout, allow=allow)
         if status in _REDIRECTS and location:
-            next_url = urljoin(url, location)
-            if urlsplit(next_url).hostname != urlsplit(url).hostname:
+            next_url = join_url(url, location)
+            if split_url(next_url).hostname != split_url(url).hostname:
                 headers = {"User-Agent": headers.get("User-Agent", USER_AGENT)}
             if status == 303 or (status in (301, 302) and method == "POST"):
                 method, body = "GET", None
@@ -102,7 +109,7 @@ def _call(step: HttpRequest, url: str, hosts: tuple[str, ...], *, limit: int, de
             url = next_url
             continue
         if not 200 <= status < 300:
-            raise MediaFetchFailed(f"{what}HTTP {status} from {urlsplit(url).hostname}")
+            raise MediaFetchFailed(f"{what}HTTP {status} from {split_url(url).hostname}")
         return content, content_type
     raise MediaFetchFailed(f"{what}more than {MAX_REDIRECTS} redirects")
 
@@ -116,11 +123,8 @@ def _exchange(method: str, url: str, headers: dict[str, str], body: bytes | None
         raise MediaFetchFailed(f"refused: {exc}") from None
     except OSError as exc:
         raise MediaFetchFailed(f"network error: {exc}") from None
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise MediaFetchFailed(f"URL {url[:200]!r} has an invalid port") from None
+    parts = split_url(url)  # checked by check_url: its port is usable
+    port = parts.port
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise MediaFetchFailed(f"timed out after {timeout:g} s")

@@ -17,6 +17,7 @@ from chatbridge.locations import value_text
 from chatbridge.errors import ChatbridgeError
 from chatbridge.outbound_text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
 from chatbridge.templates import Template, check_template_syntax, compile_template
+from chatbridge.url_guard import split_url
 
 _SLOT = re.compile(r"\{\{\s*(ssm:[^{}]*?|resolved)\s*\}\}")
 RESOLVED = "{{resolved}}"
@@ -129,9 +130,11 @@ def build_url(url: RenderedUrl, secrets: dict[str, str], resolved: str | None) -
 
 
 def _resolved_text(value: str, *, whole: bool) -> str:
+    """The resolve step's answer as the URL (``whole``) or a path; ``split_url`` raises ``OutboundUrlRefused``
+    for an answer that cannot be parsed, which the fetch reports like any refused URL."""
     value = value.strip()
     if whole:
-        parts = urlsplit(value)
+        parts = split_url(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise MediaFetchFailed(f"the resolve step answered {value[:80]!r}, not an http(s) URL")
         return value
@@ -141,8 +144,9 @@ def _resolved_text(value: str, *, whole: bool) -> str:
 
 
 def host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
-    """True when ``hosts`` is empty or names the URL's host (``*.twilio.com`` covers its subdomains)."""
+    """True when ``hosts`` is empty or names the URL's host (``*.twilio.com`` covers its subdomains);
+    ``OutboundUrlRefused`` when the URL cannot be parsed."""
     if not hosts:
         return True
-    host = (urlsplit(url).hostname or "").lower()
+    host = (split_url(url).hostname or "").lower()
     return any(host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])) for allowed in hosts)
