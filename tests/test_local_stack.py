@@ -1,6 +1,7 @@
 """The local stack on a fixture template: real worker processes, moto, HTTP, pollers, saved state."""
 
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -200,3 +201,33 @@ def test_outbound_allow_list_keeps_template_and_user_entries_and_adds_the_local_
     assert environment["OTHER"] == "x"
     assert environment["AWS_ENDPOINT_URL"] == stack.endpoint_url
     assert environment["AWS_ACCESS_KEY_ID"] == "local"
+
+
+class _Lines(logging.Handler):
+    """The stack's log lines, as the terminal would print them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_the_request_line_masks_secret_query_parameters_and_keeps_the_rest(stack):
+    lines = _Lines()
+    logger = logging.getLogger("chatbridge.local")
+    logger.addHandler(lines)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        status, _, _ = _request(stack, "GET", "/things/t-1?secret=s3cr3t-9981&api_key=k-4410&tag=a")
+        assert status == 200
+        _request(stack, "POST", "/_local/echo/send?token=tok-7712&to=1", body={"x": 1})
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(previous)
+    text = "\n".join(lines.lines)
+    assert "s3cr3t-9981" not in text and "k-4410" not in text and "tok-7712" not in text
+    assert "GET /things/t-1?secret=***&api_key=***&tag=a -> 200" in text
+    assert "/_local/echo/send?token=***&to=1" in text

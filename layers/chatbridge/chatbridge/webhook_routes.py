@@ -24,6 +24,7 @@ from chatbridge.ingest import IngestOutcome, ingest
 from chatbridge.mapping import map_payload
 from chatbridge.media_files import public_base_url
 from chatbridge.payload import decode_body
+from chatbridge.redaction import verification_names, verification_secrets
 from chatbridge.repository import request_log, specs
 from chatbridge.spec import IncomingWebhookSpec
 from chatbridge.verification import VerificationFailed, answer_handshake, verify_request
@@ -153,6 +154,8 @@ def _log_request(spec: IncomingWebhookSpec, status: int, outcome: dict[str, Any]
     event = router.current_event
     try:
         request_log.record_request(spec.identifier, method=event.http_method, headers=_headers(), query=_query(),
-                                   body=event.body or "", status=status, outcome=outcome)
+                                   body=event.body or "", status=status, outcome=outcome,
+                                   sensitive_names=verification_names(spec.verification),
+                                   secret_values=verification_secrets(spec.verification))
     except Exception:
         logger.exception("could not write the request log", extra={"identifier": spec.identifier})

@@ -13,12 +13,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
 from chatbridge.local.runtime import FunctionError, FunctionTimeout
+from chatbridge.redaction import mask_url
 
 log = logging.getLogger("chatbridge.local")
 
@@ -60,8 +61,12 @@ class LocalApiServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], *, router: Router, invoke: Callable[[str, dict], Any],
-                 stage: str, binary_media_types: tuple[str, ...] = ()) -> None:
+                 stage: str, binary_media_types: tuple[str, ...] = (),
+                 sensitive_names: Callable[[str], Iterable[str]] = lambda path: ()) -> None:
+        """``sensitive_names(path)``: query names to mask in this path's log line besides the usual ones
+        (``chatbridge.redaction``), e.g. the query secret a webhook spec's verification reads."""
         super().__init__(address, _Handler)
+        self.sensitive_names = sensitive_names
         self.router = router
         self.invoke = invoke
         self.stage = stage
@@ -200,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"received": []})
             return
         entry = self.server.echo.record(self.command, self.path, dict(self.headers.items()), body)
-        log.info("echo endpoint received %s %s: %s", self.command, self.path, entry["body"][:200])
+        log.info("echo endpoint received %s %s: %s", self.command, mask_url(self.path), entry["body"][:200])
         self._send_json(200, {"ok": True, "id": f"echo-{int(entry['received_at'] * 1000)}"})
 
     def _send_json(self, status: int, document: Any) -> None:
@@ -220,7 +225,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def _log(self, status: int, function: str, started: float) -> None:
-        log.info("%s %s -> %d (%s, %.0f ms)", self.command, self.path, status, function,
+        """One line per request; secret query values (``?secret=`` on open-wa's URL) show as ``***``."""
+        path = self.path
+        if "?" in path:
+            try:
+                extra = list(self.server.sensitive_names(path.split("?", 1)[0]))
+            except Exception:  # noqa: BLE001 - a log line must not fail the request it describes
+                extra = []
+            path = mask_url(path, extra)
+        log.info("%s %s -> %d (%s, %.0f ms)", self.command, path, status, function,
                  (time.monotonic() - started) * 1000)
 
 

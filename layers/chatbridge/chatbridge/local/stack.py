@@ -106,7 +106,8 @@ class LocalStack:
                 log.info("loaded %(items)d items, %(messages)d messages, %(parameters)d parameters", counts)
         self.api = LocalApiServer((self.options.host, self.options.port), router=Router(self.template.routes),
                                   invoke=self.invoke, stage=self.template.stage_name,
-                                  binary_media_types=self.template.binary_media_types)
+                                  binary_media_types=self.template.binary_media_types,
+                                  sensitive_names=self._verification_names)
         self._serve_thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
         self._serve_thread.start()
         self._start_functions()
@@ -215,6 +216,24 @@ class LocalStack:
         assert self.template is not None
         return {"dynamodb": self.client("dynamodb"), "sqs": self.client("sqs"), "ssm": self.client("ssm"),
                 "queue_urls": {lid: self.resources[lid]["QueueUrl"] for lid in self.template.queues}}
+
+    def _verification_names(self, path: str) -> frozenset[str]:
+        """The query names a webhook spec's verification reads, for the request line to mask: a spec may call
+        its query secret anything. Read from the config table at each logged webhook request with a query."""
+        prefix = "/webhooks/incoming/"
+        table = next((fn.environment.get("CONFIG_TABLE") for fn in (self.template.functions.values()
+                      if self.template else []) if fn.environment.get("CONFIG_TABLE")), None)
+        if not path.startswith(prefix) or not table:
+            return frozenset()
+        from chatbridge.redaction import verification_names
+        from chatbridge.repository.specs import SPEC
+        from chatbridge.verification import Verification
+
+        item = boto3.resource("dynamodb", endpoint_url=self.endpoint_url, region_name=self.options.region,
+                              aws_access_key_id="local", aws_secret_access_key="local").Table(table).get_item(
+            Key={"pk": SPEC, "sk": path[len(prefix):].strip("/")}).get("Item") or {}
+        verification = item.get("verification")
+        return verification_names(Verification.model_validate(verification)) if verification else frozenset()
 
     @property
     def echo_url(self) -> str:

@@ -2,7 +2,9 @@
 
 Items live in CONFIG_TABLE (not CHAT_TABLE, whose stream must carry only chats and messages):
 ``REQLOG#<identifier>`` / ``<epoch ms>#<random>``, ``type`` ``request_log``, ``expires_at`` (TTL,
-``REQUEST_LOG_DAYS``, default 7). Bodies are cut at 32 KiB and secret-bearing headers are masked.
+``REQUEST_LOG_DAYS``, default 7). Bodies are cut at 32 KiB. Secrets are masked before anything is kept
+(``chatbridge.redaction``): sensitive headers and query parameters, and secret values or secret query
+parameters quoted in the outcome's reasons; the log lives for days and is read by whoever debugs.
 """
 
 from __future__ import annotations
@@ -10,16 +12,16 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chatbridge.redaction import mask_document, mask_mapping
 from chatbridge.repository import tables
 
 MAX_BODY_CHARS = 32_768
 DEFAULT_DAYS = 7
-SECRET_HEADERS = frozenset({"authorization", "x-telegram-bot-api-secret-token", "x-hub-signature",
-                            "x-hub-signature-256", "x-twilio-signature", "cookie", "x-amz-security-token"})
 
 
 def _pk(identifier: str) -> str:
@@ -27,15 +29,19 @@ def _pk(identifier: str) -> str:
 
 
 def record_request(identifier: str, *, method: str, headers: dict[str, str], query: dict[str, str],
-                   body: str, status: int, outcome: dict[str, Any]) -> None:
+                   body: str, status: int, outcome: dict[str, Any], sensitive_names: Iterable[str] = (),
+                   secret_values: Iterable[str] = ()) -> None:
+    """``sensitive_names``: the header and query names the spec's verification reads; ``secret_values``: its
+    secret values (``chatbridge.redaction``), so neither a header nor a reason keeps one."""
     now = time.time()
     days = float(os.environ.get("REQUEST_LOG_DAYS", DEFAULT_DAYS))
-    masked = {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+    names, hidden = frozenset(sensitive_names), list(secret_values)
     tables.config_table().put_item(Item={
         "pk": _pk(identifier), "sk": f"{int(now * 1000):013d}#{secrets.token_hex(4)}", "type": "request_log",
-        "received_at": int(now), "expires_at": int(now + days * 86400), "method": method, "headers": masked,
-        "query": dict(query), "body": body[:MAX_BODY_CHARS], "body_truncated": len(body) > MAX_BODY_CHARS,
-        "status": status, "outcome": tables.storable(outcome)})
+        "received_at": int(now), "expires_at": int(now + days * 86400), "method": method,
+        "headers": mask_mapping(headers, names), "query": mask_mapping(query, names),
+        "body": body[:MAX_BODY_CHARS], "body_truncated": len(body) > MAX_BODY_CHARS,
+        "status": status, "outcome": tables.storable(mask_document(outcome, hidden, names))})
 
 
 def list_requests(identifier: str, *, limit: int = 50) -> list[dict[str, Any]]:
