@@ -26,8 +26,9 @@ from chatbridge.outgoing import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing, queue
 from chatbridge.repository import reply_storage as storage
 from chatbridge.rest_api import RestApi
+from aws_fixtures import api_event, call
 from faults import Faults
-from pipeline import Pipeline
+from pipeline import Pipeline, load_handler
 from reply_aws import create_chat, messages_of, reply_aws  # noqa: F401 (fixture)
 
 
@@ -268,6 +269,60 @@ def test_a_rest_api_url_that_can_never_be_called_fails_the_job_at_once_and_dead_
     assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
     assert [job["job_id"] for job in dead_letters(reply)] == [delivery.id]
     assert delays(reply) == [] and all(not r.get("batchItemFailures") for r in reply["pipeline"].dispatcher_results)
+
+
+def redrive() -> dict:
+    """``chatbridge deliveries redrive``: the admin function's POST /admin/deliveries/redrive."""
+    status, body = call(load_handler("admin"), api_event("POST", "/admin/deliveries/redrive"))
+    assert status == 200, body
+    return body
+
+
+def test_a_reply_that_failed_for_good_and_went_through_after_redrive_marks_its_message_sent(reply, httpserver):
+    accepted = flaky(httpserver, [Response("bad token", status=401)])
+    openwa(httpserver.url_for(""))
+    send_reply(reply, "second time lucky")
+    reply["pipeline"].pump()
+    assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed" and accepted == []
+    assert redrive() == {"redriven": 1}
+    reply["pipeline"].pump()
+    assert_sent_once(reply, attempts=2, received=accepted)
+
+
+def test_a_message_with_two_webhooks_stays_failed_until_every_failed_one_has_gone_through(reply, httpserver):
+    """``failed`` still is not hidden by another webhook's success, only lifted once none is failed."""
+    answers = {"/sendText": [Response("bad token", status=401)],
+               "/other": [Response("bad token", status=401), Response("still bad", status=401)]}
+    accepted: list[str] = []
+
+    def handler(request: Request) -> Response:
+        pending = answers[request.path]
+        answer = pending.pop(0) if pending else Response('{"sent": true}', status=200)
+        if answer.status_code < 300:
+            accepted.append(request.path)
+        return answer
+
+    for path in answers:
+        httpserver.expect_request(path, method="POST").respond_with_handler(handler)
+    openwa(httpserver.url_for(""))
+    document = seed_document(httpserver.url_for(""))
+    outgoing.put_rest_api(RestApi.model_validate({**document["rest_apis"][0], "id": "other",
+                                                  "url": httpserver.url_for("/other")}))
+    outgoing.put_webhook(OutgoingWebhook.model_validate({**document["webhooks"][0], "id": "other",
+                                                         "rest_api_id": "other"}))
+    send_reply(reply, "to both")
+    pipeline = reply["pipeline"]
+    pipeline.pump()
+    assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
+    assert redrive() == {"redriven": 2}
+    pipeline.pump()
+    assert accepted == ["/sendText"]  # one went through, the other failed again: the message stays failed
+    assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
+    assert redrive() == {"redriven": 1}
+    pipeline.pump()
+    assert sorted(accepted) == ["/other", "/sendText"]
+    assert sorted(d.status for d in deliveries.list_for_chat(reply["chat_id"])) == ["sent", "sent"]
+    assert messages_of(reply["chat_id"])[-1]["delivery"] == "sent"
 
 
 # -- the pipeline itself fails for one record --------------------------------------------------------

@@ -93,6 +93,26 @@ def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = 
     table().update_item(**kwargs)
 
 
+def any_failed_for_message(chat_id: int, message_id: int) -> bool:
+    """Whether a delivery of this message is ``failed`` now (consistent read: an attempt just recorded counts).
+
+    Reads the chat's deliveries (the table is keyed by chat, not message); only the rare path that lifts a
+    message's sticky ``failed`` asks, so the cost stays off the ordinary send.
+    """
+    from boto3.dynamodb.conditions import Attr, Key
+
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("chat_id").eq(chat_id), "ConsistentRead": True,
+                              "FilterExpression": Attr("message_id").eq(message_id) & Attr("status").eq("failed"),
+                              "ProjectionExpression": "id"}
+    while True:
+        answer = table().query(**kwargs)
+        if answer["Items"]:
+            return True
+        if "LastEvaluatedKey" not in answer:
+            return False
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
 def list_for_chat(chat_id: int) -> list[Delivery]:
     from boto3.dynamodb.conditions import Key
 

@@ -36,18 +36,40 @@ def get_chat(chat_id: int) -> dict[str, Any] | None:
 
 
 def set_message_delivery(chat_id: int, message_id: int, state: str) -> None:
-    """Show the operator where a reply stands; ``failed`` is sticky over a later ``sent`` of another rule."""
+    """Show the operator where a reply stands; ``failed`` is sticky over a later ``sent`` of another rule.
+
+    Sticky, not final: a ``sent`` that finds the message ``failed`` lifts it when no delivery of the message
+    is ``failed`` any more, which is the case once the failed job went through after ``deliveries redrive``
+    (the dispatcher records the attempt before it calls this, so that job's own record already says
+    ``sent``). The delivery records are read only then, so an ordinary send costs one conditional write.
+    """
     condition = "attribute_exists(pk)"
     values: dict[str, Any] = {":state": state}
     if state in ("sent", "queued"):
         condition += " AND (attribute_not_exists(delivery) OR delivery <> :failed)"
         values[":failed"] = "failed"
+    if _update_delivery(chat_id, message_id, condition, values) or state != "sent":
+        return
+    if deliveries.any_failed_for_message(chat_id, message_id):
+        return  # another webhook's reply to this message is still failed
+    lifted = _update_delivery(chat_id, message_id, "attribute_exists(pk) AND delivery = :failed",
+                              {":state": "sent", ":failed": "failed"})
+    if lifted and deliveries.any_failed_for_message(chat_id, message_id):
+        # another webhook's job failed in between. It records its attempt before it marks the message, so
+        # either this second look sees it or its own ``failed`` lands after this ``sent``: failed wins both ways
+        _update_delivery(chat_id, message_id, "attribute_exists(pk)", {":state": "failed"})
+
+
+def _update_delivery(chat_id: int, message_id: int, condition: str, values: dict[str, Any]) -> bool:
+    """Set the message's ``delivery`` when ``condition`` holds; False when it did not (or no such message)."""
     try:
         chat_table().update_item(Key=_message_key(chat_id, message_id), UpdateExpression="SET delivery = :state",
                                  ConditionExpression=condition, ExpressionAttributeValues=values)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        return False
+    return True
 
 
 def _append_message(chat_id: int, *, msg: str, user_id: int, kind: str = "text",
