@@ -94,6 +94,11 @@ def _reason(status: int, body: Any, text: str) -> str:
     return text.strip()[:500] or f"HTTP {status}"
 
 
+def _secret_path(name: str) -> str:
+    """``/chatbridge/x/y`` travels as ``/admin/secrets/chatbridge/x/y`` (a ``{name+}`` route: one slash each)."""
+    return "/admin/secrets/" + quote(name.lstrip("/"), safe="/")
+
+
 class ChatbridgeClient:
     def __init__(self, endpoint: str | None = None, *, timeout: float = 30.0, region: str | None = None) -> None:
         source = "--endpoint" if endpoint else f"${ENDPOINT_ENV}" if os.environ.get(ENDPOINT_ENV) else "the default"
@@ -162,6 +167,9 @@ class ChatbridgeClient:
             raise ApiError(0, "an incoming webhook spec needs an 'identifier'")
         return self.request("PUT", f"/admin/incoming-webhooks/{quote(str(identifier), safe='')}", body=spec)
 
+    def get_incoming_webhook(self, identifier: str) -> Any:
+        return self.request("GET", f"/admin/incoming-webhooks/{quote(str(identifier), safe='')}")
+
     def list_incoming_webhooks(self) -> Any:
         return self.request("GET", "/admin/incoming-webhooks")
 
@@ -198,6 +206,17 @@ class ChatbridgeClient:
 
     def redrive_deliveries(self) -> Any:
         return self.request("POST", "/admin/deliveries/redrive")
+
+    # -- secrets (SSM SecureStrings under /chatbridge/) ----------------------------------------------
+    def put_secret(self, name: str, value: str) -> Any:
+        """Write a secret; the answer names it and its version, never the value."""
+        return self.request("PUT", _secret_path(name), body={"value": value})
+
+    def list_secrets(self) -> Any:
+        return self.request("GET", "/admin/secrets")
+
+    def delete_secret(self, name: str) -> Any:
+        return self.request("DELETE", _secret_path(name))
 
     # -- documents ------------------------------------------------------------------------------------
     def apply(self, document: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "reply",
     "deliveries",
     "presets",
+    "secrets",
     "import_lhc",
 )
 

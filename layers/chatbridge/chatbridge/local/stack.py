@@ -67,6 +67,7 @@ class LocalStack:
         self._moto: Any = None
         self._undo_moto_patches: Callable[[], None] = lambda: None
         self._serve_thread: threading.Thread | None = None
+        self._parameters_found: set[str] = set()  # SSM parameters moto already held: not ours to delete
         self.endpoint_url = ""
 
     def __enter__(self) -> LocalStack:
@@ -89,6 +90,8 @@ class LocalStack:
     def start(self) -> None:
         os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
         self._start_moto()
+        self._parameters_found = {parameter["Name"] for page in self.client("ssm").get_paginator(
+            "get_parameters_by_path").paginate(Path="/", Recursive=True) for parameter in page["Parameters"]}
         first = load_template(self.options.template_path, endpoint_url=self.endpoint_url, region=self.options.region,
                               stack_name=self.options.stack_name)
         self.resources = create_all(first, self.client("dynamodb"), self.client("sqs"), self.client("ssm"),
@@ -142,9 +145,14 @@ class LocalStack:
             self._undo_moto_patches()
 
     def _delete_resources(self) -> None:
-        """moto keeps its state per process: leave it as found, so a restart in-process starts clean."""
+        """moto keeps its state per process: leave it as found, so a restart in-process starts clean (and
+        a secret after a restart can only have come from ``--data``)."""
         dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
-        s3 = self.client("s3")
+        s3, ssm = self.client("s3"), self.client("ssm")
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/", Recursive=True):
+            for parameter in page["Parameters"]:
+                if parameter["Name"] not in self._parameters_found:
+                    ssm.delete_parameter(Name=parameter["Name"])
         for logical_id, attributes in self.resources.items():
             if "QueueUrl" in attributes:
                 sqs.delete_queue(QueueUrl=attributes["QueueUrl"])
