@@ -46,9 +46,10 @@ def api(aws_stack, httpserver):
     return httpserver.url_for("").rstrip("/")
 
 
-def apply(endpoint, name, identifier, **values):
+def apply(endpoint, name, identifier, replace=False, **values):
     pairs = [f"--set={key}={value}" for key, value in {**PARAMETERS[name], **values}.items()]
-    return run_cli("presets", "apply", name, "--identifier", identifier, *pairs, "--endpoint", endpoint)
+    return run_cli("presets", "apply", name, "--identifier", identifier, *pairs, "--endpoint", endpoint,
+                   *(["--replace"] if replace else []))
 
 
 def get(endpoint, path):
@@ -77,10 +78,57 @@ def test_apply_stores_the_three_objects_and_prints_the_webhook_url_and_secrets(a
 def test_reapplying_updates_the_same_objects_and_keeps_the_spec_id(api, capsys):
     assert apply(api, "viber", "viber-bot") == 0
     first = get(api, "/admin/incoming-webhooks/viber-bot")["id"]
-    assert apply(api, "viber", "viber-bot", sender_name="Help desk") == 0
+    assert apply(api, "viber", "viber-bot", sender_name="Help desk") == 0  # the same preset: no --replace needed
     assert get(api, "/admin/incoming-webhooks/viber-bot")["id"] == first
     assert '"name": "Help desk"' in get(api, "/admin/rest-apis/viber-bot-send")["body"]
     assert [w["id"] for w in get(api, "/admin/webhooks")["webhooks"]] == ["viber-bot-replies"]
+
+
+def test_apply_prints_a_chatbridge_secrets_set_line_for_each_secret_for_local_and_aws(api, capsys):
+    assert apply(api, "open-wa", "wa-local") == 0
+    out = capsys.readouterr().out
+    assert f"  chatbridge secrets set /chatbridge/wa-local/api_key - --endpoint {api}   # " in out
+    assert "works on the local stack and on AWS alike" in out
+    assert "On AWS only, the AWS CLI does the same" in out
+
+
+def put_by_hand(endpoint, spec):
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/admin/incoming-webhooks/{spec['identifier']}", method="PUT",
+                                     data=json.dumps(spec).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def test_a_preset_does_not_replace_another_preset_s_spec_without_replace(api, capsys):
+    assert apply(api, "open-wa", "shared-bot") == 0
+    before = get(api, "/admin/incoming-webhooks/shared-bot")
+    assert before["preset"] == "open-wa"
+    capsys.readouterr()
+    assert apply(api, "telegram", "shared-bot") == 2
+    err = capsys.readouterr().err
+    assert (f"incoming webhook 'shared-bot' already exists (id {before['id']}, name 'WhatsApp (open-wa)', "
+            "scope 'whatsapp'), made by preset open-wa: applying preset telegram would turn it and its chats "
+            "into a telegram webhook") in err
+    assert "--replace" in err
+    assert get(api, "/admin/incoming-webhooks/shared-bot") == before  # nothing stored, not even the REST API
+    assert get(api, "/admin/rest-apis/shared-bot-send")["url"].startswith("https://wa.example.com")
+
+    assert apply(api, "telegram", "shared-bot", replace=True) == 0
+    after = get(api, "/admin/incoming-webhooks/shared-bot")
+    assert (after["id"], after["preset"], after["scope"]) == (before["id"], "telegram", "telegram")
+
+
+def test_a_preset_does_not_replace_a_hand_made_spec_without_replace(api, capsys):
+    put_by_hand(api, {"identifier": "openwa-demo", "name": "WhatsApp (by hand)", "scope": "whatsapp",
+                      "chat_id": "from", "text": [{"body": "{{msg.body}}"}]})
+    assert apply(api, "telegram", "openwa-demo") == 2
+    err = capsys.readouterr().err
+    assert "incoming webhook 'openwa-demo' already exists" in err and "made by hand (no preset)" in err
+    assert get(api, "/admin/incoming-webhooks/openwa-demo")["name"] == "WhatsApp (by hand)"
+    assert apply(api, "telegram", "openwa-demo", replace=True) == 0
+    assert get(api, "/admin/incoming-webhooks/openwa-demo")["preset"] == "telegram"
 
 
 def test_a_missing_parameter_is_a_usage_error_naming_it_and_stores_nothing(api, capsys):

@@ -96,6 +96,10 @@ class IncomingWebhookSpec(BaseModel):
     enabled: bool = True
     log_requests: bool = Field(False, description="keep raw requests and their outcome for debugging")
     verification: Verification | None = Field(None, description="shared secret, HMAC signature, Meta handshake")
+    preset: str | None = Field(
+        None, pattern=r"^[a-z0-9_-]{1,64}$",
+        description="the provider preset that made this spec (`presets apply` sets it; null: made by hand), so "
+                    "`presets apply` never turns another provider's spec and its chats into its own unasked")
 
     messages: LocationText = Field("", description="location of the message(s); empty: the whole payload")
     chat_id: LocationText = Field(description="location of the third party's chat id, inside a message")

@@ -3,7 +3,11 @@
 ``apply`` stores the REST API, then the incoming webhook (whose stored id the outgoing webhook's condition
 names, as Live Helper Chat's guide does), then the outgoing webhook, through the admin API like
 ``webhooks apply``; re-applying updates the same three objects. It prints the URL to give the provider,
-the SSM secrets to create and the provider-side steps.
+the ``chatbridge secrets set`` commands for the SSM secrets to create and the provider-side steps.
+
+A spec carries the name of the preset that made it (``preset``): ``apply`` replaces a spec only when the same
+preset made it, so ``--identifier`` naming another provider's webhook (or one written by hand) cannot turn it
+and its chats into this provider's without ``--replace``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, print_table, \
     run_operator_command
+from chatbridge.client import DEFAULT_ENDPOINT, ApiError, ChatbridgeClient
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +31,8 @@ def register(subparsers: Any) -> None:
     apply.add_argument("--identifier", required=True, help="URL part of the incoming webhook, e.g. telegram-bot")
     apply.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE",
                        help="a preset parameter (repeat for each)")
+    apply.add_argument("--replace", action="store_true",
+                       help="overwrite an incoming webhook with this identifier that another preset or a person made")
     add_operator_options(apply)
     apply.set_defaults(func=run_operator_command(_apply))
 
@@ -58,6 +65,25 @@ def parse_values(pairs: list[str]) -> dict[str, str]:
     return values
 
 
+def _refuse_a_foreign_spec(client: ChatbridgeClient, identifier: str, preset: str) -> None:
+    """Stop before anything is stored when the identifier names a spec this preset did not make: storing over
+    it would silently re-map its chats to another provider. Re-applying the same preset stays allowed (that is
+    how its parameters change)."""
+    try:
+        existing = client.get_incoming_webhook(identifier)
+    except ApiError as error:
+        if error.status == 404:
+            return
+        raise
+    if not isinstance(existing, dict) or existing.get("preset") == preset:
+        return
+    made_by = f"by preset {existing['preset']}" if existing.get("preset") else "by hand (no preset)"
+    raise UsageError(f"incoming webhook {identifier!r} already exists (id {existing.get('id')}, "
+                     f"name {existing.get('name')!r}, scope {existing.get('scope') or '-'!r}), made {made_by}: "
+                     f"applying preset {preset} would turn it and its chats into a {preset} webhook. "
+                     "Choose another --identifier, or pass --replace to overwrite it")
+
+
 def _apply(args: argparse.Namespace) -> int:
     from chatbridge.presets import PresetError, build, get_preset
 
@@ -67,6 +93,8 @@ def _apply(args: argparse.Namespace) -> int:
                       webhook_base=client.endpoint)
     except PresetError as error:
         raise UsageError(str(error)) from None
+    if not args.replace:
+        _refuse_a_foreign_spec(client, setup.identifier, setup.preset)
     rest_api = client.put_rest_api(setup.rest_api_id, setup.rest_api)
     incoming = client.put_incoming_webhook(setup.incoming_webhook)
     iwh_id = incoming.get("id") if isinstance(incoming, dict) else None
@@ -83,10 +111,14 @@ def _apply(args: argparse.Namespace) -> int:
     print(f"applied outgoing webhook {setup.webhook_id}: operator replies in its chats -> {setup.rest_api_id}")
     print(f"\nWebhook URL to give {get_preset(args.name).provider}:\n  {setup.webhook_url}")
     if setup.ssm_secrets:
-        print("\nCreate the secret(s) the replies read (SecureString, region of the stack):")
+        endpoint = f" --endpoint {client.endpoint}" if client.endpoint != DEFAULT_ENDPOINT else ""
+        print("\nCreate the secret(s) the replies read; `-` reads the value from stdin, so it stays out of your "
+              "shell history\n(through the admin API: works on the local stack and on AWS alike):")
         for secret in setup.ssm_secrets:
-            print(f"  aws ssm put-parameter --type SecureString --name {secret.name} --value '...'   "
-                  f"# {secret.description}")
+            print(f"  chatbridge secrets set {secret.name} -{endpoint}   # {secret.description}")
+        print("On AWS only, the AWS CLI does the same (SecureString, the stack's region):")
+        for secret in setup.ssm_secrets:
+            print(f"  aws ssm put-parameter --type SecureString --name {secret.name} --value '...'")
     print("\nOn the provider's side:")
     for step in setup.setup:
         print(f"  {step}")

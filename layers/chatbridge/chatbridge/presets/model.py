@@ -140,7 +140,7 @@ def build(preset: Preset, *, identifier: str, values: dict[str, str], webhook_ba
     if slots.get("media") == "on":
         for kind, fields in fill(preset.media, slots).items():
             incoming[kind] = {**incoming[kind], **fields}
-    incoming = {"identifier": identifier, **incoming}
+    incoming = {"identifier": identifier, **incoming, "preset": preset.name}  # the mark `apply` checks
     rest_api = {"id": f"{identifier}-send", **fill(preset.rest_api, slots)}
     _validate(preset.name, incoming, rest_api)
     return PresetSetup(preset=preset.name, identifier=identifier, incoming_webhook=incoming, rest_api=rest_api,
