@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
+from chatbridge.cli._table import print_table  # noqa: F401 (every command's table)
 from chatbridge.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient, EndpointError
 
 EXIT_API_ERROR = 1
@@ -68,34 +68,3 @@ def items_of(answer: Any, *keys: str) -> list[dict[str, Any]]:
             if isinstance(answer.get(key), list):
                 return answer[key]
     return []
-
-
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *, empty: str) -> None:
-    """``columns`` are (header, key); a key may be dotted (``incoming_chat.chat_external_id``)."""
-    if not rows:
-        print(empty)
-        return
-    cells = [[_cell(_get(row, key), key) for _, key in columns] for row in rows]
-    widths = [max(len(header), *(len(line[i]) for line in cells)) for i, (header, _) in enumerate(columns)]
-    print("  ".join(header.upper().ljust(widths[i]) for i, (header, _) in enumerate(columns)).rstrip())
-    for line in cells:
-        print("  ".join(value.ljust(widths[i]) for i, value in enumerate(line)).rstrip())
-
-
-def _get(row: Any, key: str) -> Any:
-    for part in key.split("."):
-        row = row.get(part) if isinstance(row, dict) else None
-    return row
-
-
-def _cell(value: Any, key: str) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)) and key.endswith(("_at", "time")) and value > 1_000_000_000:
-        return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, ensure_ascii=False)
-    text = str(value).replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
