@@ -31,6 +31,7 @@ MESSAGES = {
     "RequestLimitExceeded": "Throughput exceeds the current throughput limit for your account.",
     "InternalServerError": "Internal server error",
     "ServiceUnavailable": "Service unavailable",
+    "ValidationException": "Item size has exceeded the maximum allowed size",
 }
 
 

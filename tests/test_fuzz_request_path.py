@@ -302,3 +302,50 @@ def test_no_spec_put_gets_a_500_and_every_stored_spec_reads_back(aws_stack, iden
 def test_no_spec_put_gets_a_500_and_every_stored_spec_reads_back_long_run(aws_stack, identifier, body_and_flag,
                                                                           content_type):
     _put_spec_once(identifier, body_and_flag, content_type)
+
+
+# -- healthy storage never answers 503 -------------------------------------------------------------
+
+# Each fits a 1 MiB body but not a 400 KB DynamoDB item: the fields a provider controls that once made an
+# item unstorable, a 503 and an endless retry of the whole payload.
+OVERSIZED = {"name": "N" * 900_000, "id": "I" * 700_000, "chat": "C" * 900_000, "text": "T" * 900_000,
+             "from": {"first": "F" * 900_000}}
+
+
+@st.composite
+def requests_with_an_oversized_field(draw) -> dict[str, Any]:
+    """A plausible request (it reaches storage) with one message's field blown up to most of the body."""
+    identifier = draw(st.sampled_from(["fuzz-hook", "fuzz-signed"]))
+    payload = draw(plausible_payloads[identifier])
+    message = payload["messages"][draw(st.integers(0, len(payload["messages"]) - 1))]
+    field = draw(st.sampled_from(sorted(OVERSIZED)))
+    message[field] = OVERSIZED[field]
+    headers = {"X-Secret": "s3cret"} if identifier == "fuzz-signed" else {}
+    return {"method": "POST", "identifier": identifier, "body_and_flag": (json.dumps(payload), False),
+            "headers": headers, "content_type": draw(json_content_types),
+            "query": draw(st.none() | st.just({"output": "json"}))}
+
+
+def _never_503(request: dict[str, Any]) -> None:
+    body, is_base64 = request["body_and_flag"]
+    headers = dict(request["headers"])
+    if request["content_type"] is not None:
+        headers["Content-Type"] = request["content_type"]
+    response = ingest_app.lambda_handler(event(
+        request["method"], f"/webhooks/incoming/{request['identifier']}", body=body, is_base64=is_base64,
+        headers=headers or None, query=request["query"], path_parameters={"identifier": request["identifier"]},
+        resource="/webhooks/incoming/{identifier}"), Context())
+    assert response["statusCode"] != 503, (response["body"] or "")[:300]
+    assert_answer(response, INGEST_STATUSES)
+
+
+@FUZZ
+@given(request=ingest_requests())
+def test_healthy_storage_never_answers_503_to_any_request(hooks, request):
+    _never_503(request)
+
+
+@settings(FUZZ, max_examples=25)
+@given(request=requests_with_an_oversized_field())
+def test_healthy_storage_never_answers_503_to_a_request_with_an_oversized_field(hooks, request):
+    _never_503(request)

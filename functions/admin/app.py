@@ -2,7 +2,8 @@
 
 The routes live in the layer as Powertools routers (``chatbridge.admin``, ``chatbridge.admin_outgoing``,
 ``chatbridge.admin_secrets``);
-this handler only joins them and turns storage failures into 503 and bugs into a bare 500.
+this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.failures``),
+those it cannot (DynamoDB refusing the request) into 422, and bugs into a bare 500.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatbridge import admin, admin_outgoing, admin_secrets
+from chatbridge.failures import retry_can_fix
 from chatbridge.repository.chats import StorageConflict
 
 logger = Logger()
@@ -30,6 +32,10 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 @app.exception_handler([ClientError, BotoCoreError, StorageConflict])
 def _storage_unavailable(error: Exception) -> Response:
+    if not retry_can_fix(error):
+        logger.exception("storage refused the request; answered 422")
+        return _json(422, {"status": "error", "code": "unprocessable",
+                           "reason": "storage refuses this request (logged); retrying it would fail the same way"})
     logger.exception("storage failed; answered 503")
     return _json(503, {"status": "unavailable", "reason": "storage is unavailable; retry later"})
 

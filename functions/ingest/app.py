@@ -1,8 +1,9 @@
 """Ingest: ``POST|GET /webhooks/incoming/{identifier}`` -> chats and messages, exactly once.
 
 The routes live in the layer (``chatbridge.webhook_routes``); this handler joins them and makes sure no
-answer is ever a 500 or carries a traceback: storage trouble and anything unforeseen answer 503, so the
-provider retries (writes are idempotent), and the details go to the log only.
+answer is ever a 500 or carries a traceback: what a retry can fix (throttling, timeouts, service errors) answers
+503, so the provider retries (writes are idempotent); anything else answers 422, since the same request would
+fail again (``chatbridge.failures``). The details go to the log only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatbridge import webhook_routes
-from chatbridge.webhook_routes import NOT_FOUND, UNAVAILABLE, answer
+from chatbridge.failures import retry_can_fix
+from chatbridge.webhook_routes import NOT_FOUND, UNAVAILABLE, answer, failure_answer
 
 logger = Logger()
 metrics = Metrics()
@@ -31,10 +33,11 @@ def _no_route(error: Exception) -> Response:
 
 
 @app.exception_handler(Exception)
-def _unavailable(error: Exception) -> Response:
-    logger.exception("request failed; answered 503", extra={"error_type": type(error).__name__})
+def _failed(error: Exception) -> Response:
+    status, body = failure_answer(error)
+    logger.exception(f"request failed; answered {status}", extra={"error_type": type(error).__name__})
     metrics.add_metric(name="IngestFailures", unit=MetricUnit.Count, value=1)
-    return answer(503, UNAVAILABLE)
+    return answer(status, body)
 
 
 @logger.inject_lambda_context
@@ -42,6 +45,8 @@ def _unavailable(error: Exception) -> Response:
 def lambda_handler(event: dict, context: Any) -> dict:
     try:
         return app.resolve(event, context)
-    except Exception:
-        logger.exception("unreadable event; answered 503")
-        return {"statusCode": 503, "headers": {"Content-Type": "application/json"}, "body": json.dumps(UNAVAILABLE)}
+    except Exception as error:
+        status, body = (503, UNAVAILABLE) if retry_can_fix(error) else \
+            (400, {"status": "error", "code": "bad_event", "reason": "the event is not an API Gateway request"})
+        logger.exception(f"unreadable event; answered {status}")
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

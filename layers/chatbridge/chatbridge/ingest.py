@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatbridge import limits
 from chatbridge.mapping import MappedChat, MappedMessage, MappingResult
 from chatbridge.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
@@ -24,7 +25,7 @@ from chatbridge.spec import IncomingWebhookSpec
 if TYPE_CHECKING:
     from chatbridge.media_ingest import MediaResult
 
-MAX_MESSAGE_CHARS = 65_536  # a DynamoDB item holds 400 KB; LHC's msg column is similar
+MAX_MESSAGE_CHARS = limits.MAX_MESSAGE_CHARS  # every stored field's bound lives in chatbridge.limits
 MAX_RAW_BYTES = 65_536  # the chat keeps the payload that created it when it is this small...
 MAX_RAW_DEPTH = 30  # ...and shallow enough for a DynamoDB map (32 levels)
 
@@ -36,6 +37,7 @@ class IngestOutcome:
     messages: list[dict[str, int]] = field(default_factory=list)  # {"chat_id", "id"} of each new message
     duplicates: int = 0
     skipped: int = 0
+    skipped_messages: list[dict[str, Any]] = field(default_factory=list)  # {"index", "reason"}, mapping or storage
     files: list[str] = field(default_factory=list)  # S3 keys of the files stored
     file_failures: list[dict[str, Any]] = field(default_factory=list)  # {"index", "reason"}: stored without file
 
@@ -44,6 +46,7 @@ class IngestOutcome:
                                 "duplicates": self.duplicates, "skipped": self.skipped}
         if with_ids:
             body["created"] = {"chats": self.created_chats, "messages": self.messages}
+            body["skipped_messages"] = self.skipped_messages
         return body
 
 
@@ -63,7 +66,7 @@ def new_messages(chat: MappedChat, digest: str, *, now: int,
     return [chat_store.NewMessage(
         dedup_id=dedup_id(message, digest), message_id=message.message_id or None, kind=message.kind,
         msg=bodies.get(message.index, message.body)[:MAX_MESSAGE_CHARS],
-        time=message.time if message.time is not None else now) for message in chat.messages]
+        time=message.time if message.time is not None else now, index=message.index) for message in chat.messages]
 
 
 def stored_raw(payload: Any, chat: MappedChat) -> Any:
@@ -84,7 +87,8 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
     the API is reachable, for the links.
     """
     assert spec.id is not None, "a stored spec has an id"
-    outcome = IngestOutcome(skipped=len(result.skipped))
+    outcome = IngestOutcome(skipped=len(result.skipped),
+                            skipped_messages=[{"index": s.index, "reason": s.reason} for s in result.skipped])
     digest = payload_digest(payload)
     media = _store_files(spec.id, [(dedup_id(m, digest), m) for chat in result.chats for m in chat.messages
                                    if m.media is not None], media_base_url)
@@ -101,6 +105,9 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
         stored = chat_store.store_messages(draft, new_messages(chat, digest, now=now, bodies=bodies),
                                            next_chat_id=allocate,
                                            on_closed_chat=spec.on_closed_chat, reset_operator=spec.reset_operator)
+        _note_refused(outcome, stored)
+        if not stored.chat_id:
+            continue  # DynamoDB refused every message of a new chat: no chat was made
         if stored.chat_id not in outcome.chats:
             outcome.chats.append(stored.chat_id)
         if stored.chat_created:
@@ -118,6 +125,15 @@ def _store_files(spec_id: int, messages: list[tuple[str, MappedMessage]], base_u
     from chatbridge.media_ingest import store_media
 
     return store_media(spec_id, messages, base_url=base_url)
+
+
+def _note_refused(outcome: IngestOutcome, stored: chat_store.StoredMessages) -> None:
+    """Messages DynamoDB refuses are skipped with its reason, as mapping skips are: the rest are stored and
+    the answer stays 200, since retrying the payload would be refused the same way."""
+    outcome.skipped += len(stored.refused)
+    outcome.skipped_messages.extend({"index": message.index, "reason": f"message {reason}"}
+                                    for message, reason in stored.refused)
+    outcome.skipped_messages.sort(key=lambda skip: skip["index"] if skip["index"] is not None else -1)
 
 
 def _note_media(outcome: IngestOutcome, media: list[MediaResult]) -> None:

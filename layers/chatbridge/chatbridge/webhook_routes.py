@@ -4,7 +4,8 @@
 subscribe handshake. Answers are truthful so a provider knows whether to retry: 200 stored (or
 ``ignored`` when the spec's general conditions refuse the payload: retrying would not help), 404 unknown
 or disabled identifier (one body for both), 400/413/415 unreadable body, 401 failed verification
-(nothing written). Storage trouble is left to the function's 503 handler: writes are idempotent.
+(nothing written). A failure answers 503 only when a retry can fix it (throttling, timeouts, service errors:
+``chatbridge.failures``; writes are idempotent), anything else 422: the same payload would fail again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatbridge.errors import NotBase64, NotUtf8, PayloadError
+from chatbridge.failures import retry_can_fix
 from chatbridge.ingest import IngestOutcome, ingest
 from chatbridge.mapping import map_payload
 from chatbridge.media_files import public_base_url
@@ -35,6 +37,8 @@ router = Router()
 
 NOT_FOUND = {"status": "not_found", "reason": "no enabled incoming webhook with this identifier"}
 UNAVAILABLE = {"status": "unavailable", "reason": "storage is unavailable; retry later (retries are safe)"}
+UNPROCESSABLE = {"status": "error", "code": "unprocessable",
+                 "reason": "this request cannot be stored (the error is logged); retrying it would fail the same way"}
 GET_IS_FOR_HANDSHAKES = {"status": "error", "reason": "send messages with POST; GET only answers the "
                                                       "subscribe handshake (hub.mode=subscribe)"}
 
@@ -52,8 +56,8 @@ def post_webhook(identifier: str) -> Response:
         return answer(404, NOT_FOUND)
     try:
         status, body = _receive(spec)
-    except Exception:
-        _log_request(spec, 503, UNAVAILABLE)
+    except Exception as error:
+        _log_request(spec, *failure_answer(error))
         raise
     _log_request(spec, status, body)
     return answer(status, body)
@@ -78,6 +82,12 @@ def get_webhook(identifier: str) -> Response:
         return answer(401, refused)
     _log_request(spec, 200, {"status": "handshake"})
     return Response(status_code=200, content_type="text/plain", body=challenge)
+
+
+def failure_answer(error: BaseException) -> tuple[int, dict[str, Any]]:
+    """What a failed request answers: 503 (retry) only for what a retry can fix, else 422 with a reason, so a
+    payload DynamoDB refuses is not retried forever (the function's handler logs the error itself)."""
+    return (503, UNAVAILABLE) if retry_can_fix(error) else (422, UNPROCESSABLE)
 
 
 def _enabled_spec(identifier: str) -> IncomingWebhookSpec | None:
@@ -114,7 +124,7 @@ def _report(spec: IncomingWebhookSpec, outcome: IngestOutcome) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     logger.info("stored", extra={"identifier": spec.identifier, "chats": outcome.chats,
                                  "messages": len(outcome.messages), "duplicates": outcome.duplicates,
-                                 "skipped": outcome.skipped})
+                                 "skipped": outcome.skipped, "skipped_messages": outcome.skipped_messages[:20]})
 
 
 def _headers() -> dict[str, str]:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from chatbridge import limits
 from chatbridge.errors import ChatbridgeError
 from chatbridge.repository import tables
 
@@ -42,6 +43,8 @@ _MAX_KEY_PART = 400
 class StorageConflict(ChatbridgeError):
     """Writers kept racing for one chat; the caller answers 503 so the provider retries."""
 
+    transient = True  # chatbridge.failures: a retry can fix it
+
 
 @dataclass(frozen=True)
 class NewMessage:
@@ -51,6 +54,15 @@ class NewMessage:
     msg: str
     time: int
     user_id: int = 0
+    index: int | None = None  # position in the webhook payload, to name it if it cannot be stored
+
+    def __post_init__(self) -> None:
+        """Bounded whoever builds it (``chatbridge.limits``): an over-long id becomes ``sha256:<hex>``, the
+        very key part ``dedup_key`` already made of it, so dedup items written before stay valid."""
+        object.__setattr__(self, "dedup_id", limits.bounded_id(self.dedup_id))
+        if self.message_id is not None:
+            object.__setattr__(self, "message_id", limits.bounded_id(self.message_id))
+        object.__setattr__(self, "msg", limits.cut(self.msg, limits.MAX_MESSAGE_CHARS))
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,14 @@ class ChatDraft:
     raw: Any
     attributes: dict[str, str] = field(default_factory=dict)  # the spec's chat_attributes, for replies
 
+    def __post_init__(self) -> None:
+        """Contact fields and attributes cut to ``chatbridge.limits``: a 900 KB nick must not make the chat
+        item (400 KB at most) unstorable, and with it every message of the payload."""
+        for name, limit in (("nick", limits.MAX_NICK_CHARS), ("phone", limits.MAX_PHONE_CHARS),
+                            ("email", limits.MAX_EMAIL_CHARS), ("chat_external_id", limits.MAX_CHAT_ID_CHARS)):
+            object.__setattr__(self, name, limits.cut(getattr(self, name), limit))
+        object.__setattr__(self, "attributes", limits.bounded_attributes(self.attributes))
+
 
 @dataclass
 class StoredMessages:
@@ -73,6 +93,7 @@ class StoredMessages:
     chat_created: bool = False
     message_ids: list[int] = field(default_factory=list)
     duplicates: int = 0
+    refused: list[tuple[NewMessage, str]] = field(default_factory=list)  # messages DynamoDB would not store
 
 
 @dataclass
@@ -184,14 +205,17 @@ def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id
     spare_chat_id: int | None = None
     renewed = False  # a closed chat was already restarted or reopened by this call
     conflicts = 0
+    one_by_one = 0  # after DynamoDB refused a chunk: this many messages go alone, to find the one it refuses
     while True:
         if state is None:
             pointer, state = _read_state(draft)
         create = state is None or (state.status == "closed" and on_closed_chat == "new_chat" and not renewed)
+        if not pending and create and stored.refused:
+            return stored  # every message was refused: no chat without messages
         if not pending and not create:
             stored.chat_id = state.chat_id  # type: ignore[union-attr]
             return stored
-        chunk = _chunk(pending)
+        chunk = _chunk(pending)[:1] if one_by_one > 0 else _chunk(pending)
         if create:
             spare_chat_id = spare_chat_id or next_chat_id()
             items, after = _create_items(draft, chunk, spare_chat_id, pointer)
@@ -200,9 +224,17 @@ def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id
         try:
             tables.client().transact_write_items(TransactItems=items)
         except ClientError as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            if chunk and _refused(error, reasons):
+                if len(chunk) > 1:
+                    one_by_one = len(chunk)
+                else:
+                    stored.refused.append((chunk[0], "cannot be stored: DynamoDB refuses it ("
+                                                     f"{error.response['Error'].get('Message') or 'ValidationException'})"))
+                    pending, one_by_one = pending[1:], one_by_one - 1
+                continue
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
             head = 2 if create else 1
             dup = {i for i in range(len(chunk)) if _failed(reasons, head + 2 * i + 1)}
             stored.duplicates += len(dup)
@@ -223,6 +255,7 @@ def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id
         stored.chat_id = after.chat_id
         state, pointer = after, after.chat_id
         pending = pending[len(chunk):]
+        one_by_one = max(0, one_by_one - len(chunk))
 
 
 def _chunk(pending: list[NewMessage]) -> list[NewMessage]:
@@ -233,6 +266,13 @@ def _chunk(pending: list[NewMessage]) -> list[NewMessage]:
         if size > MAX_TRANSACTION_BYTES and count:
             return pending[:count]
     return pending[:CHUNK]
+
+
+def _refused(error: ClientError, reasons: list[Any]) -> bool:
+    """DynamoDB refuses what was sent (an item over 400 KB, an invalid value): the same every time, so the
+    message is skipped rather than the request failed for a retry that would fail again."""
+    code = error.response["Error"]["Code"]
+    return code == "ValidationException" or (code == "TransactionCanceledException" and "ValidationError" in reasons)
 
 
 def _failed(reasons: list[Any], index: int) -> bool:
