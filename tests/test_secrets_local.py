@@ -35,7 +35,11 @@ def start(third_party, *args):
 def stop(running):
     """Ctrl-C and wait for the exit (saving ``--data`` happens on it); a loaded box may need minutes."""
     running.process.send_signal(signal.SIGINT)
-    running.process.wait(timeout=180)
+    try:
+        running.process.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        running.process.kill()  # never leave a stack behind (its workers follow their parent's pipe)
+        raise
     running._pump.join(10)
     return running.process.returncode
 
