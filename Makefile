@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv run test lint bench clean vendor browser
 
 venv: $(STAMP)
 
@@ -26,6 +26,21 @@ test: venv
 # make bench BENCH_ARGS="--quick --json bench.json"
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The console's third-party browser code, committed under console/vendor/ with its version and sha256.
+# Run only to upgrade (needs npm and the registry); make test never does.
+AWS4FETCH_VERSION := 1.0.20
+vendor:
+	rm -rf build/vendor && mkdir -p build/vendor
+	cd build/vendor && npm pack --silent aws4fetch@$(AWS4FETCH_VERSION) >/dev/null && tar xzf aws4fetch-$(AWS4FETCH_VERSION).tgz
+	{ printf '// aws4fetch %s (npm: package/dist/aws4fetch.esm.mjs, MIT), vendored by `make vendor`\n' $(AWS4FETCH_VERSION); \
+	  printf '// sha256 of the upstream file: %s\n' $$(sha256sum build/vendor/package/dist/aws4fetch.esm.mjs | cut -d' ' -f1); \
+	  cat build/vendor/package/dist/aws4fetch.esm.mjs; } > console/vendor/aws4fetch.js
+	rm -rf build/vendor
+
+# The browser tests' chromium (Debian's; Playwright cannot download its own here). Needs root.
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
