@@ -90,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
             _say(try_it(stack.url, stack.echo_url))
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("listening on %s: anyone who can reach this machine can use the admin API", args.host)
-        stopping.wait()
+        # A timed wait, never a bare one: CPython runs signal handlers only in the main thread, between
+        # bytecodes; a SIGINT/SIGTERM the kernel hands to a poller thread leaves a main thread blocked in an
+        # untimed wait asleep, so the stack never stopped (nor saved --data) until a second signal came.
+        while not stopping.wait(0.5):
+            pass
     finally:
         stack.stop()
         log.info("stopped")
