@@ -258,17 +258,32 @@ def test_a_refusal_is_permanent_the_job_goes_to_the_dlq_at_once(reply, httpserve
 
 @pytest.mark.parametrize("base, reason", [("http://127.0.0.1:99999", "Port out of range"),
                                           ("http://127.0.0.1:0", "port 0")])
-def test_a_rest_api_url_that_can_never_be_called_fails_the_job_at_once_and_dead_letters_it(reply, base, reason):
-    """The stored URL passes the REST API's checks, but no retry can make it callable: failed, not retried."""
-    openwa(base)
+def test_a_stored_rest_api_url_that_can_never_be_called_fails_the_job_at_once_and_dead_letters_it(reply, base,
+                                                                                                  reason):
+    """A URL no retry can make callable (stored before the REST API's save checks refused such ports): the job
+    fails at once and is not retried."""
+    rest_api = openwa("https://wa.example.com")
+    outgoing.put_rest_api(rest_api.model_copy(update={"url": f"{base}/sendText"}))
     send_reply(reply, "nowhere to go")
     reply["pipeline"].pump()
     [delivery] = deliveries.list_for_chat(reply["chat_id"])
     assert (delivery.status, delivery.attempts, delivery.status_code) == ("failed", 1, None)
-    assert "cannot be called" in delivery.error and reason in delivery.error
+    assert "no longer passes its checks" in delivery.error and reason in delivery.error and "save it again" in delivery.error
     assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
     assert [job["job_id"] for job in dead_letters(reply)] == [delivery.id]
     assert delays(reply) == [] and all(not r.get("batchItemFailures") for r in reply["pipeline"].dispatcher_results)
+
+
+def test_a_stored_rule_that_fails_todays_checks_is_skipped_and_the_others_still_fire(reply, httpserver):
+    received = third_party(httpserver)
+    openwa(httpserver.url_for(""))
+    outgoing._put(outgoing.WEBHOOK, "stale-rule", {"id": "stale-rule", "event": "chat.web_add_msg_admin",
+                                                    "rest_api_id": "openwa-send", "enabled": True,
+                                                    "conditions": ["args.chat.id = 1"]})  # no braces: refused today
+    send_reply(reply, "still delivered")
+    reply["pipeline"].pump()
+    assert [body["body"] for body in received] == ["still delivered"]
+    assert all(not r.get("batchItemFailures") for r in reply["pipeline"].evaluator_results)
 
 
 def redrive() -> dict:

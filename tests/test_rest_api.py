@@ -116,6 +116,8 @@ def test_markup_helpers():
     ({"headers": {"X": "{{ssm:bad name}}"}}, "must name an SSM parameter under /chatbridge/"),
     ({"headers": {"X": "{{ssm:/other/key}}"}}, "must name an SSM parameter under /chatbridge/"),
     ({"success_codes": [99]}, "not HTTP status codes"),
+    ({"url": "http://127.0.0.1:99999/send"}, "cannot be called"),
+    ({"url": "https://api.example.com:0/send"}, "port 0"),
     ({"timeout": 0}, "timeout"),
     ({"timeout": 31}, "timeout"),
     ({"method": "TRACE"}, "method"),

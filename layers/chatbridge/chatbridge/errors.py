@@ -53,3 +53,8 @@ class TooLarge(PayloadError):
 class UnsupportedContentType(PayloadError):
     status = 415
     code = "unsupported_content_type"
+
+
+class StoredDefinitionInvalid(ChatbridgeError):
+    """A stored REST API or outgoing webhook fails today's checks (it was saved before they tightened): the
+    job that needs it fails for good naming the fix (save it again), instead of crashing on every retry."""

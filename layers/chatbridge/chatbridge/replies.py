@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from chatbridge.errors import StoredDefinitionInvalid
 from chatbridge.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
 from chatbridge.outgoing import OutgoingWebhook, build_args, event_of
 from chatbridge.rest_api import RestApi, context_for
@@ -83,22 +84,7 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
         return Verdict(outcome="sent", reason="already sent (duplicate job)")
     if claimed == "busy":
         return Verdict(outcome="retry", delay_seconds=BUSY_RETRY_SECONDS, reason="another attempt is in progress")
-    rest_api = storage.get_rest_api(job.rest_api_id)
-    request_record: dict[str, Any] = {}
-    if rest_api is None:
-        result = HttpResult(refused=True, error=f"REST API {job.rest_api_id!r} does not exist (any more)")
-    else:
-        try:
-            attributes, chat_id_template = storage.spec_context(job.args.get("chat", {}).get("iwh_id"))
-            secrets = storage.resolve_secrets(rest_api.secret_names()) if rest_api.secret_names() else {}
-        except LookupError as exc:
-            result = HttpResult(refused=True, error=str(exc))
-        else:
-            request = rest_api.render(context_for(job.args, attributes=attributes, chat_id_template=chat_id_template,
-                                                  secrets=secrets))
-            secret_headers = {name for name, value in rest_api.headers.items() if "ssm:" in value}
-            request_record = redacted_request(request, secret_headers)
-            result = send(request, allow=allow)
+    rest_api, result, request_record = _attempt(job, storage, allow)
     verdict = judge(result, is_success=rest_api.is_success if rest_api else (lambda status: False), attempt=attempt)
     if verdict.outcome == "retry" and attempt >= max_attempts:
         verdict = Verdict(outcome="failed", reason=f"gave up after {attempt} attempts: {verdict.reason}")
@@ -113,3 +99,24 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
     if verdict.outcome == "sent" and rest_api is not None and rest_api.save_response_as_message and result.excerpt:
         storage.add_system_message(job.chat_id, result.excerpt)
     return verdict
+
+
+def _attempt(job: DispatchJob, storage: ReplyStorage,
+             allow: str | None) -> tuple[RestApi | None, HttpResult, dict[str, Any]]:
+    """(the REST API, what the call returned, the request as a delivery records it). Whatever makes the call
+    impossible (no REST API, one that fails today's checks, a missing secret) is a refusal: permanent."""
+    try:
+        rest_api = storage.get_rest_api(job.rest_api_id)
+    except StoredDefinitionInvalid as exc:
+        return None, HttpResult(refused=True, error=str(exc)), {}
+    if rest_api is None:
+        return None, HttpResult(refused=True, error=f"REST API {job.rest_api_id!r} does not exist (any more)"), {}
+    try:
+        attributes, chat_id_template = storage.spec_context(job.args.get("chat", {}).get("iwh_id"))
+        secrets = storage.resolve_secrets(rest_api.secret_names()) if rest_api.secret_names() else {}
+    except LookupError as exc:
+        return rest_api, HttpResult(refused=True, error=str(exc)), {}
+    request = rest_api.render(context_for(job.args, attributes=attributes, chat_id_template=chat_id_template,
+                                          secrets=secrets))
+    secret_headers = {name for name, value in rest_api.headers.items() if "ssm:" in value}
+    return rest_api, send(request, allow=allow), redacted_request(request, secret_headers)

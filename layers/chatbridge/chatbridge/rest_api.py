@@ -29,6 +29,7 @@ from chatbridge.locations import MISSING, value_text
 from chatbridge.outgoing import plain, resolve
 from chatbridge.outbound_text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
 from chatbridge.templates import json_string_state_after
+from chatbridge.url_guard import OutboundUrlRefused, split_url
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
@@ -201,7 +202,10 @@ class RestApi(BaseModel):
     def _http_url(cls, value: str) -> str:
         _check_placeholders("url", value, allow_ssm=True)
         scheme_and_host = _PLACEHOLDER.sub("x", value)
-        parts = urlsplit(scheme_and_host)
+        try:
+            parts = split_url(scheme_and_host)  # the dispatcher's own parser: a port it could never use is refused now
+        except OutboundUrlRefused as exc:
+            raise RestApiSyntaxError(f"url: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RestApiSyntaxError(f"url {value!r} must be an http:// or https:// URL with a host")
         if "{{" in urlsplit(value).netloc:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ValidationError
 
+from chatbridge.errors import StoredDefinitionInvalid
 from chatbridge.outgoing import OutgoingWebhook
 from chatbridge.repository import tables
 from chatbridge.repository.tables import plain
@@ -68,13 +71,26 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plain(item).items() if k not in ("pk", "sk", "type", "updated_at")}
 
 
+logger = Logger(child=True)
+
+
+def _model(model: type[BaseModel], kind: str, item: dict[str, Any]) -> Any:
+    """The stored item as its model; one that fails today's checks is a typed, permanent error."""
+    try:
+        return model.model_validate(item)
+    except ValidationError as error:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or kind}: {e['msg']}" for e in error.errors(include_url=False))
+        raise StoredDefinitionInvalid(f"stored {kind} {item.get('id')!r} no longer passes its checks ({reasons}); "
+                                      "save it again (PUT) once corrected") from None
+
+
 def put_webhook(webhook: OutgoingWebhook) -> bool:
     return _put(WEBHOOK, webhook.id, webhook.model_dump())
 
 
 def get_webhook(webhook_id: str) -> OutgoingWebhook | None:
     item = _get(WEBHOOK, webhook_id)
-    return OutgoingWebhook.model_validate(item) if item else None
+    return _model(OutgoingWebhook, "outgoing webhook", item) if item else None
 
 
 def delete_webhook(webhook_id: str) -> bool:
@@ -82,7 +98,18 @@ def delete_webhook(webhook_id: str) -> bool:
 
 
 def list_webhooks() -> list[OutgoingWebhook]:
-    return [OutgoingWebhook.model_validate(item) for item in _list(WEBHOOK)]
+    return [_model(OutgoingWebhook, "outgoing webhook", item) for item in _list(WEBHOOK)]
+
+
+def _valid_webhooks() -> list[OutgoingWebhook]:
+    """Every rule that still passes its checks: one stale rule must not stop the others for every record."""
+    rules = []
+    for item in _list(WEBHOOK):
+        try:
+            rules.append(_model(OutgoingWebhook, "outgoing webhook", item))
+        except StoredDefinitionInvalid as error:
+            logger.error("outgoing webhook skipped", extra={"reason": str(error)})
+    return rules
 
 
 def webhooks_for(event: str) -> list[OutgoingWebhook]:
@@ -90,7 +117,7 @@ def webhooks_for(event: str) -> list[OutgoingWebhook]:
     now = time.monotonic()
     cached = _rule_cache.get("all")
     if cached is None or cached[0] < now:
-        cached = (now + RULE_CACHE_SECONDS, list_webhooks())
+        cached = (now + RULE_CACHE_SECONDS, _valid_webhooks())
         _rule_cache["all"] = cached
     return [rule for rule in cached[1] if rule.enabled and rule.event == event]
 
@@ -103,7 +130,7 @@ def put_rest_api(rest_api: RestApi) -> bool:
 
 def get_rest_api(rest_api_id: str) -> RestApi | None:
     item = _get(REST_API, rest_api_id)
-    return RestApi.model_validate(item) if item else None
+    return _model(RestApi, "REST API", item) if item else None
 
 
 def cached_rest_api(rest_api_id: str) -> RestApi | None:
