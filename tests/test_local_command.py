@@ -60,7 +60,7 @@ class Running:
 
     def stop(self, sig=signal.SIGINT):
         self.process.send_signal(sig)
-        rest, _ = self.process.communicate(timeout=30)
+        rest, _ = self.process.communicate(timeout=120)  # a loaded 2-core box can take a while to save --data
         self.lines.append(rest)
         return self.process.returncode
 
