@@ -167,9 +167,9 @@ def _third_party() -> ThreadingHTTPServer:
 
 def run(*, quick: bool) -> list[Row]:
     from chatbridge.local.seed import seed_document
-    from chatbridge.outgoing import OutgoingWebhook
+    from chatbridge.reply.webhooks import OutgoingWebhook
     from chatbridge.repository import outgoing
-    from chatbridge.rest_api import RestApi
+    from chatbridge.reply.rest_api import RestApi
 
     aws.local_environment()
     aws.one_snapshot_per_transaction()

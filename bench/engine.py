@@ -32,8 +32,8 @@ def _spec_name(path: Path) -> str:
 
 def corpus() -> list[tuple[Any, bytes, bool, Any]]:
     """(spec, raw body, is form, decoded payload) for every sample payload that has a spec."""
-    from chatbridge.payload import decode_body
-    from chatbridge.spec import IncomingWebhookSpec
+    from chatbridge.ingest.payload import decode_body
+    from chatbridge.spec.model import IncomingWebhookSpec
 
     specs: dict[str, Any] = {}
     items = []
@@ -59,7 +59,7 @@ def _parse_round(items: list[tuple[Any, bytes, bool, Any]]) -> int:
 
 
 def _map_round(items: list[tuple[Any, bytes, bool, Any]]) -> int:
-    from chatbridge.mapping import map_payload
+    from chatbridge.spec.mapping import map_payload
 
     mapped = 0
     for spec, _, _, payload in items:

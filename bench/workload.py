@@ -30,7 +30,7 @@ def payload(count: int, *, start: int = 0, chat: str = "bench-chat-1") -> dict[s
 
 def store_spec() -> Any:
     from chatbridge.repository import specs
-    from chatbridge.spec import IncomingWebhookSpec
+    from chatbridge.spec.model import IncomingWebhookSpec
 
     stored, _ = specs.save_spec(IncomingWebhookSpec.model_validate(SPEC))
     return stored

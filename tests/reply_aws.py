@@ -86,7 +86,7 @@ def _store_openwa_spec() -> None:
     """The seed's open-wa spec as spec id 1, so chats made by ``create_chat`` resolve their spec."""
     from chatbridge.local.seed import OPENWA_SPEC
     from chatbridge.repository import specs
-    from chatbridge.spec import IncomingWebhookSpec
+    from chatbridge.spec.model import IncomingWebhookSpec
 
     stored, _ = specs.save_spec(IncomingWebhookSpec.model_validate({**OPENWA_SPEC, "chat_id_template": "{chat_id}@c.us"}))
     assert stored.id == 1, "create_chat links chats to spec id 1"

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from chatbridge.admin_outgoing import router
+from chatbridge.admin.reply_routes import router
 from chatbridge.local.seed import seed_document
 from chatbridge.repository import reply_storage as storage
 from pipeline import Context, Pipeline

@@ -18,7 +18,7 @@ import pytest
 
 from aws_fixtures import Context, api_event, aws_stack, call  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from pipeline import load_handler
 
 ingest_app = load_handler("ingest")

@@ -14,7 +14,7 @@ from werkzeug import Response
 
 from aws_fixtures import Context, aws_stack  # noqa: F401 (fixture)
 from chatbridge.cli import chats, webhooks
-from chatbridge.client import ChatbridgeClient, EndpointError
+from chatbridge.cli.client import ChatbridgeClient, EndpointError
 from chatbridge.local.apigateway import Router, build_event, parse_response
 from pipeline import load_handler
 
@@ -133,7 +133,8 @@ def test_a_listed_spec_applies_again_as_it_was_shown(api, tmp_path):
 
 
 def test_the_check_ignores_the_same_server_fields_as_the_admin_api():
-    from chatbridge import admin, documents
+    from chatbridge.admin import spec_routes as admin
+    from chatbridge.cli import documents
 
     assert documents.SERVER_FIELDS == admin.SERVER_FIELDS
 

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chatbridge.conditions import compile_condition
+from chatbridge.lang.conditions import compile_condition
 from chatbridge.errors import SpecSyntaxError
 
 MESSAGE = {"type": "chat", "fromMe": False, "ack": 12, "ratio": 1.5, "nothing": None, "caption": "",

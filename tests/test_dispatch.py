@@ -5,9 +5,9 @@ import time
 import pytest
 from werkzeug import Response
 
-from chatbridge.dispatch import (HttpResult, backoff_seconds, job_id_for, judge, redacted_request,
+from chatbridge.reply.dispatch import (HttpResult, backoff_seconds, job_id_for, judge, redacted_request,
                                  retry_after_seconds, send)
-from chatbridge.rest_api import RenderedRequest
+from chatbridge.reply.rest_api import RenderedRequest
 
 LOOPBACK = "127.0.0.1"
 
@@ -113,7 +113,7 @@ def test_send_refuses_a_url_that_can_never_be_called_for_good_instead_of_raising
 
 def test_send_connects_to_the_address_the_guard_checked_not_a_second_dns_answer(httpserver, monkeypatch):
     """DNS rebinding: the name is resolved once, by the guard; the connection goes to that address."""
-    from chatbridge import url_guard
+    from chatbridge.outbound import url_guard
 
     answers = iter([[LOOPBACK]])  # a second lookup would raise StopIteration: there must be none
     monkeypatch.setattr(url_guard, "_system_resolver", lambda host, port: next(answers))

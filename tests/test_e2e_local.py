@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chatbridge.client import ChatbridgeClient
+from chatbridge.cli.client import ChatbridgeClient
 from conftest import PAYLOADS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 
 from aws_fixtures import api_event, aws_stack, call, chat_table_items  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs, tables
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from faults import Faults
 from pipeline import load_handler
 

@@ -22,10 +22,10 @@ import pytest
 from werkzeug import Request, Response
 
 from chatbridge.local.seed import seed_document
-from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing, queue
 from chatbridge.repository import reply_storage as storage
-from chatbridge.rest_api import RestApi
+from chatbridge.reply.rest_api import RestApi
 from aws_fixtures import api_event, call
 from faults import Faults
 from pipeline import Pipeline, load_handler

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event as note, given, settings, strategies a
 
 from aws_fixtures import Context, aws_stack, chat_table_items  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from pipeline import load_handler
 
 ingest_app = load_handler("ingest")

@@ -7,10 +7,10 @@ import boto3
 import pytest
 
 from aws_fixtures import api_event, aws_stack, call  # noqa: F401 (fixture)
-from chatbridge.ingest import ingest
-from chatbridge.mapping import map_payload
+from chatbridge.ingest.store import ingest
+from chatbridge.spec.mapping import map_payload
 from chatbridge.repository import chats, specs
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS, ROOT
 from pipeline import load_handler
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from chatbridge.cli import import_lhc
-from chatbridge.lhc_import import LhcImportError, convert
-from chatbridge.mapping import map_payload
-from chatbridge.payload import decode_body
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.lhc_import import LhcImportError, convert
+from chatbridge.spec.mapping import map_payload
+from chatbridge.ingest.payload import decode_body
+from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS
 
 EXPORT = Path(__file__).parent / "fixtures" / "lhc_openwa_export.json"

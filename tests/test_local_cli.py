@@ -7,7 +7,7 @@ import pytest
 from werkzeug import Response
 
 from chatbridge.cli import chats, deliveries, reply, webhooks
-from chatbridge.client import ChatbridgeClient, is_loopback
+from chatbridge.cli.client import ChatbridgeClient, is_loopback
 
 
 def run_cli(*argv):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import MISSING, compile_location, value_text
+from chatbridge.lang.locations import MISSING, compile_location, value_text
 
 MESSAGE = {
     "from": "447700900000@c.us",

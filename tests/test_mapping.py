@@ -4,8 +4,8 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from chatbridge.mapping import MappingResult, map_payload
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.mapping import MappingResult, map_payload
+from chatbridge.spec.model import IncomingWebhookSpec
 
 
 def make_spec(**changes):

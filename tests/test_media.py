@@ -11,11 +11,11 @@ import pytest
 from pydantic import ValidationError
 from werkzeug import Response
 
-from chatbridge import media_fetch
-from chatbridge.mapping import map_payload
-from chatbridge.media import MediaFetchFailed
-from chatbridge.media_files import FetchedFile, content_disposition, object_key
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.media import fetch as media_fetch
+from chatbridge.spec.mapping import map_payload
+from chatbridge.media.model import MediaFetchFailed
+from chatbridge.media.files import FetchedFile, content_disposition, object_key
+from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

@@ -4,7 +4,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pydantic import ValidationError
 
-from chatbridge.outgoing import MISSING, OutgoingWebhook, build_args, event_of, matching_rules, resolve
+from chatbridge.reply.webhooks import MISSING, OutgoingWebhook, build_args, event_of, matching_rules, resolve
 
 SERIALIZER = TypeSerializer()
 

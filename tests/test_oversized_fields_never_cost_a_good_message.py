@@ -3,10 +3,10 @@ message beside it.
 
 A DynamoDB item holds 400 KB and a webhook body 1 MiB, so one over-long nick, phone, email or message id
 used to make its item unstorable: the ingest answered 503, the provider retried the same payload forever and
-every other message in it was lost. Stored fields are now bounded (``chatbridge.limits``): nick, phone, email
+every other message in it was lost. Stored fields are now bounded (``chatbridge.spec.limits``): nick, phone, email
 and chat attributes are cut, an over-long message id is kept as its SHA-256 (as dedup keys already were), and
 a message DynamoDB still refuses is skipped with a reason while the rest are stored. Only what a retry can fix
-(throttling, timeouts, service errors) answers 503 (``chatbridge.failures``).
+(throttling, timeouts, service errors) answers 503 (``chatbridge.repository.failures``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ParamValidationError, ReadTimeoutError
 
 from aws_fixtures import api_event, aws_stack, call, chat_table_items  # noqa: F401 (fixture)
-from chatbridge import limits
-from chatbridge.failures import retry_can_fix
+from chatbridge.spec import limits
+from chatbridge.repository.failures import retry_can_fix
 from chatbridge.repository import chats, specs, tables
 from chatbridge.repository.chats import ChatDraft, NewMessage, StorageConflict
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from faults import Faults
 from pipeline import load_handler
 

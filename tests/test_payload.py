@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from chatbridge.errors import (EmptyBody, NotBase64, NotJson, NotUtf8, PayloadError, TooDeep, TooLarge,
                                UnsupportedContentType)
-from chatbridge.payload import decode_body
+from chatbridge.ingest.payload import decode_body
 
 FORM = "application/x-www-form-urlencoded"
 

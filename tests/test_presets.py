@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from chatbridge.mapping import map_payload
-from chatbridge.payload import decode_body
+from chatbridge.spec.mapping import map_payload
+from chatbridge.ingest.payload import decode_body
 from chatbridge.presets import PRESETS, PresetError, build, get_preset
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS
 
 FORM = "application/x-www-form-urlencoded"

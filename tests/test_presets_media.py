@@ -15,12 +15,12 @@ import boto3
 import pytest
 
 from aws_fixtures import aws_stack  # noqa: F401 (fixture)
-from chatbridge.mapping import map_payload
-from chatbridge.media_ingest import store_media
+from chatbridge.spec.mapping import map_payload
+from chatbridge.media.ingest import store_media
 from chatbridge.presets import build, get_preset
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 from test_presets import PARAMETERS, load
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16

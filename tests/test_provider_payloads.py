@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbridge.mapping import map_payload
-from chatbridge.payload import decode_body
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.mapping import map_payload
+from chatbridge.ingest.payload import decode_body
+from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS
 
 SPECS = Path(__file__).parent / "specs"

@@ -5,9 +5,9 @@ import json
 import boto3
 
 from chatbridge.local.seed import seed_document
-from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing
-from chatbridge.rest_api import RestApi
+from chatbridge.reply.rest_api import RestApi
 from conftest import ROOT
 from pipeline import Context, load_handler
 from reply_aws import create_chat, reply_aws  # noqa: F401 (fixture)

@@ -9,10 +9,10 @@ import pytest
 from werkzeug import Request, Response
 
 from chatbridge.local.seed import seed_document
-from chatbridge.outgoing import OutgoingWebhook
+from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing
 from chatbridge.repository import reply_storage as storage
-from chatbridge.rest_api import RestApi
+from chatbridge.reply.rest_api import RestApi
 from reply_aws import create_chat, messages_of, reply_aws  # noqa: F401 (fixture)
 from pipeline import Pipeline
 
@@ -233,8 +233,8 @@ def test_chat_close_event_fires_close_rules(reply_aws, third_party):
 def test_a_job_claimed_by_another_dispatcher_is_not_sent_again(reply_aws, httpserver):
     """The claim is one conditional write (atomic on DynamoDB; moto does not serialise threads, so the
     overlap is staged: a lease held by another dispatcher, then the finished job handed out again)."""
-    from chatbridge.dispatch import DispatchJob
-    from chatbridge.replies import deliver
+    from chatbridge.reply.dispatch import DispatchJob
+    from chatbridge.reply.pipeline import deliver
 
     httpserver.expect_request("/sendText").respond_with_data("ok")
     openwa(httpserver.url_for(""))

@@ -13,8 +13,8 @@ import json
 import pytest
 
 from aws_fixtures import api_event, aws_stack, call  # noqa: F401 (fixture)
-from chatbridge.redaction import MASK, is_sensitive_name, mask_mapping, mask_url, verification_names
-from chatbridge.verification import Verification
+from chatbridge.spec.redaction import MASK, is_sensitive_name, mask_mapping, mask_url, verification_names
+from chatbridge.spec.verification import Verification
 from pipeline import load_handler
 
 admin_app = load_handler("admin")

@@ -6,8 +6,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from chatbridge.outgoing import build_args
-from chatbridge.rest_api import RestApi, context_for, msg_clean, msg_url
+from chatbridge.reply.webhooks import build_args
+from chatbridge.reply.rest_api import RestApi, context_for, msg_clean, msg_url
 
 CHAT = {"type": "chat", "id": 7, "iwh_id": 1, "chat_variables": {"iwh_id": 1}, "nick": "Aisha",
         "incoming_chat": {"chat_external_id": "447700900000@c.us",
@@ -186,7 +186,7 @@ def test_a_url_without_secrets_is_shown_as_it_is_sent():
 import boto3  # noqa: E402
 from werkzeug import Response  # noqa: E402
 
-from chatbridge.outgoing import OutgoingWebhook  # noqa: E402
+from chatbridge.reply.webhooks import OutgoingWebhook  # noqa: E402
 from chatbridge.presets import build, get_preset  # noqa: E402
 from chatbridge.repository import deliveries, outgoing  # noqa: E402
 from chatbridge.repository import reply_storage as storage  # noqa: E402

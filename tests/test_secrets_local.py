@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chatbridge.client import ChatbridgeClient
+from chatbridge.cli.client import ChatbridgeClient
 from test_e2e_local import CHATBRIDGE, ROOT, LocalStackProcess, eventually
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 
 MINIMAL = {"identifier": "shop-1", "name": "Shop", "chat_id": "from", "text": [{"body": "{{msg.body}}"}]}
 

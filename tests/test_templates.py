@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.templates import compile_template
+from chatbridge.lang.templates import compile_template
 
 MESSAGE = {"body": "Hi", "caption": None, "fromMe": False, "isMedia": True, "n": 4987381189870374000,
            "lat": 51.5074, "sender": {"pushname": "Aisha", "tags": ["a", "b"]}, "from": "4477@c.us",

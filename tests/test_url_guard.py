@@ -2,7 +2,7 @@
 
 import pytest
 
-from chatbridge.url_guard import OutboundUrlRefused, check_url
+from chatbridge.outbound.url_guard import OutboundUrlRefused, check_url
 
 
 def resolver(*addresses):

@@ -1,8 +1,8 @@
 """Admin API (IAM-authorised on AWS): specs, chats, outgoing webhooks, REST APIs, deliveries, SSM secrets.
 
-The routes live in the layer as Powertools routers (``chatbridge.admin``, ``chatbridge.admin_outgoing``,
-``chatbridge.admin_secrets``);
-this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.failures``),
+The routes live in the layer as Powertools routers (``chatbridge.admin.spec_routes``, ``chatbridge.admin.reply_routes``,
+``chatbridge.admin.secret_routes``);
+this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.repository.failures``),
 those it cannot (DynamoDB refusing the request) into 422, and bugs into a bare 500.
 """
 
@@ -15,8 +15,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatbridge import admin, admin_outgoing, admin_secrets
-from chatbridge.failures import retry_can_fix
+from chatbridge.admin import spec_routes as admin
+from chatbridge.admin import reply_routes as admin_outgoing
+from chatbridge.admin import secret_routes as admin_secrets
+from chatbridge.repository.failures import retry_can_fix
 from chatbridge.repository.chats import StorageConflict
 
 logger = Logger()

@@ -12,8 +12,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chatbridge.dispatch import DispatchJob
-from chatbridge.replies import deliver
+from chatbridge.reply.dispatch import DispatchJob
+from chatbridge.reply.pipeline import deliver
 from chatbridge.repository import queue
 from chatbridge.repository.reply_storage import reply_storage
 

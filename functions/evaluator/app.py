@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from chatbridge.replies import evaluate_record
+from chatbridge.reply.pipeline import evaluate_record
 from chatbridge.repository.reply_storage import reply_storage
 
 logger = Logger()

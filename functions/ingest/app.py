@@ -1,9 +1,9 @@
 """Ingest: ``POST|GET /webhooks/incoming/{identifier}`` -> chats and messages, exactly once.
 
-The routes live in the layer (``chatbridge.webhook_routes``); this handler joins them and makes sure no
+The routes live in the layer (``chatbridge.ingest.routes``); this handler joins them and makes sure no
 answer is ever a 500 or carries a traceback: what a retry can fix (throttling, timeouts, service errors) answers
 503, so the provider retries (writes are idempotent); anything else answers 422, since the same request would
-fail again (``chatbridge.failures``). The details go to the log only.
+fail again (``chatbridge.repository.failures``). The details go to the log only.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chatbridge import webhook_routes
-from chatbridge.failures import retry_can_fix
-from chatbridge.webhook_routes import NOT_FOUND, UNAVAILABLE, answer, failure_answer
+from chatbridge.ingest import routes as webhook_routes
+from chatbridge.repository.failures import retry_can_fix
+from chatbridge.ingest.routes import NOT_FOUND, UNAVAILABLE, answer, failure_answer
 
 logger = Logger()
 metrics = Metrics()

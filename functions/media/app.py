@@ -1,7 +1,7 @@
 """Media links: ``GET /media/{spec_id}/{name}`` -> 302 to a fresh presigned URL of the stored file.
 
 Message bodies carry this stable link rather than a presigned URL, which would expire within minutes of
-the message. The bucket stays private; the key is unguessable (see ``chatbridge.media``), so the link
+the message. The bucket stays private; the key is unguessable (see ``chatbridge.media.model``), so the link
 needs no other secret, as a link in a chat transcript cannot carry one. 404 for any other key, 503 when
 S3 cannot answer.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from chatbridge.media_files import KEY_PATTERN, KEY_PREFIX
+from chatbridge.media.files import KEY_PATTERN, KEY_PREFIX
 from chatbridge.repository import media
 
 logger = Logger()

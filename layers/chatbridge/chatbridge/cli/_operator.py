@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatbridge.cli._table import print_table  # noqa: F401 (every command's table)
-from chatbridge.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient, EndpointError
+from chatbridge.cli.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient, EndpointError
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2

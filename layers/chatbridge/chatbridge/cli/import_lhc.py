@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chatbridge.lhc_import import LhcImportError, convert
+    from chatbridge.spec.lhc_import import LhcImportError, convert
 
     try:
         text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if args.seed:
             from chatbridge.local.seed import seed, try_it
 
-            from chatbridge.client import ApiError
+            from chatbridge.cli.client import ApiError
 
             try:
                 seed(stack.url, stack.echo_url)

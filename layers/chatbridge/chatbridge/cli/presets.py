@@ -17,7 +17,7 @@ from typing import Any
 
 from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, print_table, \
     run_operator_command
-from chatbridge.client import DEFAULT_ENDPOINT, ApiError, ChatbridgeClient
+from chatbridge.cli.client import DEFAULT_ENDPOINT, ApiError, ChatbridgeClient
 
 
 def register(subparsers: Any) -> None:

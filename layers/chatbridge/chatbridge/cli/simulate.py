@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from chatbridge.errors import PayloadError
-from chatbridge.mapping import map_payload
-from chatbridge.payload import FORM, decode_body
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.mapping import map_payload
+from chatbridge.ingest.payload import FORM, decode_body
+from chatbridge.spec.model import IncomingWebhookSpec
 
 
 def register(subparsers: Any) -> None:

@@ -49,7 +49,7 @@ def read_document(path: Path) -> Any:
 
 def _apply(args: argparse.Namespace) -> int:
     """Store the file's entries, or none of them: a bad entry is reported with its index before any request."""
-    from chatbridge.documents import DocumentError
+    from chatbridge.cli.documents import DocumentError
 
     document = read_document(args.file)
     client = client_from(args)

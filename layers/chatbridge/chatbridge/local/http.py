@@ -19,7 +19,7 @@ from typing import Any
 
 from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
 from chatbridge.local.runtime import FunctionError, FunctionTimeout
-from chatbridge.redaction import mask_url
+from chatbridge.spec.redaction import mask_url
 
 log = logging.getLogger("chatbridge.local")
 
@@ -64,7 +64,7 @@ class LocalApiServer(ThreadingHTTPServer):
                  stage: str, binary_media_types: tuple[str, ...] = (),
                  sensitive_names: Callable[[str], Iterable[str]] = lambda path: ()) -> None:
         """``sensitive_names(path)``: query names to mask in this path's log line besides the usual ones
-        (``chatbridge.redaction``), e.g. the query secret a webhook spec's verification reads."""
+        (``chatbridge.spec.redaction``), e.g. the query secret a webhook spec's verification reads."""
         super().__init__(address, _Handler)
         self.sensitive_names = sensitive_names
         self.router = router

@@ -11,7 +11,7 @@ import json
 import shlex
 from typing import Any
 
-from chatbridge.client import ChatbridgeClient
+from chatbridge.cli.client import ChatbridgeClient
 
 IDENTIFIER = "openwa-demo"
 REST_API_ID = "openwa-echo"

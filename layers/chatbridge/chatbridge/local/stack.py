@@ -233,9 +233,9 @@ class LocalStack:
                       if self.template else []) if fn.environment.get("CONFIG_TABLE")), None)
         if not path.startswith(prefix) or not table:
             return frozenset()
-        from chatbridge.redaction import verification_names
+        from chatbridge.spec.redaction import verification_names
         from chatbridge.repository.specs import SPEC
-        from chatbridge.verification import Verification
+        from chatbridge.spec.verification import Verification
 
         item = boto3.resource("dynamodb", endpoint_url=self.endpoint_url, region_name=self.options.region,
                               aws_access_key_id="local", aws_secret_access_key="local").Table(table).get_item(

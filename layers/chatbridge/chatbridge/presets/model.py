@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.outgoing import OutgoingWebhook
-from chatbridge.outbound_text import SSM_PREFIX
-from chatbridge.rest_api import RestApi
-from chatbridge.spec import IDENTIFIER_PATTERN, IncomingWebhookSpec
+from chatbridge.reply.webhooks import OutgoingWebhook
+from chatbridge.outbound.text import SSM_PREFIX
+from chatbridge.reply.rest_api import RestApi
+from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 _SLOT = re.compile(r"<<([a-z_]+)>>")
 _SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,200}$")

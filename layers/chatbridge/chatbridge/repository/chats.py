@@ -29,7 +29,7 @@ from typing import Any, Literal
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chatbridge import limits
+from chatbridge.spec import limits
 from chatbridge.errors import ChatbridgeError
 from chatbridge.repository import tables
 
@@ -43,7 +43,7 @@ _MAX_KEY_PART = 400
 class StorageConflict(ChatbridgeError):
     """Writers kept racing for one chat; the caller answers 503 so the provider retries."""
 
-    transient = True  # chatbridge.failures: a retry can fix it
+    transient = True  # chatbridge.repository.failures: a retry can fix it
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class NewMessage:
     index: int | None = None  # position in the webhook payload, to name it if it cannot be stored
 
     def __post_init__(self) -> None:
-        """Bounded whoever builds it (``chatbridge.limits``): an over-long id becomes ``sha256:<hex>``, the
+        """Bounded whoever builds it (``chatbridge.spec.limits``): an over-long id becomes ``sha256:<hex>``, the
         very key part ``dedup_key`` already made of it, so dedup items written before stay valid."""
         object.__setattr__(self, "dedup_id", limits.bounded_id(self.dedup_id))
         if self.message_id is not None:
@@ -79,7 +79,7 @@ class ChatDraft:
     attributes: dict[str, str] = field(default_factory=dict)  # the spec's chat_attributes, for replies
 
     def __post_init__(self) -> None:
-        """Contact fields and attributes cut to ``chatbridge.limits``: a 900 KB nick must not make the chat
+        """Contact fields and attributes cut to ``chatbridge.spec.limits``: a 900 KB nick must not make the chat
         item (400 KB at most) unstorable, and with it every message of the payload."""
         for name, limit in (("nick", limits.MAX_NICK_CHARS), ("phone", limits.MAX_PHONE_CHARS),
                             ("email", limits.MAX_EMAIL_CHARS), ("chat_external_id", limits.MAX_CHAT_ID_CHARS)):

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatbridge.dispatch import Delivery, DispatchJob
+from chatbridge.reply.dispatch import Delivery, DispatchJob
 from chatbridge.repository import tables
 from chatbridge.repository.tables import plain, storable
 

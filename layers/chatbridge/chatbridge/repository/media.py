@@ -1,7 +1,7 @@
 """Media files in the S3 bucket ``MEDIA_BUCKET`` (``MediaBucket`` in template.yaml).
 
 Objects are written once per delivery under a key derived from the message and the content
-(``chatbridge.media.object_key``), so a retried or concurrent delivery overwrites the same object. They are
+(``chatbridge.media.model.object_key``), so a retried or concurrent delivery overwrites the same object. They are
 never public: ``GET /media/...`` answers with a short-lived presigned URL.
 """
 
@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chatbridge.media_files import FetchedFile, content_disposition
+from chatbridge.media.files import FetchedFile, content_disposition
 from chatbridge.repository import chats, tables
 
 MEDIA_BUCKET_ENV = "MEDIA_BUCKET"

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from chatbridge.dispatch import DispatchJob
+from chatbridge.reply.dispatch import DispatchJob
 from chatbridge.errors import ChatbridgeError
 
 QUEUE_ENV = "DISPATCH_QUEUE_URL"

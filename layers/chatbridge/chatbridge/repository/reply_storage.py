@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatbridge.replies import ReplyStorage
+from chatbridge.reply.pipeline import ReplyStorage
 from chatbridge.repository import deliveries, outgoing, queue, secrets, tables
 from chatbridge.repository.tables import plain
 

@@ -3,7 +3,7 @@
 Items live in CONFIG_TABLE (not CHAT_TABLE, whose stream must carry only chats and messages):
 ``REQLOG#<identifier>`` / ``<epoch ms>#<random>``, ``type`` ``request_log``, ``expires_at`` (TTL,
 ``REQUEST_LOG_DAYS``, default 7). Bodies are cut at 32 KiB. Secrets are masked before anything is kept
-(``chatbridge.redaction``): sensitive headers and query parameters, and secret values or secret query
+(``chatbridge.spec.redaction``): sensitive headers and query parameters, and secret values or secret query
 parameters quoted in the outcome's reasons; the log lives for days and is read by whoever debugs.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chatbridge.redaction import mask_document, mask_mapping
+from chatbridge.spec.redaction import mask_document, mask_mapping
 from chatbridge.repository import tables
 
 MAX_BODY_CHARS = 32_768
@@ -32,7 +32,7 @@ def record_request(identifier: str, *, method: str, headers: dict[str, str], que
                    body: str, status: int, outcome: dict[str, Any], sensitive_names: Iterable[str] = (),
                    secret_values: Iterable[str] = ()) -> None:
     """``sensitive_names``: the header and query names the spec's verification reads; ``secret_values``: its
-    secret values (``chatbridge.redaction``), so neither a header nor a reason keeps one."""
+    secret values (``chatbridge.spec.redaction``), so neither a header nor a reason keeps one."""
     now = time.time()
     days = float(os.environ.get("REQUEST_LOG_DAYS", DEFAULT_DAYS))
     names, hidden = frozenset(sensitive_names), list(secret_values)

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from chatbridge.dynamo_values import plain, storable  # noqa: F401 (the repository modules' conversions)
+from chatbridge.repository.values import plain, storable  # noqa: F401 (the repository modules' conversions)
 
 CONFIG_TABLE_ENV = "CONFIG_TABLE"
 CHAT_TABLE_ENV = "CHAT_TABLE"

@@ -23,10 +23,10 @@ from typing import Any, Literal
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chatbridge.conditions import json_text
-from chatbridge.dynamo_values import plain
+from chatbridge.lang.conditions import json_text
+from chatbridge.repository.values import plain
 from chatbridge.errors import ChatbridgeError
-from chatbridge.locations import MISSING, is_empty
+from chatbridge.lang.locations import MISSING, is_empty
 
 EventName = Literal["chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started"]
 EVENTS: tuple[str, ...] = ("chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started")

@@ -19,13 +19,13 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import Location, compile_location
-from chatbridge.media_url import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
-from chatbridge.media_url import (CompiledUrl, RenderedUrl, build_url, check_url, compile_url, render_url,
+from chatbridge.lang.locations import Location, compile_location
+from chatbridge.media.urls import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
+from chatbridge.media.urls import (CompiledUrl, RenderedUrl, build_url, check_url, compile_url, render_url,
                                   secret_names, shown_url, uses_resolved)
-from chatbridge.spec_fields import LocationText, TemplateText
-from chatbridge.outbound_text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
-from chatbridge.templates import Template, check_template_syntax, compile_template
+from chatbridge.lang.fields import LocationText, TemplateText
+from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.lang.templates import Template, check_template_syntax, compile_template
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB

@@ -10,9 +10,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from chatbridge.conditions import compile_condition
-from chatbridge.locations import compile_location
-from chatbridge.templates import check_template_syntax
+from chatbridge.lang.conditions import compile_condition
+from chatbridge.lang.locations import compile_location
+from chatbridge.lang.templates import check_template_syntax
 
 
 def _location(value: str) -> str:

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from chatbridge.rest_api import RenderedRequest
-from chatbridge.url_guard import OutboundUrlRefused, check_url, pinned_connection, split_url
+from chatbridge.reply.rest_api import RenderedRequest
+from chatbridge.outbound.url_guard import OutboundUrlRefused, check_url, pinned_connection, split_url
 
 EXCERPT_CHARS = 2000
 USER_AGENT = "chatbridge/1"

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 SECTIONS = ("rest_apis", "incoming_webhooks", "webhooks")
-# what the admin API ignores in a spec body, so a GET's output can be applied again (chatbridge.admin)
+# what the admin API ignores in a spec body, so a GET's output can be applied again (chatbridge.admin.spec_routes)
 SERVER_FIELDS = ("id", "created_at", "updated_at", "webhook_path")
 # the section's kind as the apply report names it, and what one entry must be
 _KINDS = {"rest_apis": ("rest api", "a REST API"), "incoming_webhooks": ("incoming webhook", "an incoming webhook spec"),
@@ -103,9 +103,9 @@ def _check(section: str, item: Any, where: str) -> tuple[Entry | None, str | Non
     kind, what = _KINDS[section]
     if not isinstance(item, dict):
         return None, f"expected {what} (an object), got {_kind_of(item)}"
-    from chatbridge.outgoing import OutgoingWebhook
-    from chatbridge.rest_api import RestApi
-    from chatbridge.spec import IncomingWebhookSpec
+    from chatbridge.reply.webhooks import OutgoingWebhook
+    from chatbridge.reply.rest_api import RestApi
+    from chatbridge.spec.model import IncomingWebhookSpec
 
     if section == "incoming_webhooks":
         key, candidate, model = item.get("identifier"), \

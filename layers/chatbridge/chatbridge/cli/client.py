@@ -224,10 +224,10 @@ class ChatbridgeClient:
 
         Accepts one incoming webhook spec (an object with ``identifier``), a list of them, or a document
         ``{"rest_apis": [...], "incoming_webhooks": [...], "webhooks": [...]}`` where REST APIs and
-        outgoing webhooks carry their ``id``. Every entry is checked first (``chatbridge.documents``): a
+        outgoing webhooks carry their ``id``. Every entry is checked first (``chatbridge.cli.documents``): a
         bad one raises ``DocumentError`` and nothing is stored. Returns what was stored, in order.
         """
-        from chatbridge.documents import plan
+        from chatbridge.cli.documents import plan
 
         applied = []
         for entry in plan(document, stored_rest_api_ids=self._stored_rest_api_ids):

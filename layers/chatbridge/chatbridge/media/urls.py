@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from chatbridge.locations import value_text
+from chatbridge.lang.locations import value_text
 from chatbridge.errors import ChatbridgeError
-from chatbridge.outbound_text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
-from chatbridge.templates import Template, check_template_syntax, compile_template
-from chatbridge.url_guard import split_url
+from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.lang.templates import Template, check_template_syntax, compile_template
+from chatbridge.outbound.url_guard import split_url
 
 _SLOT = re.compile(r"\{\{\s*(ssm:[^{}]*?|resolved)\s*\}\}")
 RESOLVED = "{{resolved}}"

@@ -14,13 +14,13 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from chatbridge.conditions import Condition, compile_condition
+from chatbridge.lang.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import Location, compile_location
-from chatbridge.media import CompiledFetch, MediaFetch, compile_fetch, split_body
-from chatbridge.spec_fields import ConditionText, LocationText, TemplateText
-from chatbridge.templates import Template, check_template_syntax, compile_template
-from chatbridge.verification import Verification
+from chatbridge.lang.locations import Location, compile_location
+from chatbridge.media.model import CompiledFetch, MediaFetch, compile_fetch, split_body
+from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
+from chatbridge.lang.templates import Template, check_template_syntax, compile_template
+from chatbridge.spec.verification import Verification
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
 CHAT_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

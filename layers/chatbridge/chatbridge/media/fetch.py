@@ -27,10 +27,10 @@ import json
 import socket
 import time
 
-from chatbridge.media import FetchRequest, HttpRequest, MediaFetchFailed
-from chatbridge.media_files import FetchedFile, decode_response
-from chatbridge.media_url import host_allowed
-from chatbridge.url_guard import OutboundUrlRefused, check_url, join_url, pinned_connection, split_url
+from chatbridge.media.model import FetchRequest, HttpRequest, MediaFetchFailed
+from chatbridge.media.files import FetchedFile, decode_response
+from chatbridge.media.urls import host_allowed
+from chatbridge.outbound.url_guard import OutboundUrlRefused, check_url, join_url, pinned_connection, split_url
 
 MAX_REDIRECTS = 3
 CHUNK = 65_536

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import MISSING, Location, compact_json, compile_location
+from chatbridge.lang.locations import MISSING, Location, compact_json, compile_location
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause

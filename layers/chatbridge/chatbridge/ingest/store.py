@@ -15,17 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatbridge import limits
-from chatbridge.mapping import MappedChat, MappedMessage, MappingResult
-from chatbridge.payload import depth_exceeds
+from chatbridge.spec import limits
+from chatbridge.spec.mapping import MappedChat, MappedMessage, MappingResult
+from chatbridge.ingest.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
 from chatbridge.repository import specs as spec_store
-from chatbridge.spec import IncomingWebhookSpec
+from chatbridge.spec.model import IncomingWebhookSpec
 
 if TYPE_CHECKING:
-    from chatbridge.media_ingest import MediaResult
+    from chatbridge.media.ingest import MediaResult
 
-MAX_MESSAGE_CHARS = limits.MAX_MESSAGE_CHARS  # every stored field's bound lives in chatbridge.limits
+MAX_MESSAGE_CHARS = limits.MAX_MESSAGE_CHARS  # every stored field's bound lives in chatbridge.spec.limits
 MAX_RAW_BYTES = 65_536  # the chat keeps the payload that created it when it is this small...
 MAX_RAW_DEPTH = 30  # ...and shallow enough for a DynamoDB map (32 levels)
 
@@ -122,7 +122,7 @@ def _store_files(spec_id: int, messages: list[tuple[str, MappedMessage]], base_u
     so a text webhook's cold start does not pay for it."""
     if not messages:
         return []
-    from chatbridge.media_ingest import store_media
+    from chatbridge.media.ingest import store_media
 
     return store_media(spec_id, messages, base_url=base_url)
 

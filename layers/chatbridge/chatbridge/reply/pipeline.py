@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from chatbridge.errors import StoredDefinitionInvalid
-from chatbridge.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
-from chatbridge.outgoing import OutgoingWebhook, build_args, event_of
-from chatbridge.rest_api import RestApi, context_for
+from chatbridge.reply.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
+from chatbridge.reply.webhooks import OutgoingWebhook, build_args, event_of
+from chatbridge.reply.rest_api import RestApi, context_for
 
 LEASE_SECONDS = 120
 BUSY_RETRY_SECONDS = 30

@@ -5,7 +5,7 @@ subscribe handshake. Answers are truthful so a provider knows whether to retry: 
 ``ignored`` when the spec's general conditions refuse the payload: retrying would not help), 404 unknown
 or disabled identifier (one body for both), 400/413/415 unreadable body, 401 failed verification
 (nothing written). A failure answers 503 only when a retry can fix it (throttling, timeouts, service errors:
-``chatbridge.failures``; writes are idempotent), anything else 422: the same payload would fail again.
+``chatbridge.repository.failures``; writes are idempotent), anything else 422: the same payload would fail again.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatbridge.errors import NotBase64, NotUtf8, PayloadError
-from chatbridge.failures import retry_can_fix
-from chatbridge.ingest import IngestOutcome, ingest
-from chatbridge.mapping import map_payload
-from chatbridge.media_files import public_base_url
-from chatbridge.payload import decode_body
-from chatbridge.redaction import verification_names, verification_secrets
+from chatbridge.repository.failures import retry_can_fix
+from chatbridge.ingest.store import IngestOutcome, ingest
+from chatbridge.spec.mapping import map_payload
+from chatbridge.media.files import public_base_url
+from chatbridge.ingest.payload import decode_body
+from chatbridge.spec.redaction import verification_names, verification_secrets
 from chatbridge.repository import request_log, specs
-from chatbridge.spec import IncomingWebhookSpec
-from chatbridge.verification import VerificationFailed, answer_handshake, verify_request
+from chatbridge.spec.model import IncomingWebhookSpec
+from chatbridge.spec.verification import VerificationFailed, answer_handshake, verify_request
 
 logger = Logger()
 metrics = Metrics()  # Powertools metrics share one set per namespace: the function's log_metrics flushes it

@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chatbridge.admin import MAX_DEFINITION_BYTES, as_id
+from chatbridge.admin.spec_routes import MAX_DEFINITION_BYTES, as_id
 from chatbridge.errors import PayloadError
-from chatbridge.payload import decode_body
+from chatbridge.ingest.payload import decode_body
 
 router = Router()
 
@@ -76,7 +76,7 @@ def _not_found(kind: str, item_id: str) -> Response:
 
 @router.put("/admin/webhooks/<webhook_id>")
 def put_webhook(webhook_id: str) -> Response:
-    from chatbridge.outgoing import OutgoingWebhook
+    from chatbridge.reply.webhooks import OutgoingWebhook
     from chatbridge.repository import outgoing
 
     try:
@@ -120,7 +120,7 @@ def delete_webhook(webhook_id: str) -> Response:
 @router.put("/admin/rest-apis/<rest_api_id>")
 def put_rest_api(rest_api_id: str) -> Response:
     from chatbridge.repository import outgoing
-    from chatbridge.rest_api import RestApi
+    from chatbridge.reply.rest_api import RestApi
 
     try:
         rest_api = RestApi.model_validate(_definition(rest_api_id))

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.locations import MISSING, Location, compact_json, compile_location, value_text
+from chatbridge.lang.locations import MISSING, Location, compact_json, compile_location, value_text
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 

@@ -13,13 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from chatbridge import limits
-from chatbridge.locations import MISSING, Location, is_empty, value_text
-from chatbridge.media import MediaRequest, media_request
-from chatbridge.spec import CompiledKind, CompiledSpec, IncomingWebhookSpec
+from chatbridge.spec import limits
+from chatbridge.lang.locations import MISSING, Location, is_empty, value_text
+from chatbridge.media.model import MediaRequest, media_request
+from chatbridge.spec.model import CompiledKind, CompiledSpec, IncomingWebhookSpec
 
 DEFAULT_NICK = "Visitor"
-MAX_CHAT_ID_LENGTH = limits.MAX_CHAT_ID_CHARS  # every stored field's bound lives in chatbridge.limits
+MAX_CHAT_ID_LENGTH = limits.MAX_CHAT_ID_CHARS  # every stored field's bound lives in chatbridge.spec.limits
 MAX_CHAT_ATTRIBUTE_CHARS = limits.MAX_CHAT_ATTRIBUTE_CHARS  # an address or a number a reply needs, never a document
 _MILLISECONDS_FROM = 100_000_000_000  # a "seconds" value past this would be after year 5000
 

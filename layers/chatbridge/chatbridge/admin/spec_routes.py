@@ -15,10 +15,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from pydantic import ValidationError
 
 from chatbridge.errors import PayloadError
-from chatbridge.payload import decode_body
+from chatbridge.ingest.payload import decode_body
 
 if TYPE_CHECKING:
-    from chatbridge.spec import IncomingWebhookSpec
+    from chatbridge.spec.model import IncomingWebhookSpec
 
 # Models and repositories are imported inside the routes that use them: one admin function serves every
 # route, and each request should pay only for its own (its cold start is measured by bench/cold_start.py).
@@ -91,7 +91,7 @@ _chat_id = as_id
 @router.put("/admin/incoming-webhooks/<identifier>")
 def put_incoming_webhook(identifier: str) -> Response:
     from chatbridge.repository import specs
-    from chatbridge.spec import IncomingWebhookSpec
+    from chatbridge.spec.model import IncomingWebhookSpec
 
     body = {k: v for k, v in _json_object().items() if k not in SERVER_FIELDS}
     if "identifier" in body and body["identifier"] != identifier:
@@ -134,7 +134,7 @@ def simulate(identifier: str) -> Response:
 
     The engine is imported here, not at module level: the admin function's other routes never map a payload,
     and its cold start is counted against ``import boto3`` (bench/cold_start.py)."""
-    from chatbridge.mapping import map_payload
+    from chatbridge.spec.mapping import map_payload
     from chatbridge.repository import specs
 
     spec = specs.get_spec(identifier)

@@ -25,11 +25,11 @@ from urllib.parse import quote, urlencode, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.locations import MISSING, value_text
-from chatbridge.outgoing import plain, resolve
-from chatbridge.outbound_text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
-from chatbridge.templates import json_string_state_after
-from chatbridge.url_guard import OutboundUrlRefused, split_url
+from chatbridge.lang.locations import MISSING, value_text
+from chatbridge.reply.webhooks import plain, resolve
+from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
+from chatbridge.lang.templates import json_string_state_after
+from chatbridge.outbound.url_guard import OutboundUrlRefused, split_url
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")

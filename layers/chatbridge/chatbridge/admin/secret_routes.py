@@ -15,8 +15,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chatbridge.admin import BadRequest, answer, invalid, json_body, not_found
-from chatbridge.outbound_text import SSM_PARAMETER_NAME, SSM_PREFIX
+from chatbridge.admin.spec_routes import BadRequest, answer, invalid, json_body, not_found
+from chatbridge.outbound.text import SSM_PARAMETER_NAME, SSM_PREFIX
 
 router = Router()
 MAX_VALUE_BYTES = 4096  # an SSM Standard parameter holds 4 KB

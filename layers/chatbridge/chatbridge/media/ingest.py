@@ -24,10 +24,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from chatbridge import media_fetch
-from chatbridge.mapping import MappedMessage
-from chatbridge.media import MediaFetchFailed, MediaRequest
-from chatbridge.media_files import media_link, object_key
+from chatbridge.media import fetch as media_fetch
+from chatbridge.spec.mapping import MappedMessage
+from chatbridge.media.model import MediaFetchFailed, MediaRequest
+from chatbridge.media.files import media_link, object_key
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets
 

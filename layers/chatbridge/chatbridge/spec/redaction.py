@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 
 if TYPE_CHECKING:
-    from chatbridge.verification import Verification
+    from chatbridge.spec.verification import Verification
 
 MASK = "***"
 SENSITIVE_HEADERS = frozenset({
