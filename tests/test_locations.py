@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import MISSING, compile_location, value_text
+from chatbridge.lang.core import MISSING, value_text
+from chatbridge.lang.locations import compile_location
 
 MESSAGE = {
     "from": "447700900000@c.us",

@@ -4,7 +4,9 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from pydantic import ValidationError
 
-from chatbridge.reply.webhooks import MISSING, OutgoingWebhook, build_args, event_of, matching_rules, resolve
+from chatbridge.lang.core import MISSING, resolve
+from chatbridge.reply.events import build_args, event_of
+from chatbridge.reply.webhooks import matching_rules, OutgoingWebhook
 
 SERIALIZER = TypeSerializer()
 

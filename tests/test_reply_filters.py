@@ -8,7 +8,7 @@ import json
 import yaml
 
 from chatbridge.local.filters import matches_any
-from chatbridge.reply.webhooks import event_of
+from chatbridge.reply.events import event_of
 from chatbridge.repository import reply_storage as storage
 from conftest import ROOT
 from pipeline import Pipeline

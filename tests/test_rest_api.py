@@ -6,7 +6,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from chatbridge.reply.webhooks import build_args
+from chatbridge.reply.events import build_args
 from chatbridge.reply.rest_api import RestApi, context_for, msg_clean, msg_url
 
 CHAT = {"type": "chat", "id": 7, "iwh_id": 1, "chat_variables": {"iwh_id": 1}, "nick": "Aisha",

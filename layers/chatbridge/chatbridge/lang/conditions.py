@@ -21,7 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import MISSING, Location, compact_json, compile_location
+from chatbridge.lang.core import compact_json, MISSING
+from chatbridge.lang.locations import compile_location, Location
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause

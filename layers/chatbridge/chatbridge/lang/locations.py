@@ -12,66 +12,13 @@ Everything is parsed when the spec is validated; resolving is a plain loop over 
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
+from chatbridge.lang.core import MISSING, is_empty, steps_of, value_text, walk
 
 ROOT_PREFIX = "$root"
-
-
-class _Missing:
-    """Marks an absent value (distinct from JSON null)."""
-
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-
-
-def value_text(value: Any) -> str:
-    """Live Helper Chat's text of a value: absent/null/false -> '', true -> '1', numbers as JSON text
-    (big integers exact), objects and lists as compact JSON, strings unchanged."""
-    if value is None or value is MISSING or value is False:
-        return ""
-    if value is True:
-        return "1"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    return compact_json(value)
-
-
-def compact_json(value: Any) -> str:
-    """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are."""
-    if isinstance(value, Decimal):
-        return _number_of_decimal(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=_json_default)
-
-
-def _number_of_decimal(value: Decimal) -> str:
-    return str(int(value)) if value.is_finite() and value == value.to_integral_value() else str(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
-    return str(value)
-
-
-def is_empty(value: Any) -> bool:
-    """Empty for ``|||`` alternatives: absent, null, false, '' , [] or {}."""
-    return value is MISSING or value is None or value is False or (
-        isinstance(value, (str, list, dict)) and not value)
 
 
 class _DottedPath:
@@ -86,30 +33,10 @@ class _DottedPath:
             raise SpecSyntaxError(f"location {source!r} has a stray '|' (steps are ||SEP||N, alternatives |||)")
         if any(segment == "" for segment in segments) and text:
             raise SpecSyntaxError(f"location {source!r} has an empty path part (two dots, or a leading/trailing dot)")
-        self.parts = tuple((segment, _as_index(segment)) for segment in segments)
+        self.parts = steps_of(segments)
 
     def resolve(self, message: Any, root: Any) -> Any:
-        current = root if self.from_root else message
-        for key, index in self.parts:
-            if isinstance(current, dict):
-                current = current.get(key, MISSING)
-                if current is MISSING:
-                    return MISSING
-            elif isinstance(current, list) and index is not None:
-                if -len(current) <= index < len(current):
-                    current = current[index]
-                else:
-                    return MISSING
-            else:
-                return MISSING
-        return current
-
-
-def _as_index(segment: str) -> int | None:
-    try:
-        return int(segment)
-    except ValueError:
-        return None
+        return walk(root if self.from_root else message, self.parts)
 
 
 class _JsonPath:

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import MISSING, Location, compact_json, compile_location, value_text
+from chatbridge.lang.core import compact_json, MISSING, value_text
+from chatbridge.lang.locations import compile_location, Location
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 

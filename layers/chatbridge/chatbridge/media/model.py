@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import Location, compile_location
+from chatbridge.lang.locations import compile_location, Location
 from chatbridge.media.urls import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
 from chatbridge.media.urls import (CompiledUrl, RenderedUrl, build_url, check_url, compile_url, render_url,
                                   secret_names, shown_url, uses_resolved)

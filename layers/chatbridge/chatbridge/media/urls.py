@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from chatbridge.lang.locations import value_text
+from chatbridge.lang.core import value_text
 from chatbridge.errors import ChatbridgeError
 from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template

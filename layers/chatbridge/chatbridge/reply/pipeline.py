@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from chatbridge.errors import StoredDefinitionInvalid
 from chatbridge.reply.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
-from chatbridge.reply.webhooks import OutgoingWebhook, build_args, event_of
+from chatbridge.reply.events import build_args, event_of
+from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.reply.rest_api import RestApi, context_for
 
 LEASE_SECONDS = 120

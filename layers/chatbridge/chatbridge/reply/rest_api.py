@@ -25,8 +25,9 @@ from urllib.parse import quote, urlencode, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.lang.locations import MISSING, value_text
-from chatbridge.reply.webhooks import plain, resolve
+from chatbridge.lang.core import MISSING, value_text
+from chatbridge.lang.core import resolve
+from chatbridge.repository.values import plain
 from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
 from chatbridge.lang.templates import json_string_state_after
 from chatbridge.outbound.url_guard import OutboundUrlRefused, split_url

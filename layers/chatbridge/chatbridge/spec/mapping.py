@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from chatbridge.lang.core import MISSING, is_empty, value_text
+from chatbridge.lang.locations import Location
 from chatbridge.spec import limits
-from chatbridge.lang.locations import MISSING, Location, is_empty, value_text
 from chatbridge.media.model import MediaRequest, media_request
 from chatbridge.spec.model import CompiledKind, CompiledSpec, IncomingWebhookSpec
 

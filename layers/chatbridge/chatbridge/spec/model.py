@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from chatbridge.lang.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import Location, compile_location
+from chatbridge.lang.locations import compile_location, Location
 from chatbridge.media.model import CompiledFetch, MediaFetch, compile_fetch, split_body
 from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template

@@ -1,0 +1,92 @@
+"""What a DynamoDB stream record of the chat table means for outgoing webhooks (pure, no AWS call).
+
+``chat.web_add_msg_admin`` (operator message inserted), ``chat.addmsguser`` (visitor message inserted),
+``chat.close`` (a chat's status became ``closed``), ``chat.started`` (chat inserted); and the ``args`` a
+rule and a REST API template see, shaped as Live Helper Chat exposes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from pydantic import BaseModel
+
+from chatbridge.reply.webhooks import EventName
+from chatbridge.repository.values import plain
+
+_DESERIALIZER = TypeDeserializer()
+
+
+def image(record: dict[str, Any], which: str) -> dict[str, Any] | None:
+    """``NewImage``/``OldImage`` of a stream record as plain Python (TypeDeserializer, no AWS call)."""
+    raw = (record.get("dynamodb") or {}).get(which)
+    if not raw:
+        return None
+    return plain({key: _DESERIALIZER.deserialize(value) for key, value in raw.items()})
+
+
+class ChatEvent(BaseModel):
+    """What a stream record means for outgoing webhooks."""
+
+    name: EventName
+    chat_id: int
+    chat: dict[str, Any] | None = None      # the chat image when the record is a chat
+    message: dict[str, Any] | None = None   # the message image when the record is a message
+
+
+def event_of(record: dict[str, Any]) -> ChatEvent | None:
+    """The event a stream record stands for, or ``None`` when it fires nothing.
+
+    Raises ``ValueError`` for a record that claims to be a chat or message but lacks its ids: such a
+    record is reported as a batch item failure instead of being silently dropped.
+    """
+    kind = record.get("eventName")
+    new, old = image(record, "NewImage"), image(record, "OldImage")
+    if new is None:
+        return None
+    item_type = new.get("type")
+    if item_type == "message" and kind == "INSERT":
+        chat_id, user_id = new.get("chat_id"), new.get("user_id")
+        if not isinstance(chat_id, int) or not isinstance(user_id, int) or "id" not in new:
+            raise ValueError(f"message record without integer chat_id/user_id/id: {sorted(new)}")
+        if user_id > 0:
+            name = "chat.web_add_msg_admin"
+        elif user_id == 0:
+            name = "chat.addmsguser"
+        else:
+            return None  # system messages (user_id -1) fire nothing, as in LHC
+        return ChatEvent(name=name, chat_id=chat_id, message=new)
+    if item_type == "chat":
+        chat_id = new.get("id")
+        if not isinstance(chat_id, int):
+            raise ValueError(f"chat record without an integer id: {sorted(new)}")
+        if kind == "INSERT":
+            return ChatEvent(name="chat.started", chat_id=chat_id, chat=new)
+        if kind == "MODIFY" and new.get("status") == "closed" and (old or {}).get("status") != "closed":
+            return ChatEvent(name="chat.close", chat_id=chat_id, chat=new)
+    return None
+
+
+_KEY_ATTRIBUTES = frozenset({"pk", "sk", "PK", "SK", "gsi1pk", "gsi1sk", "ttl", "expires_at"})
+# The chat's raw payload stays out of args: jobs carry args through SQS (256 KB) and LHC's args.chat has none.
+# What a reply needs from the payload is kept as incoming_chat.attributes (the spec's chat_attributes).
+_NOT_IN_ARGS = _KEY_ATTRIBUTES | {"raw"}
+
+
+def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str, Any]:
+    """``args`` as LHC exposes it: ``chat`` (with ``iwh_id`` and ``chat_variables_array``) and ``msg``."""
+    chat = {key: value for key, value in plain(chat).items() if key not in _NOT_IN_ARGS}
+    variables = chat.get("chat_variables") if isinstance(chat.get("chat_variables"), dict) else {}
+    if "iwh_id" not in chat and "iwh_id" in variables:
+        chat["iwh_id"] = variables["iwh_id"]
+    variables = dict(variables)
+    if "iwh_id" in chat:
+        variables.setdefault("iwh_id", chat["iwh_id"])
+    chat["chat_variables"] = variables
+    chat["chat_variables_array"] = variables
+    args: dict[str, Any] = {"chat": chat}
+    if message is not None:
+        args["msg"] = {key: value for key, value in plain(message).items() if key not in _KEY_ATTRIBUTES}
+    return args
+
