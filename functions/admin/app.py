@@ -1,57 +1,50 @@
 """Admin API (IAM-authorised on AWS): specs, chats, outgoing webhooks, REST APIs, deliveries, SSM secrets.
 
-The routes live in the layer as Powertools routers (``chatbridge.admin.spec_routes``, ``chatbridge.admin.reply_routes``,
-``chatbridge.admin.secret_routes``);
-this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.repository.failures``),
+The routes live in the layer as Powertools routers (``chatbridge.admin``: ``spec_routes``, ``reply_routes``,
+``secret_routes``, each with the error answers of ``admin.http``); this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.repository.failures``),
 those it cannot (DynamoDB refusing the request) into 422, and bugs into a bare 500.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatbridge.admin import spec_routes as admin
-from chatbridge.admin import reply_routes as admin_outgoing
-from chatbridge.admin import secret_routes as admin_secrets
+from chatbridge.admin import reply_routes, secret_routes, spec_routes
+from chatbridge.answers import answer
 from chatbridge.repository.failures import retry_can_fix
 from chatbridge.repository.chats import StorageConflict
 
 logger = Logger()
 app = APIGatewayRestResolver()
-app.include_router(admin.router)
-app.include_router(admin_outgoing.router)
-app.include_router(admin_secrets.router)
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+app.include_router(spec_routes.router)
+app.include_router(reply_routes.router)
+app.include_router(secret_routes.router)
 
 
 @app.exception_handler([ClientError, BotoCoreError, StorageConflict])
 def _storage_unavailable(error: Exception) -> Response:
     if not retry_can_fix(error):
         logger.exception("storage refused the request; answered 422")
-        return _json(422, {"status": "error", "code": "unprocessable",
+        return answer(422, {"status": "error", "code": "unprocessable",
                            "reason": "storage refuses this request (logged); retrying it would fail the same way"})
     logger.exception("storage failed; answered 503")
-    return _json(503, {"status": "unavailable", "reason": "storage is unavailable; retry later"})
+    return answer(503, {"status": "unavailable", "reason": "storage is unavailable; retry later"})
 
 
 @app.not_found
 def _no_route(error: Exception) -> Response:
     """A path or method no admin route takes is the caller's mistake (404), not a bug (500)."""
-    return _json(404, {"status": "not_found", "reason": "no such admin route; see README, HTTP API"})
+    return answer(404, {"status": "not_found", "reason": "no such admin route; see README, HTTP API"})
 
 
 @app.exception_handler(Exception)
 def _internal(error: Exception) -> Response:
     logger.exception("admin request failed")
-    return _json(500, {"status": "error", "reason": "internal error (logged)"})
+    return answer(500, {"status": "error", "reason": "internal error (logged)"})
 
 
 @logger.inject_lambda_context

@@ -8,16 +8,16 @@ fail again (``chatbridge.repository.failures``). The details go to the log only.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chatbridge.answers import answer, json_text
 from chatbridge.ingest import routes as webhook_routes
+from chatbridge.ingest.routes import NOT_FOUND, UNAVAILABLE, failure_answer
 from chatbridge.repository.failures import retry_can_fix
-from chatbridge.ingest.routes import NOT_FOUND, UNAVAILABLE, answer, failure_answer
 
 logger = Logger()
 metrics = Metrics()
@@ -49,4 +49,4 @@ def lambda_handler(event: dict, context: Any) -> dict:
         status, body = (503, UNAVAILABLE) if retry_can_fix(error) else \
             (400, {"status": "error", "code": "bad_event", "reason": "the event is not an API Gateway request"})
         logger.exception(f"unreadable event; answered {status}")
-        return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json_text(body)}

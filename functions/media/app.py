@@ -8,12 +8,12 @@ S3 cannot answer.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from chatbridge.answers import answer
 from chatbridge.media.files import KEY_PATTERN, KEY_PREFIX
 from chatbridge.repository import media
 
@@ -24,28 +24,24 @@ NOT_FOUND = {"status": "not_found", "reason": "no such file"}
 UNAVAILABLE = {"status": "unavailable", "reason": "file storage is unavailable; retry later"}
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
-
-
 @app.get("/media/<spec_id>/<name>")
 def get_file(spec_id: str, name: str) -> Response:
     key = f"{KEY_PREFIX}{spec_id}/{name}"
     if not KEY_PATTERN.match(key) or media.bucket_name() is None or not media.file_exists(key):
-        return _json(404, NOT_FOUND)
+        return answer(404, NOT_FOUND)
     return Response(status_code=302, content_type="text/plain", body="",
                     headers={"Location": media.presigned_url(key), "Cache-Control": "private, max-age=60"})
 
 
 @app.not_found
 def _no_route(_error: Exception) -> Response:
-    return _json(404, NOT_FOUND)
+    return answer(404, NOT_FOUND)
 
 
 @app.exception_handler(Exception)
 def _unavailable(error: Exception) -> Response:
     logger.exception("media link failed; answered 503", extra={"error_type": type(error).__name__})
-    return _json(503, UNAVAILABLE)
+    return answer(503, UNAVAILABLE)
 
 
 @logger.inject_lambda_context

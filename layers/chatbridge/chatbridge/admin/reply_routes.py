@@ -7,17 +7,15 @@ Invalid definitions answer 422 naming the field and the reason; nothing is store
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chatbridge.admin.spec_routes import MAX_DEFINITION_BYTES, as_id
-from chatbridge.errors import PayloadError
-from chatbridge.ingest.payload import decode_body
+from chatbridge.admin.http import as_id, BadRequest, invalid, json_body, new_router, not_found
+from chatbridge.answers import answer
 
-router = Router()
+router = new_router()
 
 
 class OperatorMessage(BaseModel):
@@ -27,49 +25,13 @@ class OperatorMessage(BaseModel):
     user_id: int = Field(gt=0, lt=10**18, description="the operator answering; 0 and below are visitor/system ids")
 
 
-def _answer(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type="application/json",
-                    body=json.dumps(body, ensure_ascii=False, default=str))
-
-
-def _invalid(error: ValidationError) -> Response:
-    errors = [{"field": ".".join(str(part) for part in entry["loc"]) or "body",
-               "reason": str(entry["msg"]).removeprefix("Value error, ")} for entry in error.errors()]
-    summary = "; ".join(f"{entry['field']}: {entry['reason']}" for entry in errors)
-    return _answer(422, {"status": "invalid", "reason": summary, "errors": errors})
-
-
-def _json_body() -> Any:
-    event = router.current_event
-    return decode_body(event.body, content_type=None, is_base64=event.is_base64_encoded,
-                       max_bytes=MAX_DEFINITION_BYTES)
-
-
-class _BadRequest(Exception):
-    pass
-
-
-@router.exception_handler(_BadRequest)
-def _bad_request(error: _BadRequest) -> Response:
-    return _answer(400, {"status": "error", "reason": str(error)})
-
-
-@router.exception_handler(PayloadError)
-def _unreadable_body(error: PayloadError) -> Response:
-    return _answer(error.status, {"status": "error", "code": error.code, "reason": str(error)})
-
-
 def _definition(item_id: str) -> dict[str, Any]:
-    body = _json_body()
+    body = json_body(router.current_event)
     if not isinstance(body, dict):
-        raise _BadRequest("the body must be a JSON object")
+        raise BadRequest("the body must be a JSON object")
     if "id" in body and str(body["id"]) != item_id:
-        raise _BadRequest(f"the body's id {body['id']!r} differs from the URL's {item_id!r}")
+        raise BadRequest(f"the body's id {body['id']!r} differs from the URL's {item_id!r}")
     return {**body, "id": item_id}
-
-
-def _not_found(kind: str, item_id: str) -> Response:
-    return _answer(404, {"status": "not_found", "reason": f"no {kind} {item_id!r}"})
 
 
 # -- outgoing webhooks ------------------------------------------------------------------------------
@@ -82,20 +44,20 @@ def put_webhook(webhook_id: str) -> Response:
     try:
         webhook = OutgoingWebhook.model_validate(_definition(webhook_id))
     except ValidationError as error:
-        return _invalid(error)
+        return invalid(error)
     if outgoing.get_rest_api(webhook.rest_api_id) is None:
-        return _answer(422, {"status": "invalid", "reason": f"rest_api_id: no REST API {webhook.rest_api_id!r} "
+        return answer(422, {"status": "invalid", "reason": f"rest_api_id: no REST API {webhook.rest_api_id!r} "
                                                               "(store it first with PUT /admin/rest-apis/{id})",
                              "errors": [{"field": "rest_api_id", "reason": "unknown REST API"}]})
     created = outgoing.put_webhook(webhook)
-    return _answer(201 if created else 200, webhook.model_dump())
+    return answer(201 if created else 200, webhook.model_dump())
 
 
 @router.get("/admin/webhooks")
 def list_webhooks() -> Response:
     from chatbridge.repository import outgoing
 
-    return _answer(200, {"webhooks": [webhook.model_dump() for webhook in outgoing.list_webhooks()]})
+    return answer(200, {"webhooks": [webhook.model_dump() for webhook in outgoing.list_webhooks()]})
 
 
 @router.get("/admin/webhooks/<webhook_id>")
@@ -103,7 +65,7 @@ def get_webhook(webhook_id: str) -> Response:
     from chatbridge.repository import outgoing
 
     webhook = outgoing.get_webhook(webhook_id)
-    return _answer(200, webhook.model_dump()) if webhook else _not_found("outgoing webhook", webhook_id)
+    return answer(200, webhook.model_dump()) if webhook else not_found("outgoing webhook", webhook_id)
 
 
 @router.delete("/admin/webhooks/<webhook_id>")
@@ -111,8 +73,8 @@ def delete_webhook(webhook_id: str) -> Response:
     from chatbridge.repository import outgoing
 
     if not outgoing.delete_webhook(webhook_id):
-        return _not_found("outgoing webhook", webhook_id)
-    return _answer(200, {"status": "deleted", "id": webhook_id})
+        return not_found("outgoing webhook", webhook_id)
+    return answer(200, {"status": "deleted", "id": webhook_id})
 
 
 # -- REST APIs ------------------------------------------------------------------------------------
@@ -125,16 +87,16 @@ def put_rest_api(rest_api_id: str) -> Response:
     try:
         rest_api = RestApi.model_validate(_definition(rest_api_id))
     except ValidationError as error:
-        return _invalid(error)
+        return invalid(error)
     created = outgoing.put_rest_api(rest_api)
-    return _answer(201 if created else 200, rest_api.model_dump())
+    return answer(201 if created else 200, rest_api.model_dump())
 
 
 @router.get("/admin/rest-apis")
 def list_rest_apis() -> Response:
     from chatbridge.repository import outgoing
 
-    return _answer(200, {"rest_apis": [rest_api.model_dump() for rest_api in outgoing.list_rest_apis()]})
+    return answer(200, {"rest_apis": [rest_api.model_dump() for rest_api in outgoing.list_rest_apis()]})
 
 
 @router.get("/admin/rest-apis/<rest_api_id>")
@@ -142,7 +104,7 @@ def get_rest_api(rest_api_id: str) -> Response:
     from chatbridge.repository import outgoing
 
     rest_api = outgoing.get_rest_api(rest_api_id)
-    return _answer(200, rest_api.model_dump()) if rest_api else _not_found("REST API", rest_api_id)
+    return answer(200, rest_api.model_dump()) if rest_api else not_found("REST API", rest_api_id)
 
 
 @router.delete("/admin/rest-apis/<rest_api_id>")
@@ -151,11 +113,11 @@ def delete_rest_api(rest_api_id: str) -> Response:
 
     users = [webhook.id for webhook in outgoing.list_webhooks() if webhook.rest_api_id == rest_api_id]
     if users:
-        return _answer(409, {"status": "in_use", "reason": f"outgoing webhook(s) {users} still use REST API "
+        return answer(409, {"status": "in_use", "reason": f"outgoing webhook(s) {users} still use REST API "
                                                            f"{rest_api_id!r}: delete or change them first"})
     if not outgoing.delete_rest_api(rest_api_id):
-        return _not_found("REST API", rest_api_id)
-    return _answer(200, {"status": "deleted", "id": rest_api_id})
+        return not_found("REST API", rest_api_id)
+    return answer(200, {"status": "deleted", "id": rest_api_id})
 
 
 # -- deliveries -----------------------------------------------------------------------------------
@@ -166,16 +128,16 @@ def list_deliveries() -> Response:
 
     chat_id = router.current_event.get_query_string_value("chat_id")
     if chat_id is not None and as_id(chat_id) is None:
-        raise _BadRequest(f"chat_id must be a chat id (a number), not {chat_id[:40]!r}")
+        raise BadRequest(f"chat_id must be a chat id (a number), not {chat_id[:40]!r}")
     found = deliveries.list_for_chat(int(chat_id)) if chat_id is not None else deliveries.list_recent()
-    return _answer(200, {"deliveries": [delivery.model_dump() for delivery in found]})
+    return answer(200, {"deliveries": [delivery.model_dump() for delivery in found]})
 
 
 @router.post("/admin/deliveries/redrive")
 def redrive_deliveries() -> Response:
     from chatbridge.repository import queue
 
-    return _answer(200, {"redriven": queue.redrive()})
+    return answer(200, {"redriven": queue.redrive()})
 
 
 # -- operator replies -----------------------------------------------------------------------------
@@ -185,12 +147,12 @@ def post_operator_message(chat_id: str) -> Response:
     from chatbridge.repository import reply_storage
 
     if as_id(chat_id) is None:
-        return _not_found("chat", chat_id)
+        return not_found("chat", chat_id)
     try:
-        message = OperatorMessage.model_validate(_json_body())
+        message = OperatorMessage.model_validate(json_body(router.current_event))
     except ValidationError as error:
-        return _invalid(error)
+        return invalid(error)
     stored = reply_storage.add_operator_message(int(chat_id), message.msg, message.user_id)
     if stored is None:
-        return _not_found("chat", chat_id)
-    return _answer(201, {"status": "ok", "message": stored})
+        return not_found("chat", chat_id)
+    return answer(201, {"status": "ok", "message": stored})

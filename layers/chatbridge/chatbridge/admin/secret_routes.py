@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chatbridge.admin.spec_routes import BadRequest, answer, invalid, json_body, not_found
+from chatbridge.admin.http import BadRequest, invalid, json_body, new_router, not_found
+from chatbridge.answers import answer
 from chatbridge.outbound.text import SSM_PARAMETER_NAME, SSM_PREFIX
 
-router = Router()
+router = new_router()
 MAX_VALUE_BYTES = 4096  # an SSM Standard parameter holds 4 KB
 MAX_NAME_LENGTH = 1011  # SSM's limit for a name with its whole path
 MAX_LEVELS = 15  # SSM's hierarchy depth limit
@@ -72,7 +73,7 @@ def put_secret() -> Response:
     from chatbridge.repository import secrets
 
     name = secret_name(_path_name())
-    body = json_body()
+    body = json_body(router.current_event)
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object: {"value": "..."}')
     try:

@@ -8,12 +8,13 @@ stored: an invalid one answers 422 naming each field and the reason. Ids, ``crea
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from pydantic import ValidationError
 
+from chatbridge.admin.http import as_id, BadRequest, invalid, json_object, new_router, not_found
+from chatbridge.answers import answer
 from chatbridge.errors import PayloadError
 from chatbridge.ingest.payload import decode_body
 
@@ -22,65 +23,13 @@ if TYPE_CHECKING:
 
 # Models and repositories are imported inside the routes that use them: one admin function serves every
 # route, and each request should pay only for its own (its cold start is measured by bench/cold_start.py).
-router = Router()
+router = new_router()
 STATUSES = ("pending", "active", "closed")
 SERVER_FIELDS = ("id", "created_at", "updated_at", "webhook_path")
-MAX_DEFINITION_BYTES = 300_000  # a stored definition is one DynamoDB item (400 KB at most)
-
-
-class BadRequest(Exception):
-    """The admin request itself is malformed (400), as opposed to an invalid spec (422)."""
-
-
-@router.exception_handler(BadRequest)
-def _bad_request(error: BadRequest) -> Response:
-    return answer(400, {"status": "error", "reason": str(error)})
-
-
-@router.exception_handler(PayloadError)
-def _unreadable_body(error: PayloadError) -> Response:
-    return answer(error.status, {"status": "error", "code": error.code, "reason": str(error)})
-
-
-def answer(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type="application/json",
-                    body=json.dumps(body, ensure_ascii=False, default=str))
-
-
-def not_found(kind: str, key: Any) -> Response:
-    return answer(404, {"status": "not_found", "reason": f"no {kind} {key!r}"})
-
-
-def invalid(error: ValidationError) -> Response:
-    errors = [{"field": ".".join(str(part) for part in entry["loc"]) or "body",
-               "reason": str(entry["msg"]).removeprefix("Value error, ")} for entry in error.errors()]
-    summary = "; ".join(f"{entry['field']}: {entry['reason']}" for entry in errors)
-    return answer(422, {"status": "invalid", "reason": summary, "errors": errors})
-
-
-def json_body() -> dict | list:
-    """The request's JSON, read as strictly as a webhook body (size, UTF-8, depth, NaN, lone surrogates):
-    a ``PayloadError`` (400/413) otherwise. Whatever passes can be stored; the content type is not consulted."""
-    event = router.current_event
-    return decode_body(event.body, content_type=None, is_base64=event.is_base64_encoded,
-                       max_bytes=MAX_DEFINITION_BYTES)
-
-
-def _json_object() -> dict[str, Any]:
-    body = json_body()
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 def _spec_document(spec: IncomingWebhookSpec) -> dict[str, Any]:
     return {**spec.model_dump(mode="json"), "webhook_path": f"/webhooks/incoming/{spec.identifier}"}
-
-
-def as_id(text: str | None) -> int | None:
-    """An id or count from a URL: ASCII digits that fit a DynamoDB number (``'²'.isdigit()`` is True, and
-    ``int('²')`` raises), else None."""
-    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 _chat_id = as_id
@@ -93,7 +42,7 @@ def put_incoming_webhook(identifier: str) -> Response:
     from chatbridge.repository import specs
     from chatbridge.spec.model import IncomingWebhookSpec
 
-    body = {k: v for k, v in _json_object().items() if k not in SERVER_FIELDS}
+    body = {k: v for k, v in json_object(router.current_event).items() if k not in SERVER_FIELDS}
     if "identifier" in body and body["identifier"] != identifier:
         raise BadRequest(f"the body's identifier {body['identifier']!r} differs from the URL's {identifier!r}")
     try:

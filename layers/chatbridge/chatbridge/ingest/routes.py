@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from typing import Any
 
@@ -20,6 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chatbridge.answers import answer
 from chatbridge.errors import NotBase64, NotUtf8, PayloadError
 from chatbridge.repository.failures import retry_can_fix
 from chatbridge.ingest.store import IngestOutcome, ingest
@@ -41,11 +41,6 @@ UNPROCESSABLE = {"status": "error", "code": "unprocessable",
                  "reason": "this request cannot be stored (the error is logged); retrying it would fail the same way"}
 GET_IS_FOR_HANDSHAKES = {"status": "error", "reason": "send messages with POST; GET only answers the "
                                                       "subscribe handshake (hub.mode=subscribe)"}
-
-
-def answer(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type="application/json",
-                    body=json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
 @router.post("/webhooks/incoming/<identifier>")
