@@ -6,7 +6,6 @@ Jobs that fail for good are moved to the DLQ by the pipeline; the queue's redriv
 for jobs that crash the function.
 """
 
-import os
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -16,6 +15,7 @@ from chatbridge.reply.dispatch import DispatchJob
 from chatbridge.reply.pipeline import deliver
 from chatbridge.repository import queue
 from chatbridge.repository.reply_storage import reply_storage
+from chatbridge.settings import settings
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -30,7 +30,7 @@ def record_handler(record: SQSRecord) -> None:
     try:
         job = DispatchJob.model_validate_json(record.body)
         verdict = deliver(job, reply_storage(), attempt=attempt,
-                          max_attempts=int(os.environ.get("MAX_ATTEMPTS", "6")))
+                          max_attempts=settings().max_attempts)
     except Exception:
         logger.exception("dispatch job failed; SQS will redeliver it (then the DLQ)",
                          extra={"message_id": record.message_id, "attempt": attempt})

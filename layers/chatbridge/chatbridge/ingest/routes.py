@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,6 +29,7 @@ from chatbridge.spec.redaction import verification_names, verification_secrets
 from chatbridge.repository import request_log, specs
 from chatbridge.spec.model import IncomingWebhookSpec
 from chatbridge.spec.verification import VerificationFailed, answer_handshake, verify_request
+from chatbridge.settings import settings
 
 logger = Logger()
 metrics = Metrics()  # Powertools metrics share one set per namespace: the function's log_metrics flushes it
@@ -147,8 +147,8 @@ def _raw_bytes() -> bytes:
 def _media_base_url() -> str:
     """Where links to stored files point: MEDIA_BASE_URL (a custom domain), the local stack, or this API."""
     context = router.current_event.raw_event.get("requestContext") or {}
-    return public_base_url(configured=os.environ.get("MEDIA_BASE_URL"),
-                           local_url=os.environ.get("CHATBRIDGE_LOCAL_URL"),
+    return public_base_url(configured=settings().media_base_url,
+                           local_url=settings().local_url,
                            domain_name=context.get("domainName"), stage=context.get("stage"))
 
 

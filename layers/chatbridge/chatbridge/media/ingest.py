@@ -18,7 +18,6 @@ at 29 s, and the messages still have to be written after the fetches. Up to ``MA
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,8 @@ from chatbridge.media.model import MediaFetchFailed, MediaRequest
 from chatbridge.media.files import media_link, object_key
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets
+from chatbridge.settings import settings
 
-BUDGET_ENV = "MEDIA_FETCH_BUDGET_SECONDS"
-DEFAULT_BUDGET_SECONDS = 20.0
 MAX_PARALLEL = 4
 
 
@@ -54,7 +52,7 @@ def store_media(spec_id: int, messages: Iterable[tuple[str, MappedMessage]], *, 
     if not jobs:
         return []
     if budget is None:
-        budget = float(os.environ.get(BUDGET_ENV) or DEFAULT_BUDGET_SECONDS)
+        budget = settings().media_fetch_budget_seconds
     deadline = time.monotonic() + budget
 
     def one(job: tuple[str, MappedMessage]) -> MediaResult:

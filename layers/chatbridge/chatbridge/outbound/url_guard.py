@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import os
 import socket
 import ssl
 from collections.abc import Callable, Iterable
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from chatbridge.errors import ChatbridgeError
+from chatbridge.settings import settings
 
-ALLOW_ENV = "CHATBRIDGE_OUTBOUND_ALLOW"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Iterable[str]]
@@ -144,7 +143,7 @@ def check_url(url: str, *, allow: str | None = None, resolver: Resolver | None =
     host = (parts.hostname or "").lower()
     if not host:
         raise OutboundUrlRefused(f"URL {url!r} has no host")
-    hosts, networks = parse_allow_list(os.environ.get(ALLOW_ENV) if allow is None else allow)
+    hosts, networks = parse_allow_list(settings().outbound_allow if allow is None else allow)
     if host in hosts:
         return []
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -158,7 +157,7 @@ def check_url(url: str, *, allow: str | None = None, resolver: Resolver | None =
         reason = internal_reason(address)
         if reason is not None and not any(address in network for network in networks):
             raise OutboundUrlRefused(f"{host} resolves to {address}, an internal address ({reason}); "
-                                     f"add it to {ALLOW_ENV} to allow it")
+                                     f"add it to CHATBRIDGE_OUTBOUND_ALLOW to allow it")
     return [str(address) for address in addresses]
 
 

@@ -6,7 +6,6 @@ Kept out of the chat table so the chat stream only carries chats and messages. K
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from botocore.exceptions import ClientError
 from chatbridge.reply.dispatch import Delivery, DispatchJob
 from chatbridge.repository import tables
 from chatbridge.repository.tables import plain, storable
+from chatbridge.settings import settings
 
 
 def table() -> Any:
@@ -22,7 +22,7 @@ def table() -> Any:
 
 
 def _expires_at() -> int:
-    return int(time.time()) + int(os.environ.get("DELIVERY_TTL_DAYS", "30")) * 86_400
+    return int(time.time()) + settings().delivery_ttl_days * 86_400
 
 
 def record_queued(job: DispatchJob) -> None:

@@ -7,7 +7,6 @@ never public: ``GET /media/...`` answers with a short-lived presigned URL.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -17,10 +16,8 @@ from botocore.exceptions import ClientError
 
 from chatbridge.media.files import FetchedFile, content_disposition
 from chatbridge.repository import chats, tables
+from chatbridge.settings import settings
 
-MEDIA_BUCKET_ENV = "MEDIA_BUCKET"
-LINK_SECONDS_ENV = "MEDIA_LINK_SECONDS"
-DEFAULT_LINK_SECONDS = 300
 
 
 @lru_cache(maxsize=4)
@@ -32,18 +29,18 @@ def _s3(endpoint_url: str | None) -> Any:
 
 
 def _client() -> Any:
-    return _s3(os.environ.get("AWS_ENDPOINT_URL"))
+    return _s3(settings().aws_endpoint_url)
 
 
 def bucket_name() -> str | None:
     """The media bucket, or None when this deployment has none (media kinds then store the failure)."""
-    return os.environ.get(MEDIA_BUCKET_ENV) or None
+    return settings().media_bucket
 
 
 def _bucket() -> str:
     name = bucket_name()
     if name is None:
-        raise RuntimeError(f"environment variable {MEDIA_BUCKET_ENV} is not set (template.yaml sets it)")
+        raise RuntimeError("environment variable MEDIA_BUCKET is not set (template.yaml sets it)")
     return name
 
 
@@ -65,7 +62,7 @@ def file_exists(key: str) -> bool:
 
 def presigned_url(key: str) -> str:
     """A GET URL valid for ``MEDIA_LINK_SECONDS`` (300): the stable link redirects to a fresh one each time."""
-    seconds = int(os.environ.get(LINK_SECONDS_ENV) or DEFAULT_LINK_SECONDS)
+    seconds = settings().media_link_seconds
     return _client().generate_presigned_url("get_object", Params={"Bucket": _bucket(), "Key": key},
                                             ExpiresIn=seconds)
 

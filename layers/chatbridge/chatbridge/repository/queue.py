@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -10,6 +9,7 @@ import boto3
 
 from chatbridge.reply.dispatch import DispatchJob
 from chatbridge.errors import ChatbridgeError
+from chatbridge.settings import settings
 
 QUEUE_ENV = "DISPATCH_QUEUE_URL"
 DLQ_ENV = "DISPATCH_DLQ_URL"
@@ -26,7 +26,7 @@ def _sqs() -> Any:
 
 
 def _url(env: str) -> str:
-    url = os.environ.get(env)
+    url = getattr(settings(), env.lower())
     if not url:
         raise QueueError(f"{env} is not set: the function's template must pass the queue URL")
     return url

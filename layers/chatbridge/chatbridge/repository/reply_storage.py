@@ -6,7 +6,6 @@ goes through the chat repository's key layout, kept in the ``_chat_key``/``_mess
 
 from __future__ import annotations
 
-import os
 import time
 from functools import lru_cache
 from typing import Any
@@ -16,6 +15,7 @@ from botocore.exceptions import ClientError
 from chatbridge.reply.pipeline import ReplyStorage
 from chatbridge.repository import deliveries, outgoing, queue, secrets, tables
 from chatbridge.repository.tables import plain
+from chatbridge.settings import settings
 
 
 def chat_table() -> Any:
@@ -136,7 +136,7 @@ def _cached_spec_by_id(spec_id: int, *, fresh: bool) -> Any:
     hit = _spec_identifiers.get(spec_id)
     if fresh or hit is None or hit[0] <= now:
         pointer = specs.tables.config_table().get_item(Key={"pk": specs.SPEC_ID, "sk": str(spec_id)}).get("Item")
-        ttl = float(os.environ.get("SPEC_CACHE_SECONDS", specs.DEFAULT_CACHE_SECONDS))
+        ttl = settings().spec_cache_seconds
         hit = (now + ttl, str(pointer["identifier"]) if pointer else None)
         _spec_identifiers[spec_id] = hit
     if not hit[1]:

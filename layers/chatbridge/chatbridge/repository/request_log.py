@@ -9,7 +9,6 @@ parameters quoted in the outcome's reasons; the log lives for days and is read b
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -19,9 +18,9 @@ from boto3.dynamodb.conditions import Key
 
 from chatbridge.spec.redaction import mask_document, mask_mapping
 from chatbridge.repository import tables
+from chatbridge.settings import settings
 
 MAX_BODY_CHARS = 32_768
-DEFAULT_DAYS = 7
 
 
 def _pk(identifier: str) -> str:
@@ -34,7 +33,7 @@ def record_request(identifier: str, *, method: str, headers: dict[str, str], que
     """``sensitive_names``: the header and query names the spec's verification reads; ``secret_values``: its
     secret values (``chatbridge.spec.redaction``), so neither a header nor a reason keeps one."""
     now = time.time()
-    days = float(os.environ.get("REQUEST_LOG_DAYS", DEFAULT_DAYS))
+    days = settings().request_log_days
     names, hidden = frozenset(sensitive_names), list(secret_values)
     tables.config_table().put_item(Item={
         "pk": _pk(identifier), "sk": f"{int(now * 1000):013d}#{secrets.token_hex(4)}", "type": "request_log",

@@ -10,7 +10,6 @@ A spec keeps its id for life: the first save assigns it, later saves keep it, so
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -20,11 +19,11 @@ from botocore.exceptions import ClientError
 
 from chatbridge.repository import tables
 from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
+from chatbridge.settings import settings
 
 SPEC = "IWH"
 SPEC_ID = "IWH#ID"
 COUNTER = "COUNTER"
-DEFAULT_CACHE_SECONDS = 30.0
 MAX_CACHED_SPECS = 1024  # known and unknown identifiers; a flood of made-up ones resets the cache
 _cache: dict[str, tuple[float, IncomingWebhookSpec | None]] = {}
 
@@ -146,7 +145,7 @@ def cached_spec(identifier: str) -> IncomingWebhookSpec | None:
             del _cache[key]
         if len(_cache) >= MAX_CACHED_SPECS:
             _cache.clear()
-    _cache[identifier] = (now + float(os.environ.get("SPEC_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)), spec)
+    _cache[identifier] = (now + settings().spec_cache_seconds, spec)
     return spec
 
 

@@ -7,17 +7,14 @@ and ``forget_clients`` lets tests start over inside a fresh moto mock.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
 import boto3
 
 from chatbridge.repository.values import plain, storable  # noqa: F401 (the repository modules' conversions)
+from chatbridge.settings import settings
 
-CONFIG_TABLE_ENV = "CONFIG_TABLE"
-CHAT_TABLE_ENV = "CHAT_TABLE"
-DELIVERY_TABLE_ENV = "DELIVERY_TABLE"
 
 
 @lru_cache(maxsize=8)
@@ -26,14 +23,14 @@ def _resource(endpoint_url: str | None) -> Any:
 
 
 def _table_name(env: str) -> str:
-    name = os.environ.get(env)
+    name = getattr(settings(), env.lower())
     if not name:
         raise RuntimeError(f"environment variable {env} is not set (template.yaml sets it for every function)")
     return name
 
 
 def resource() -> Any:
-    return _resource(os.environ.get("AWS_ENDPOINT_URL"))
+    return _resource(settings().aws_endpoint_url)
 
 
 def client() -> Any:
@@ -42,11 +39,11 @@ def client() -> Any:
 
 
 def config_table_name() -> str:
-    return _table_name(CONFIG_TABLE_ENV)
+    return _table_name("CONFIG_TABLE")
 
 
 def chat_table_name() -> str:
-    return _table_name(CHAT_TABLE_ENV)
+    return _table_name("CHAT_TABLE")
 
 
 def config_table() -> Any:
@@ -58,7 +55,7 @@ def chat_table() -> Any:
 
 
 def delivery_table() -> Any:
-    return resource().Table(_table_name(DELIVERY_TABLE_ENV))
+    return resource().Table(_table_name("DELIVERY_TABLE"))
 
 
 def forget_clients() -> None:
