@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from chatbridge.cli import import_lhc
-from chatbridge.spec.lhc_import import LhcImportError, convert
+from chatbridge.errors import LhcImportError
+from chatbridge.spec.lhc_import import convert
 from chatbridge.spec.mapping import map_payload
 from chatbridge.ingest.payload import decode_body
 from chatbridge.spec.model import IncomingWebhookSpec

@@ -13,7 +13,7 @@ from werkzeug import Response
 
 from chatbridge.media import fetch as media_fetch
 from chatbridge.spec.mapping import map_payload
-from chatbridge.media.model import MediaFetchFailed
+from chatbridge.media.errors import MediaFetchFailed
 from chatbridge.media.files import FetchedFile, content_disposition, object_key
 from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS

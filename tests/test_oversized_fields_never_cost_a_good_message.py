@@ -21,7 +21,8 @@ from aws_fixtures import api_event, aws_stack, call, chat_table_items  # noqa: F
 from chatbridge.spec import limits
 from chatbridge.repository.failures import retry_can_fix
 from chatbridge.repository import chats, specs, tables
-from chatbridge.repository.chats import ChatDraft, NewMessage, StorageConflict
+from chatbridge.errors import StorageConflict
+from chatbridge.repository.chats import ChatDraft, NewMessage
 from chatbridge.spec.model import IncomingWebhookSpec
 from faults import Faults
 from pipeline import load_handler

@@ -12,7 +12,8 @@ import pytest
 
 from chatbridge.spec.mapping import map_payload
 from chatbridge.ingest.payload import decode_body
-from chatbridge.presets import PRESETS, PresetError, build, get_preset
+from chatbridge.errors import PresetError
+from chatbridge.presets import build, get_preset, PRESETS
 from chatbridge.spec.model import IncomingWebhookSpec
 from conftest import PAYLOADS
 

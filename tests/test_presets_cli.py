@@ -14,7 +14,7 @@ from werkzeug import Response
 from aws_fixtures import Context, aws_stack  # noqa: F401 (fixture)
 from chatbridge.cli import presets
 from chatbridge.local.apigateway import Router, build_event, parse_response
-from chatbridge.spec.verification import TwilioSignature, twilio_signature
+from chatbridge.spec.verification import twilio_signature, TwilioSignature
 from conftest import PAYLOADS
 from pipeline import load_handler
 from test_presets import PARAMETERS

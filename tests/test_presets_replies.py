@@ -25,7 +25,7 @@ import pytest
 from aws_fixtures import aws_stack, template_api  # noqa: F401 (fixtures)
 from chatbridge.cli import presets
 from chatbridge.repository import secrets
-from chatbridge.spec.verification import HmacSignature, TwilioSignature, sign, twilio_signature
+from chatbridge.spec.verification import HmacSignature, sign, twilio_signature, TwilioSignature
 from conftest import PAYLOADS
 from pipeline import Pipeline
 from provider_server import ProviderServer

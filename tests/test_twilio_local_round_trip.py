@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from chatbridge.spec.verification import TwilioSignature, twilio_signature
+from chatbridge.spec.verification import twilio_signature, TwilioSignature
 from conftest import PAYLOADS
 from test_e2e_local import CHATBRIDGE, ROOT, LocalStackProcess, eventually
 

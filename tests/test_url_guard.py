@@ -2,7 +2,8 @@
 
 import pytest
 
-from chatbridge.outbound.url_guard import OutboundUrlRefused, check_url
+from chatbridge.errors import OutboundUrlRefused
+from chatbridge.outbound.url_guard import check_url
 
 
 def resolver(*addresses):

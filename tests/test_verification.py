@@ -7,8 +7,8 @@ import pytest
 from aws_fixtures import api_event, aws_stack, call  # noqa: F401 (fixture)
 from chatbridge.repository import chats, specs
 from chatbridge.spec.model import IncomingWebhookSpec
-from chatbridge.spec.verification import HmacSignature, Verification, VerificationFailed, answer_handshake, sign, \
-    verify_request
+from chatbridge.errors import VerificationFailed
+from chatbridge.spec.verification import answer_handshake, HmacSignature, sign, Verification, verify_request
 from conftest import PAYLOADS, ROOT
 from pipeline import load_handler
 

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chatbridge.admin import reply_routes, secret_routes, spec_routes
 from chatbridge.answers import answer
 from chatbridge.repository.failures import retry_can_fix
-from chatbridge.repository.chats import StorageConflict
+from chatbridge.errors import StorageConflict
 
 logger = Logger()
 app = APIGatewayRestResolver()

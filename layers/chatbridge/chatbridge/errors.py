@@ -58,3 +58,35 @@ class UnsupportedContentType(PayloadError):
 class StoredDefinitionInvalid(ChatbridgeError):
     """A stored REST API or outgoing webhook fails today's checks (it was saved before they tightened): the
     job that needs it fails for good naming the fix (save it again), instead of crashing on every retry."""
+
+
+class VerificationFailed(ChatbridgeError):
+    """The request did not prove it comes from the third party (answered with 401, nothing written)."""
+
+    status = 401
+
+
+class OutboundUrlRefused(ChatbridgeError):
+    """The URL may not be called; permanent (retrying cannot help)."""
+
+
+class SecretNotFound(ChatbridgeError, LookupError):
+    """A header names an SSM parameter that does not exist (permanent until an operator creates it)."""
+
+
+class StorageConflict(ChatbridgeError):
+    """Writers kept racing for one chat; the caller answers 503 so the provider retries."""
+
+    transient = True  # chatbridge.repository.failures: a retry can fix it
+
+
+class SecretRefused(ChatbridgeError, ValueError):
+    """SSM refused a name or value for a reason a retry cannot fix (a 400 for the caller, never a 503)."""
+
+
+class PresetError(ChatbridgeError, ValueError):
+    """A preset cannot be applied as asked (unknown preset, missing or malformed parameter)."""
+
+
+class LhcImportError(ChatbridgeError, ValueError):
+    """The export cannot become a spec at all (no chat id, no message kind, unreadable configuration)."""

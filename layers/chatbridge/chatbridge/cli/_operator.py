@@ -14,6 +14,7 @@ from typing import Any
 
 from chatbridge.cli._table import print_table  # noqa: F401 (every command's table)
 from chatbridge.cli.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiError, ChatbridgeClient, EndpointError
+from chatbridge.errors import ChatbridgeError
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
@@ -51,7 +52,7 @@ def run_operator_command(action: Callable[[argparse.Namespace], int | None]) -> 
     return wrapped
 
 
-class UsageError(Exception):
+class UsageError(ChatbridgeError):
     """Bad input on the command line or in a file: exit 2 with this message."""
 
 

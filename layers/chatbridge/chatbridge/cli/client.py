@@ -15,12 +15,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+from chatbridge.errors import ChatbridgeError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3000"
 ENDPOINT_ENV = "CHATBRIDGE_ENDPOINT"
 
 
-class ApiError(Exception):
+class ApiError(ChatbridgeError):
     """The API refused a request (``status`` > 0) or could not be reached (``status`` 0)."""
 
     def __init__(self, status: int, reason: str, body: Any = None) -> None:
@@ -30,7 +31,7 @@ class ApiError(Exception):
         self.body = body
 
 
-class EndpointError(ValueError):
+class EndpointError(ChatbridgeError, ValueError):
     """The endpoint is not an http(s) URL with a host: nothing could be sent to it, so say why up front."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from chatbridge.errors import ChatbridgeError
 
 SECTIONS = ("rest_apis", "incoming_webhooks", "webhooks")
 # what the admin API ignores in a spec body, so a GET's output can be applied again (chatbridge.admin.spec_routes)
@@ -26,7 +27,7 @@ _KINDS = {"rest_apis": ("rest api", "a REST API"), "incoming_webhooks": ("incomi
           "webhooks": ("webhook", "an outgoing webhook")}
 
 
-class DocumentError(ValueError):
+class DocumentError(ChatbridgeError, ValueError):
     """The document cannot be applied as a whole; ``problems`` has one line per bad entry."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chatbridge.spec.lhc_import import LhcImportError, convert
+    from chatbridge.errors import LhcImportError
+    from chatbridge.spec.lhc_import import convert
 
     try:
         text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")

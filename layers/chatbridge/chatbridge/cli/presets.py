@@ -85,7 +85,8 @@ def _refuse_a_foreign_spec(client: ChatbridgeClient, identifier: str, preset: st
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from chatbridge.presets import PresetError, build, get_preset
+    from chatbridge.errors import PresetError
+    from chatbridge.presets import build, get_preset
 
     client = client_from(args)
     try:

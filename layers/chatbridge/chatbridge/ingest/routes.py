@@ -28,7 +28,8 @@ from chatbridge.ingest.payload import decode_body
 from chatbridge.spec.redaction import verification_names, verification_secrets
 from chatbridge.repository import request_log, specs
 from chatbridge.spec.model import IncomingWebhookSpec
-from chatbridge.spec.verification import VerificationFailed, answer_handshake, verify_request
+from chatbridge.errors import VerificationFailed
+from chatbridge.spec.verification import answer_handshake, verify_request
 from chatbridge.settings import settings
 
 logger = Logger()

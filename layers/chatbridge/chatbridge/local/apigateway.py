@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chatbridge.local.template import ApiRoute, FunctionDef
+from chatbridge.errors import ChatbridgeError
 
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml",
                "application/javascript", "+json", "+xml")
@@ -127,7 +128,7 @@ class ProxyResponse:
     body: bytes
 
 
-class MalformedResponse(ValueError):
+class MalformedResponse(ChatbridgeError, ValueError):
     """The handler's answer is not a proxy response; API Gateway answers 502 to the caller then."""
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from chatbridge.errors import ChatbridgeError
 
 NO_VALUE = object()
 """What ``!Ref AWS::NoValue`` evaluates to: the surrounding key or list item is dropped."""
 
 
-class TemplateError(Exception):
+class TemplateError(ChatbridgeError):
     """The template cannot be read or uses something the local stack cannot evaluate."""
 
 

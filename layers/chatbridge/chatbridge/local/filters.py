@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
+from chatbridge.errors import ChatbridgeError
 
 _MISSING = object()
 
@@ -22,7 +23,7 @@ _NUMERIC_OPERATORS = {
 }
 
 
-class FilterPatternError(ValueError):
+class FilterPatternError(ChatbridgeError, ValueError):
     """A FilterCriteria pattern uses syntax Lambda would reject."""
 
 

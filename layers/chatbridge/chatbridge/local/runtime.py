@@ -20,11 +20,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from chatbridge.local.template import FunctionDef
+from chatbridge.errors import ChatbridgeError
 
 log = logging.getLogger("chatbridge.local")
 
 
-class FunctionError(Exception):
+class FunctionError(ChatbridgeError):
     """The handler raised, timed out or could not be imported."""
 
     def __init__(self, function: str, error_type: str, message: str, stack: list[str] | None = None) -> None:

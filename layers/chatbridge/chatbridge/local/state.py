@@ -14,12 +14,13 @@ from typing import Any
 
 from chatbridge.local.attributes import item_from_json, item_to_json
 from chatbridge.local.template import LocalTemplate
+from chatbridge.errors import ChatbridgeError
 
 STATE_FILE = "chatbridge-local-state.json"
 FORMAT_VERSION = 1
 
 
-class StateError(Exception):
+class StateError(ChatbridgeError):
     """The saved state cannot be read back; the message says which file and why."""
 
 

@@ -27,10 +27,12 @@ import json
 import socket
 import time
 
-from chatbridge.media.model import FetchRequest, HttpRequest, MediaFetchFailed
+from chatbridge.media.errors import MediaFetchFailed
+from chatbridge.media.model import FetchRequest, HttpRequest
 from chatbridge.media.files import FetchedFile, decode_response
 from chatbridge.media.urls import host_allowed
-from chatbridge.outbound.url_guard import OutboundUrlRefused, check_url, join_url, pinned_connection, split_url
+from chatbridge.errors import OutboundUrlRefused
+from chatbridge.outbound.url_guard import check_url, join_url, pinned_connection, split_url
 
 MAX_REDIRECTS = 3
 CHUNK = 65_536

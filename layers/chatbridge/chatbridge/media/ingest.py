@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from chatbridge.media import fetch as media_fetch
 from chatbridge.spec.mapping import MappedMessage
-from chatbridge.media.model import MediaFetchFailed, MediaRequest
+from chatbridge.media.errors import MediaFetchFailed
+from chatbridge.media.model import MediaRequest
 from chatbridge.media.files import media_link, object_key
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets

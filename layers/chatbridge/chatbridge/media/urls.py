@@ -14,17 +14,13 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from chatbridge.lang.core import value_text
-from chatbridge.errors import ChatbridgeError
 from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
 from chatbridge.outbound.url_guard import split_url
+from chatbridge.media.errors import MediaFetchFailed
 
 _SLOT = re.compile(r"\{\{\s*(ssm:[^{}]*?|resolved)\s*\}\}")
 RESOLVED = "{{resolved}}"
-
-
-class MediaFetchFailed(ChatbridgeError):
-    """A file could not be fetched; the message is stored anyway, its body says why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,16 +35,12 @@ import ssl
 from collections.abc import Callable, Iterable
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-from chatbridge.errors import ChatbridgeError
+from chatbridge.errors import OutboundUrlRefused
 from chatbridge.settings import settings
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Iterable[str]]
-
-
-class OutboundUrlRefused(ChatbridgeError):
-    """The URL may not be called; permanent (retrying cannot help)."""
 
 
 CARRIER_GRADE_NAT = ipaddress.ip_network("100.64.0.0/10")

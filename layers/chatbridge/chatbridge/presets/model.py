@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chatbridge.errors import ChatbridgeError
+from chatbridge.errors import PresetError
 from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.outbound.text import SSM_PREFIX
 from chatbridge.reply.rest_api import RestApi
@@ -32,10 +32,6 @@ from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 _SLOT = re.compile(r"<<([a-z_]+)>>")
 _SSM_NAME = re.compile(r"^/chatbridge/[A-Za-z0-9_.\-/]{1,200}$")
-
-
-class PresetError(ChatbridgeError, ValueError):
-    """A preset cannot be applied as asked (unknown preset, missing or malformed parameter)."""
 
 
 class Parameter(BaseModel):

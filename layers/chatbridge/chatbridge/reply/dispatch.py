@@ -23,7 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from chatbridge.reply.rest_api import RenderedRequest
-from chatbridge.outbound.url_guard import OutboundUrlRefused, check_url, pinned_connection, split_url
+from chatbridge.errors import OutboundUrlRefused
+from chatbridge.outbound.url_guard import check_url, pinned_connection, split_url
 
 EXCERPT_CHARS = 2000
 USER_AGENT = "chatbridge/1"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chatbridge.errors import StoredDefinitionInvalid
+from chatbridge.errors import ChatbridgeError, StoredDefinitionInvalid
 from chatbridge.reply.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
 from chatbridge.reply.events import build_args, event_of
 from chatbridge.reply.webhooks import OutgoingWebhook
@@ -25,7 +25,7 @@ LEASE_SECONDS = 120
 BUSY_RETRY_SECONDS = 30
 
 
-class ChatNotFound(LookupError):
+class ChatNotFound(ChatbridgeError, LookupError):
     """A message record names a chat that cannot be read: the record is retried, never dropped."""
 
 

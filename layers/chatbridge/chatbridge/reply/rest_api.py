@@ -30,7 +30,8 @@ from chatbridge.lang.core import resolve
 from chatbridge.repository.values import plain
 from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
 from chatbridge.lang.templates import json_string_state_after
-from chatbridge.outbound.url_guard import OutboundUrlRefused, split_url
+from chatbridge.errors import OutboundUrlRefused
+from chatbridge.outbound.url_guard import split_url
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")

@@ -30,7 +30,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chatbridge.spec import limits
-from chatbridge.errors import ChatbridgeError
+from chatbridge.errors import StorageConflict
 from chatbridge.repository import tables
 
 CHUNK = 49  # (100 items per transaction - chat - lookup) / (message + dedup)
@@ -38,12 +38,6 @@ MAX_CONFLICTS = 12
 MAX_TRANSACTION_BYTES = 3_000_000  # DynamoDB allows 4 MB; the new chat's raw payload needs room too
 BY_INCOMING = "by-incoming"
 _MAX_KEY_PART = 400
-
-
-class StorageConflict(ChatbridgeError):
-    """Writers kept racing for one chat; the caller answers 503 so the provider retries."""
-
-    transient = True  # chatbridge.repository.failures: a retry can fix it
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chatbridge.errors import ChatbridgeError
+from chatbridge.errors import SecretNotFound, SecretRefused
 
 CACHE_SECONDS = 300
 _cache: dict[str, tuple[float, str]] = {}
-
-
-class SecretNotFound(ChatbridgeError, LookupError):
-    """A header names an SSM parameter that does not exist (permanent until an operator creates it)."""
 
 
 @lru_cache(maxsize=1)
@@ -51,10 +47,6 @@ def resolve_secrets(names: list[str]) -> dict[str, str]:
 
 def forget_secrets() -> None:
     _cache.clear()
-
-
-class SecretRefused(ChatbridgeError, ValueError):
-    """SSM refused a name or value for a reason a retry cannot fix (a 400 for the caller, never a 503)."""
 
 
 def put_secret(name: str, value: str) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from chatbridge.lang.conditions import compile_condition
-from chatbridge.errors import ChatbridgeError, SpecSyntaxError
+from chatbridge.errors import LhcImportError, SpecSyntaxError
 from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 from chatbridge.lang.templates import compile_template
 
@@ -54,10 +54,6 @@ _NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match
      "media download/decoding settings are not imported; add a fetch to the image/attachment kind (README, Media)"),
 )
 _ROW_KEYS = {"configuration", "name", "identifier", "scope", "disabled", "log_incoming"}
-
-
-class LhcImportError(ChatbridgeError, ValueError):
-    """The export cannot become a spec at all (no chat id, no message kind, unreadable configuration)."""
 
 
 class LhcImport(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from chatbridge.lang.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.locations import compile_location, Location
-from chatbridge.media.model import CompiledFetch, MediaFetch, compile_fetch, split_body
+from chatbridge.media.model import compile_fetch, CompiledFetch, MediaFetch, split_body
 from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
 from chatbridge.spec.verification import Verification

@@ -17,13 +17,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chatbridge.errors import ChatbridgeError
-
-
-class VerificationFailed(ChatbridgeError):
-    """The request did not prove it comes from the third party (answered with 401, nothing written)."""
-
-    status = 401
+from chatbridge.errors import VerificationFailed
 
 
 class SharedSecret(BaseModel):
