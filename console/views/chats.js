@@ -315,7 +315,9 @@ export class ChatsView {
       const failed = (this.deliveries.get(message.id) || []).filter(d => d.status === 'failed');
       for (const delivery of failed) {
         const code = delivery.status_code ? `HTTP ${delivery.status_code}` : 'no answer';
-        const why = [code, delivery.error, delivery.response_excerpt].filter(Boolean).join(': ');
+        const error = delivery.error && !delivery.error.startsWith(code) ? delivery.error : null;
+        const why = [code, error, delivery.error && !error ? delivery.error.slice(code.length).trim() : null,
+                     delivery.response_excerpt].filter(Boolean).join(': ');
         box.append(h('span', {class: 'reason'}, why.slice(0, 300)));
       }
       box.append(h('button', {type: 'button', class: 'retry', onclick: e => this.retry(message, e.target)}, 'Retry'));

@@ -38,8 +38,10 @@ def _local_stack_process():
     return LocalStackProcess
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module: each module imports this fixture, so a session scope would start a
+    second Playwright inside the first one's event loop."""
     if not CHROMIUM:
         pytest.skip("no chromium for the console's browser tests: apt-get install -y --no-install-recommends "
                     "chromium (or set CHROMIUM=/path/to/chromium)")
@@ -47,6 +49,9 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)  # expect() has its own 5 s default, short for a loaded box
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched

@@ -1,7 +1,8 @@
 """Admin routes of the reply path, as a Powertools ``Router`` the admin function includes.
 
 ``POST /admin/chats/{id}/messages`` (operator reply), ``PUT/GET/DELETE /admin/webhooks/{id}``,
-``PUT/GET/DELETE /admin/rest-apis/{id}``, ``GET /admin/deliveries?chat_id=``, ``POST /admin/deliveries/redrive``.
+``PUT/GET/DELETE /admin/rest-apis/{id}``, ``GET /admin/deliveries?chat_id=``, ``POST /admin/deliveries/redrive``,
+``POST /admin/chats/{id}/messages/{message_id}/retry`` (an operator's Retry of one failed reply).
 Invalid definitions answer 422 naming the field and the reason; nothing is stored half-checked.
 """
 
@@ -156,3 +157,35 @@ def post_operator_message(chat_id: str) -> Response:
     if stored is None:
         return not_found("chat", chat_id)
     return answer(201, {"status": "ok", "message": stored})
+
+
+@router.post("/admin/chats/<chat_id>/messages/<message_id>/retry")
+def retry_message(chat_id: str, message_id: str) -> Response:
+    """Send a message's failed reply job(s) again, for real: 202 with the message back at ``queued``; the
+    dispatcher then sends and records ``sent`` (or ``failed`` again, with the new reason). 404 for no such
+    chat or message, 409 when nothing of it is failed (already sent, still queued, or retried just now)."""
+    from chatbridge.reply.pipeline import retry_jobs
+    from chatbridge.repository import chats, deliveries, queue, reply_storage
+
+    chat_number, message_number = as_id(chat_id), as_id(message_id)
+    chat = reply_storage.get_chat(chat_number) if chat_number is not None else None
+    if chat is None:
+        return not_found("chat", chat_id)
+    message = chats.get_message(chat_number, message_number) if message_number is not None else None
+    if message is None:
+        return not_found("message", message_id)
+    jobs = retry_jobs(chat, message, deliveries.list_for_chat(chat_number))
+    requeued = [job for job in jobs if deliveries.requeue_failed(job)]  # the gate: each failure once
+    if not requeued:
+        return answer(409, {"status": "nothing_to_retry", "reason": (
+            f"message {message_number} has no failed delivery to retry (it is {message.get('delivery') or 'not a reply'}"
+            "; a retry already in progress counts as not failed)")})
+    updated = reply_storage.requeue_message(chat_number, message_number)
+    try:
+        queue.enqueue(requeued)
+    except Exception:
+        for job in requeued:  # nothing was queued: show failed again rather than a clock that never ends
+            deliveries.mark_failed_again(job, "retry could not be queued; try again")
+        reply_storage.set_message_delivery(chat_number, message_number, "failed")
+        raise
+    return answer(202, {"status": "queued", "jobs": [job.job_id for job in requeued], "message": updated})

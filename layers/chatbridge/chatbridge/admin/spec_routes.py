@@ -116,17 +116,23 @@ def list_requests(identifier: str) -> Response:
 
 @router.get("/admin/chats")
 def list_chats() -> Response:
-    """``?incoming=<identifier>&status=pending|active|closed&limit=N``; most recently updated first."""
+    """``?incoming=<identifier>&status=pending|active|closed&updated_after=<epoch s>&limit=N``; most recently
+    updated first. ``updated_after`` is a poller's cursor: only chats updated later (a new message, a status
+    change), across every spec unless ``incoming`` names one."""
     from chatbridge.repository import chats, specs
 
     event = router.current_event
     incoming = event.get_query_string_value("incoming")
     status = event.get_query_string_value("status") or None
     limit = event.get_query_string_value("limit", "100") or "100"
+    updated_after = event.get_query_string_value("updated_after") or None
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     if not 1 <= (as_id(limit) or 0) <= 1000:
         raise BadRequest("limit must be a number from 1 to 1000")
+    if updated_after is not None and as_id(updated_after) is None:
+        raise BadRequest(f"updated_after must be a time in epoch seconds, not {updated_after[:40]!r}")
+    since = int(updated_after) if updated_after is not None else None
     if incoming:
         spec = specs.get_spec(incoming)
         if spec is None:
@@ -134,7 +140,8 @@ def list_chats() -> Response:
         spec_ids = [spec.id]
     else:
         spec_ids = [spec.id for spec in specs.list_specs()]
-    found = [chat for spec_id in spec_ids for chat in chats.list_chats(spec_id, status=status, limit=int(limit))]
+    found = [chat for spec_id in spec_ids
+             for chat in chats.list_chats(spec_id, status=status, updated_after=since, limit=int(limit))]
     found.sort(key=lambda chat: (chat.get("updated_at", 0), chat.get("id", 0)), reverse=True)
     return answer(200, {"chats": found[:int(limit)]})
 
@@ -150,16 +157,22 @@ def get_chat(chat_id: str) -> Response:
 
 @router.get("/admin/chats/<chat_id>/messages")
 def list_messages(chat_id: str) -> Response:
-    """``?after=<message id>`` pages on (messages come in id order)."""
+    """``?after=<message id>`` pages on (messages come in id order); ``?changed_after=<epoch s>`` keeps the
+    messages whose delivery state changed later (queued, sent, failed move the message's ``updated_at``)."""
     from chatbridge.repository import chats
 
     number = _chat_id(chat_id)
     if number is None or chats.get_chat(number) is None:
         return not_found("chat", chat_id)
-    after = router.current_event.get_query_string_value("after", "0") or "0"
+    event = router.current_event
+    after = event.get_query_string_value("after", "0") or "0"
+    changed_after = event.get_query_string_value("changed_after") or None
     if as_id(after) is None:
         raise BadRequest("after must be a message id (a number)")
-    return answer(200, {"messages": chats.list_messages(number, after=int(after))})
+    if changed_after is not None and as_id(changed_after) is None:
+        raise BadRequest(f"changed_after must be a time in epoch seconds, not {changed_after[:40]!r}")
+    return answer(200, {"messages": chats.list_messages(
+        number, after=int(after), changed_after=int(changed_after) if changed_after is not None else None)})
 
 
 @router.post("/admin/chats/<chat_id>/close")

@@ -8,6 +8,9 @@ pipeline safe to retry, reads in one place:
 * dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
   message's ``delivery`` state. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
   retries exhausted) are recorded ``failed`` and moved to the dead-letter queue.
+* operator Retry (``retry_jobs``): the failed jobs of one message, rebuilt as the evaluator built them; the
+  admin route flips each delivery ``failed`` -> ``queued`` (conditional: once), the message to ``queued``, and
+  enqueues, so the dispatcher above really sends again and its ``sent`` is the only way to ``sent``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
     message_id = event.message["id"] if event.message is not None else None
     return [DispatchJob.create(event=event.name, chat_id=event.chat_id, message_id=message_id, webhook_id=rule.id,
                                rest_api_id=rule.rest_api_id, args=args) for rule in rules]
+
+
+def retry_jobs(chat: dict[str, Any], message: dict[str, Any], deliveries: list[Any]) -> list[DispatchJob]:
+    """The dispatch jobs to send again for a message's ``failed`` deliveries: same job ids (chat, message,
+    webhook, event), so the dispatcher's claim still guards against a double send, with ``args`` read now."""
+    args = build_args(chat, message)
+    return [DispatchJob.create(event=delivery.event, chat_id=int(chat["id"]), message_id=int(message["id"]),
+                               webhook_id=delivery.webhook_id, rest_api_id=delivery.rest_api_id, args=args)
+            for delivery in deliveries if delivery.status == "failed" and delivery.message_id == message["id"]]
 
 
 def evaluate_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any, Literal
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chatbridge.spec import limits
@@ -123,6 +123,11 @@ def dedup_key(spec_id: int, dedup_id: str) -> dict[str, str]:
 
 def get_chat(chat_id: int) -> dict[str, Any] | None:
     item = tables.chat_table().get_item(Key=chat_key(chat_id), ConsistentRead=True).get("Item")
+    return _public_chat(item) if item else None
+
+
+def get_message(chat_id: int, message_id: int) -> dict[str, Any] | None:
+    item = tables.chat_table().get_item(Key=message_key(chat_id, message_id), ConsistentRead=True).get("Item")
     return _public(item) if item else None
 
 
@@ -131,11 +136,16 @@ def find_chat_id(spec_id: int, chat_external_id: str) -> int | None:
     return int(item["chat_id"]) if item else None
 
 
-def list_messages(chat_id: int, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-    """Messages of a chat in id order (ids > ``after``)."""
+def list_messages(chat_id: int, *, after: int = 0, changed_after: int | None = None,
+                  limit: int = 1000) -> list[dict[str, Any]]:
+    """Messages of a chat in id order (ids > ``after``); with ``changed_after``, only those whose delivery
+    state changed after that time (``updated_at``, epoch seconds). That filter reads the chat's messages to
+    find them (a filter, not a key), which a console pays only while a reply of the open chat is in flight."""
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": Key("pk").eq(chat_key(chat_id)["pk"]) & Key("sk").between(
             f"MSG#{after + 1:012d}", "MSG#999999999999"), "ConsistentRead": True}
+    if changed_after is not None:
+        kwargs["FilterExpression"] = Attr("updated_at").gt(changed_after)
     messages: list[dict[str, Any]] = []
     while len(messages) < limit:
         answer = tables.chat_table().query(**kwargs)
@@ -146,9 +156,14 @@ def list_messages(chat_id: int, *, after: int = 0, limit: int = 1000) -> list[di
     return messages[:limit]
 
 
-def list_chats(spec_id: int, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """A spec's chats, most recently updated first (eventually consistent: a GSI)."""
-    kwargs: dict[str, Any] = {"IndexName": BY_INCOMING, "KeyConditionExpression": Key("iwh_id").eq(spec_id),
+def list_chats(spec_id: int, *, status: str | None = None, updated_after: int | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+    """A spec's chats, most recently updated first (eventually consistent: a GSI); ``updated_after`` (epoch
+    seconds) keeps those updated later, on the index's sort key, so a poller's cursor reads only changes."""
+    condition = Key("iwh_id").eq(spec_id)
+    if updated_after is not None:
+        condition = condition & Key("updated_at").gt(updated_after)
+    kwargs: dict[str, Any] = {"IndexName": BY_INCOMING, "KeyConditionExpression": condition,
                               "ScanIndexForward": False}
     if status:
         kwargs["FilterExpression"] = "#s = :status"
@@ -157,7 +172,7 @@ def list_chats(spec_id: int, *, status: str | None = None, limit: int = 100) -> 
     chats: list[dict[str, Any]] = []
     while len(chats) < limit:
         answer = tables.chat_table().query(**kwargs)
-        chats.extend(_public(item) for item in answer["Items"])
+        chats.extend(_public_chat(item) for item in answer["Items"])
         if "LastEvaluatedKey" not in answer:
             break
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -166,6 +181,14 @@ def list_chats(spec_id: int, *, status: str | None = None, limit: int = 100) -> 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in tables.plain(item).items() if k not in ("pk", "sk", "type", "last_message_id")}
+
+
+def _public_chat(item: dict[str, Any]) -> dict[str, Any]:
+    """A chat as the admin API shows it: with ``last_message_id``, so a console can count unread messages
+    without reading any (it is not part of ``args.chat``: the reply path reads chats elsewhere)."""
+    chat = _public(item)
+    chat["last_message_id"] = int(item.get("last_message_id", 0))
+    return chat
 
 
 def close_chat(chat_id: int) -> dict[str, Any] | None:
@@ -179,7 +202,7 @@ def close_chat(chat_id: int) -> dict[str, Any] | None:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None
         raise
-    return _public(answer["Attributes"])
+    return _public_chat(answer["Attributes"])
 
 
 # -- the exactly-once write -------------------------------------------------------------------------

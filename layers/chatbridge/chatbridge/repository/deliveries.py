@@ -74,6 +74,24 @@ def record_attempt(job: DispatchJob, *, status: str, status_code: int | None, re
                   "updated_at": int(time.time())}, remove=["lease_until"])
 
 
+def requeue_failed(job: DispatchJob) -> bool:
+    """Put a ``failed`` delivery back to ``queued`` for an operator's Retry; False when it is not failed any
+    more (another Retry or a redrive got there first), so each failed job is re-queued once per failure."""
+    try:
+        _update(job, {"status": "queued", "error": None, "updated_at": int(time.time())},
+                extra_values={":failed": "failed"}, condition="#status = :failed")
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def mark_failed_again(job: DispatchJob, reason: str) -> None:
+    """Undo a Retry whose job could not be queued: the delivery is failed again, with why."""
+    _update(job, {"status": "failed", "error": reason, "updated_at": int(time.time())})
+
+
 def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = (), remove: list[str] = (),
             extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
             condition: str | None = None) -> None:

@@ -60,11 +60,29 @@ def set_message_delivery(chat_id: int, message_id: int, state: str) -> None:
         _update_delivery(chat_id, message_id, "attribute_exists(pk)", {":state": "failed"})
 
 
+def requeue_message(chat_id: int, message_id: int) -> dict[str, Any] | None:
+    """An operator's Retry: the message shows ``queued`` again, over its ``failed`` (the one place that may
+    lift it before a send), so the re-sent job's ``sent`` lands as usual. None when there is no such message."""
+    try:
+        answer = chat_table().update_item(Key=_message_key(chat_id, message_id),
+                                          UpdateExpression="SET delivery = :queued, updated_at = :now",
+                                          ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_NEW",
+                                          ExpressionAttributeValues={":queued": "queued", ":now": int(time.time())})
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return None
+    return {k: v for k, v in plain(answer["Attributes"]).items() if k not in ("pk", "sk", "type")}
+
+
 def _update_delivery(chat_id: int, message_id: int, condition: str, values: dict[str, Any]) -> bool:
     """Set the message's ``delivery`` when ``condition`` holds; False when it did not (or no such message)."""
     try:
-        chat_table().update_item(Key=_message_key(chat_id, message_id), UpdateExpression="SET delivery = :state",
-                                 ConditionExpression=condition, ExpressionAttributeValues=values)
+        # updated_at moves with every state change: the cursor a console's messages?changed_after= polls
+        chat_table().update_item(Key=_message_key(chat_id, message_id),
+                                 UpdateExpression="SET delivery = :state, updated_at = :now",
+                                 ConditionExpression=condition,
+                                 ExpressionAttributeValues={**values, ":now": int(time.time())})
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
