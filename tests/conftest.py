@@ -1,7 +1,6 @@
 """Test-wide settings: no AWS account, no network beyond loopback."""
 
 import os
-from pathlib import Path
 
 # botocore >= 1.44.4 routes DynamoDB Streams to an account-specific host that moto does not know.
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
@@ -13,6 +12,5 @@ os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chatbridge-test")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "chatbridge-test")
 
-ROOT = Path(__file__).resolve().parents[1]
-# ../shared/payloads sits beside the project checkout (CI clones main with shared/ beside it).
-PAYLOADS = ROOT.parent / "shared" / "payloads"
+# Shared fixtures (aws_stack, template_api, reply_aws) are plugins, so a test names them without importing them.
+pytest_plugins = ["support.aws", "support.reply"]
