@@ -20,8 +20,12 @@ $(STAMP): requirements.txt requirements-dev.txt layers/chatbridge/requirements.t
 run: venv
 	$(BIN)/chatbridge local --seed
 
-test: venv
+# make test lints first: a finding fails CI (.ci/run calls make test) before any test runs
+test: venv lint
 	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check --no-cache .
 
 # make bench BENCH_ARGS="--quick --json bench.json"
 bench: venv

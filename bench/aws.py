@@ -166,7 +166,7 @@ def load_handler(function: str) -> Any:
         sys.modules[name] = module
         spec.loader.exec_module(module)
         sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-        for handler in logging.getLogger(getattr(module, "logger").service).handlers:
+        for handler in logging.getLogger(module.logger.service).handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(sink)
     return sys.modules[name]

@@ -110,15 +110,15 @@ def _ingest_rows(counter: aws.RequestCounter, ingest: Any, stack: dict[str, Any]
     rows = []
     for count in (1, 100):
         event = aws.api_event(workload.IDENTIFIER, workload.payload(count, start=start))
-        (status, body), counts = _counted(counter, lambda: aws.invoke(ingest, event))
+        (status, body), counts = _counted(counter, lambda event=event: aws.invoke(ingest, event))
         assert status == 200 and body["messages"] == count, body
         spec_reads = aws.table_calls(counts, "GetItem", "ConfigTable")
         start += count
         client = boto3.resource("dynamodb").meta.client
         table = stack["resources"]["ChatTable"]["Ref"]
         create_floor_chat(client, table, 10_000 + count)
-        _, floor = _counted(counter, lambda: floor_writes(client, table, 10_000 + count, count, last=1,
-                                                          first_index=start))
+        _, floor = _counted(counter, lambda client=client, table=table, count=count, start=start: floor_writes(
+            client, table, 10_000 + count, count, last=1, first_index=start))
         writes, requests = aws.writes(counts), sum(counts.values())
         rows.append(Row("aws_calls", f"ingest: writes per new message ({count} msg/request)", writes / count, "req",
                         baseline=aws.writes(floor) / count, baseline_label="exactly-once floor", target=1,
@@ -167,9 +167,9 @@ def _third_party() -> ThreadingHTTPServer:
 
 def run(*, quick: bool) -> list[Row]:
     from chatbridge.local.seed import seed_document
+    from chatbridge.reply.rest_api import RestApi
     from chatbridge.reply.webhooks import OutgoingWebhook
     from chatbridge.repository import outgoing
-    from chatbridge.reply.rest_api import RestApi
 
     aws.local_environment()
     aws.one_snapshot_per_transaction()

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from support.lambda_context import Context
 from support.aws import api_event, call
+from support.lambda_context import Context
 from support.paths import ROOT
 from support.pipeline import load_handler
+
 admin_app = load_handler("admin")
 ingest_app = load_handler("ingest")
 SPEC = {"identifier": "batch-chat", "name": "Batch", "scope": "test", "messages": "messages", "chat_id": "chat",

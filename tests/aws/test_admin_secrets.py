@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from support.aws import api_event, call
 from support.pipeline import load_handler
+
 admin_app = load_handler("admin")
 VALUE = "tok-3f9c-very-secret"
 NAME = "/chatbridge/telegram-bot/token"

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from support.lambda_context import Context
-from support.aws import api_event, call
 from chatbridge.repository import chats, specs
 from chatbridge.spec.model import IncomingWebhookSpec
+from support.aws import api_event, call
+from support.lambda_context import Context
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 admin_app = load_handler("admin")
 
@@ -167,7 +168,7 @@ def test_integers_above_2_to_the_53_stay_exact_in_the_message_text_and_id(ingest
 
 
 def test_huge_numbers_in_the_raw_payload_do_not_stop_the_chat_from_being_stored(ingest_spec):
-    body = message(extra="X").replace('"X"', "[%s, %s, 1e300, -1e-300]" % ("9" * 60, "-" + "1" * 45))
+    body = message(extra="X").replace('"X"', f"[{'9' * 60}, -{'1' * 45}, 1e300, -1e-300]")
     status, answer, _ = post(Case(body))
     assert status == 200 and answer["messages"] == 1
     assert chats.get_chat(answer["chats"][0])["incoming_chat"]["chat_external_id"] == "c1"

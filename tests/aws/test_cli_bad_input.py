@@ -12,11 +12,12 @@ import urllib.request
 import pytest
 from werkzeug import Response
 
-from support.lambda_context import Context
 from chatbridge.cli import chats, webhooks
 from chatbridge.cli.client import ChatbridgeClient, EndpointError
 from chatbridge.local.apigateway import Router, build_event, parse_response
+from support.lambda_context import Context
 from support.pipeline import load_handler
+
 SPEC = {"identifier": "shop-1", "name": "Shop", "chat_id": "from", "text": [{"body": "{{msg.body}}"}]}
 REST_API = {"id": "send", "method": "POST", "url": "https://api.example.test/send", "body": "{}"}
 WEBHOOK = {"id": "replies", "event": "chat.web_add_msg_admin", "rest_api_id": "send"}

@@ -15,11 +15,12 @@ from collections import Counter
 
 import pytest
 
-from support.aws import api_event, call, chat_table_items
 from chatbridge.repository import chats, specs, tables
 from chatbridge.spec.model import IncomingWebhookSpec
+from support.aws import api_event, call, chat_table_items
 from support.faults import Faults
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 
 SPEC = {"identifier": "faulty-hook", "name": "Faulty", "messages": "messages", "chat_id": "chat", "nick": "name",

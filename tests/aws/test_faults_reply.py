@@ -22,15 +22,14 @@ import pytest
 from werkzeug import Request, Response
 
 from chatbridge.local.seed import seed_document
+from chatbridge.reply.rest_api import RestApi
 from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing, queue
 from chatbridge.repository import reply_storage as storage
-from chatbridge.reply.rest_api import RestApi
 from support.aws import api_event, call
 from support.faults import Faults
 from support.pipeline import Pipeline, load_handler
 from support.reply import create_chat, messages_of
-
 
 # -- a third party that misbehaves at the TCP level -------------------------------------------------
 
@@ -65,7 +64,7 @@ class ScriptedServer:
         while not self._stop.is_set():
             try:
                 connection, _ = self._socket.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             behaviour = self.script.pop(0) if self.script else "ok"
             self.behaviours.append(behaviour)

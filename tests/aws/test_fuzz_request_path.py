@@ -17,13 +17,16 @@ from typing import Any
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, event as note, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note
+from hypothesis import strategies as st
 
-from support.lambda_context import Context
-from support.aws import chat_table_items
 from chatbridge.repository import chats, specs
 from chatbridge.spec.model import IncomingWebhookSpec
+from support.aws import chat_table_items
+from support.lambda_context import Context
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 admin_app = load_handler("admin")
 

@@ -6,13 +6,14 @@ import threading
 import boto3
 import pytest
 
-from support.aws import api_event, call
 from chatbridge.ingest.store import ingest
-from chatbridge.spec.mapping import map_payload
 from chatbridge.repository import chats, specs
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
+from support.aws import api_event, call
 from support.paths import PAYLOADS, SPECS
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 
 BATCH_SPEC = {"identifier": "batch-chat", "name": "Batch", "scope": "test", "messages": "messages",

@@ -12,12 +12,13 @@ import pytest
 import requests
 from werkzeug import Response
 
-from support.lambda_context import Context
-from support.aws import api_event, call
 from chatbridge.repository import chats
 from chatbridge.repository import media as media_store
+from support.aws import api_event, call
+from support.lambda_context import Context
 from support.paths import PAYLOADS
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 media_app = load_handler("media")
 admin_app = load_handler("admin")

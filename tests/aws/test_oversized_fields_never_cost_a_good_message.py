@@ -17,15 +17,16 @@ import json
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ParamValidationError, ReadTimeoutError
 
-from support.aws import api_event, call, chat_table_items
-from chatbridge.spec import limits
-from chatbridge.repository.failures import retry_can_fix
-from chatbridge.repository import chats, specs, tables
 from chatbridge.errors import StorageConflict
+from chatbridge.repository import chats, specs, tables
 from chatbridge.repository.chats import ChatDraft, NewMessage
+from chatbridge.repository.failures import retry_can_fix
+from chatbridge.spec import limits
 from chatbridge.spec.model import IncomingWebhookSpec
+from support.aws import api_event, call, chat_table_items
 from support.faults import Faults
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 admin_app = load_handler("admin")
 

@@ -5,11 +5,11 @@ import json
 import boto3
 
 from chatbridge.local.seed import seed_document
+from chatbridge.reply.rest_api import RestApi
 from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing
-from chatbridge.reply.rest_api import RestApi
-from support.paths import ROOT
 from support.lambda_context import Context
+from support.paths import ROOT
 from support.pipeline import load_handler
 from support.reply import create_chat
 

@@ -9,12 +9,13 @@ import pytest
 from werkzeug import Request, Response
 
 from chatbridge.local.seed import seed_document
+from chatbridge.reply.rest_api import RestApi
 from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import deliveries, outgoing
 from chatbridge.repository import reply_storage as storage
-from chatbridge.reply.rest_api import RestApi
-from support.reply import create_chat, messages_of
 from support.pipeline import Pipeline
+from support.reply import create_chat, messages_of
+
 HOSTILE = 'She said "no"\nthen: \\ 😀 </script><script>alert(1)</script> {{msg}} ü'
 
 

@@ -12,10 +12,11 @@ import json
 
 import pytest
 
-from support.aws import api_event, call
 from chatbridge.spec.redaction import MASK, is_sensitive_name, mask_mapping, mask_url, verification_names
 from chatbridge.spec.verification import Verification
+from support.aws import api_event, call
 from support.pipeline import load_handler
+
 admin_app = load_handler("admin")
 ingest_app = load_handler("ingest")
 

@@ -3,11 +3,21 @@
 import http.client
 import json
 
+import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
+from werkzeug import Response
 
+from chatbridge.presets import build, get_preset
 from chatbridge.reply.events import build_args
 from chatbridge.reply.rest_api import RestApi, context_for, msg_clean, msg_url
+from chatbridge.reply.webhooks import OutgoingWebhook
+from chatbridge.repository import deliveries, outgoing
+from chatbridge.repository import reply_storage as storage
+from support.pipeline import Pipeline
+from support.reply import create_chat, messages_of
 
 CHAT = {"type": "chat", "id": 7, "iwh_id": 1, "chat_variables": {"iwh_id": 1}, "nick": "Aisha",
         "incoming_chat": {"chat_external_id": "447700900000@c.us",
@@ -132,10 +142,6 @@ def test_success_codes_default_to_any_2xx():
     assert api(success_codes=[200]).is_success(200) and not api(success_codes=[200]).is_success(201)
 
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-
 @settings(deadline=None, max_examples=300)
 @given(st.text())
 def test_any_message_text_round_trips_through_a_json_body_bare_or_quoted(text):
@@ -182,16 +188,6 @@ def test_a_url_without_secrets_is_shown_as_it_is_sent():
 
 
 # -- through the dispatcher: moto SSM, a real local server, the stored delivery --------------------------
-
-import boto3  # noqa: E402
-from werkzeug import Response  # noqa: E402
-
-from chatbridge.reply.webhooks import OutgoingWebhook  # noqa: E402
-from chatbridge.presets import build, get_preset  # noqa: E402
-from chatbridge.repository import deliveries, outgoing  # noqa: E402
-from chatbridge.repository import reply_storage as storage  # noqa: E402
-from support.pipeline import Pipeline  # noqa: E402
-from support.reply import create_chat, messages_of
 
 
 def telegram_replies(httpserver, *, token=TOKEN):

@@ -4,13 +4,14 @@ import json
 
 import pytest
 
-from support.aws import api_event, call
+from chatbridge.errors import VerificationFailed
 from chatbridge.repository import chats, specs
 from chatbridge.spec.model import IncomingWebhookSpec
-from chatbridge.errors import VerificationFailed
-from chatbridge.spec.verification import answer_handshake, HmacSignature, sign, Verification, verify_request
+from chatbridge.spec.verification import HmacSignature, Verification, answer_handshake, sign, verify_request
+from support.aws import api_event, call
 from support.paths import PAYLOADS, SPECS
 from support.pipeline import load_handler
+
 ingest_app = load_handler("ingest")
 TELEGRAM_BODY = (PAYLOADS / "telegram" / "courier_helloMsg.json").read_text()
 META = HmacSignature(secret="app-secret")

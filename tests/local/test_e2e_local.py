@@ -14,10 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from chatbridge.cli.client import ChatbridgeClient
-from support.paths import PAYLOADS
-
 from support.local_stack import CHATBRIDGE, LocalStackProcess, eventually
-from support.paths import ROOT
+from support.paths import PAYLOADS, ROOT
 
 pytestmark = [
     pytest.mark.slow,

@@ -63,7 +63,7 @@ def test_event_carries_single_and_multi_value_headers_and_query():
 
 
 def test_text_bodies_stay_text_and_binary_bodies_are_base64():
-    form = _event("Body=h%C3%A9llo".encode(), [("Content-Type", "application/x-www-form-urlencoded")])
+    form = _event(b"Body=h%C3%A9llo", [("Content-Type", "application/x-www-form-urlencoded")])
     assert form["isBase64Encoded"] is False and form["body"] == "Body=h%C3%A9llo"
     raw = b"\x89PNG\x00\xff"
     image = _event(raw, [("Content-Type", "image/png")])

@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import pytest
+
 from support.paths import FIXTURES
 
 FIXTURE = FIXTURES / "local_stack" / "template.yaml"

@@ -42,7 +42,7 @@ def _eventually(check, timeout=20.0):
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError("condition not met within %.0f s" % timeout)
+    raise AssertionError(f"condition not met within {timeout:.0f} s")
 
 
 def test_route_calls_the_real_handler_with_an_api_gateway_event(stack):

@@ -15,10 +15,9 @@ import urllib.request
 
 import pytest
 
-from chatbridge.spec.verification import twilio_signature, TwilioSignature
-from support.paths import PAYLOADS
+from chatbridge.spec.verification import TwilioSignature, twilio_signature
 from support.local_stack import CHATBRIDGE, LocalStackProcess, eventually
-from support.paths import ROOT
+from support.paths import PAYLOADS, ROOT
 
 pytestmark = pytest.mark.slow
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"

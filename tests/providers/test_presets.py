@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from chatbridge.spec.mapping import map_payload
 from chatbridge.errors import PresetError
-from chatbridge.presets import build, get_preset, PRESETS
+from chatbridge.presets import PRESETS, build, get_preset
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.paths import PAYLOADS
 from support.presets import BASE, DIRECTORY, PARAMETERS, load, setup_of, spec_of

@@ -11,10 +11,10 @@ import re
 import pytest
 from werkzeug import Response
 
-from support.lambda_context import Context
 from chatbridge.cli import presets
 from chatbridge.local.apigateway import Router, build_event, parse_response
-from chatbridge.spec.verification import twilio_signature, TwilioSignature
+from chatbridge.spec.verification import TwilioSignature, twilio_signature
+from support.lambda_context import Context
 from support.paths import PAYLOADS
 from support.pipeline import load_handler
 from support.presets import PARAMETERS

@@ -14,11 +14,11 @@ import os
 import boto3
 import pytest
 
-from chatbridge.spec.mapping import map_payload
 from chatbridge.media.ingest import store_media
 from chatbridge.presets import build, get_preset
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.presets import PARAMETERS, load
 

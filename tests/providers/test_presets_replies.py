@@ -24,11 +24,11 @@ import pytest
 
 from chatbridge.cli import presets
 from chatbridge.repository import secrets
-from chatbridge.spec.verification import HmacSignature, sign, twilio_signature, TwilioSignature
+from chatbridge.spec.verification import HmacSignature, TwilioSignature, sign, twilio_signature
 from support.paths import PAYLOADS
 from support.pipeline import Pipeline
-from support.provider_server import ProviderServer
 from support.presets import DIRECTORY, PARAMETERS
+from support.provider_server import ProviderServer
 
 OPERATOR_TEXT = 'Shipped "today" \u2714 [url=https://shop.example/o/1]track it[/url]'
 SENT_TEXT = 'Shipped "today" \u2714 https://shop.example/o/1'

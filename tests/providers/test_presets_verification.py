@@ -7,9 +7,9 @@ import hmac
 import pytest
 from pydantic import ValidationError
 
-from chatbridge.spec.model import IncomingWebhookSpec
 from chatbridge.errors import VerificationFailed
-from chatbridge.spec.verification import twilio_signature, TwilioSignature, Verification, verify_request
+from chatbridge.spec.model import IncomingWebhookSpec
+from chatbridge.spec.verification import TwilioSignature, Verification, twilio_signature, verify_request
 
 DOCS_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 DOCS_BODY = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212"

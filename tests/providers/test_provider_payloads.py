@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from chatbridge.spec.mapping import map_payload
 from chatbridge.ingest.payload import decode_body
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.paths import PAYLOADS, SPECS
 

@@ -19,7 +19,6 @@ from support.lambda_context import Context
 from support.paths import ROOT
 
 
-
 def load_handler(function: str) -> Any:
     """Import functions/<function>/app.py under a unique module name (every function is called ``app``)."""
     name = f"chatbridge_function_{function}"

@@ -10,7 +10,6 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from chatbridge.local.cfn import load_yaml
-
 from support.paths import ROOT, TEMPLATE
 
 

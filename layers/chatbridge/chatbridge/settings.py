@@ -53,4 +53,4 @@ def settings() -> Settings:
 
 @lru_cache(maxsize=8)
 def _parse(values: tuple[str | None, ...]) -> Settings:
-    return Settings.model_validate({name: value for name, value in zip(_NAMES, values) if value is not None})
+    return Settings.model_validate({name: value for name, value in zip(_NAMES, values, strict=True) if value is not None})

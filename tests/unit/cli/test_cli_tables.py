@@ -41,9 +41,9 @@ def test_columns_after_cjk_and_emoji_nicks_line_up_on_screen(httpserver, capsys,
     header, *lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(NICKS)
     phone_at = column_of(header, "PHONE")
-    assert [column_of(line, row["phone"]) for line, row in zip(lines, rows)] == [phone_at] * len(NICKS)
+    assert [column_of(line, row["phone"]) for line, row in zip(lines, rows, strict=True)] == [phone_at] * len(NICKS)
     assert [column_of(line, "openwa-demo") for line in lines] == [column_of(header, "INCOMING")] * len(NICKS)
-    assert all(nick in line for nick, line in zip(NICKS, lines))
+    assert all(nick in line for nick, line in zip(NICKS, lines, strict=True))
 
 
 def test_a_long_message_wraps_within_the_terminal_and_keeps_every_word(httpserver, capsys, monkeypatch):
@@ -77,7 +77,7 @@ def test_presets_list_shows_every_column_and_every_parameter(capsys, monkeypatch
     assert [lines[index].split()[0] for index in starts] == list(PRESETS)
     parameters_at = lines[0].index("PARAMETERS")
     provider_at = lines[0].index("PROVIDER")
-    for begin, end, preset in zip(starts, [*starts[1:], len(lines)], PRESETS.values()):
+    for begin, end, preset in zip(starts, [*starts[1:], len(lines)], PRESETS.values(), strict=True):
         block = lines[begin:end]
         provider = " ".join(line[provider_at:parameters_at].strip() for line in block).strip()
         parameters = " ".join(line[parameters_at:].strip() for line in block).strip()

@@ -4,10 +4,19 @@ import base64
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chatbridge.errors import (EmptyBody, NotBase64, NotJson, NotUtf8, PayloadError, TooDeep, TooLarge,
-                               UnsupportedContentType)
+from chatbridge.errors import (
+    EmptyBody,
+    NotBase64,
+    NotJson,
+    NotUtf8,
+    PayloadError,
+    TooDeep,
+    TooLarge,
+    UnsupportedContentType,
+)
 from chatbridge.ingest.payload import decode_body
 
 FORM = "application/x-www-form-urlencoded"

@@ -1,10 +1,11 @@
 """The condition language: clauses, value lists, negation, __exists__, JSON text comparison."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chatbridge.lang.conditions import compile_condition
 from chatbridge.errors import SpecSyntaxError
+from chatbridge.lang.conditions import compile_condition
 
 MESSAGE = {"type": "chat", "fromMe": False, "ack": 12, "ratio": 1.5, "nothing": None, "caption": "",
            "sender": {"name": "Aisha"}, "message": {"is_echo": True}, "voice": {"id": "v"}}

@@ -1,7 +1,8 @@
 """The location language: dotted paths, split steps, alternatives, $root and JSONPath."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.core import MISSING, value_text

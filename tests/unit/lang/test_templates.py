@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.templates import compile_template

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from werkzeug import Response
 
 from chatbridge.media import fetch as media_fetch
-from chatbridge.spec.mapping import map_payload
 from chatbridge.media.errors import MediaFetchFailed
 from chatbridge.media.files import FetchedFile, content_disposition, object_key
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.paths import PAYLOADS
 

@@ -5,8 +5,15 @@ import time
 import pytest
 from werkzeug import Response
 
-from chatbridge.reply.dispatch import (HttpResult, backoff_seconds, job_id_for, judge, redacted_request,
-                                 retry_after_seconds, send)
+from chatbridge.reply.dispatch import (
+    HttpResult,
+    backoff_seconds,
+    job_id_for,
+    judge,
+    redacted_request,
+    retry_after_seconds,
+    send,
+)
 from chatbridge.reply.rest_api import RenderedRequest
 
 LOOPBACK = "127.0.0.1"

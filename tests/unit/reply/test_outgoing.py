@@ -2,11 +2,13 @@
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chatbridge.lang.core import MISSING, resolve
 from chatbridge.reply.events import build_args, event_of
-from chatbridge.reply.webhooks import matching_rules, OutgoingWebhook
+from chatbridge.reply.webhooks import OutgoingWebhook, matching_rules
 
 SERIALIZER = TypeSerializer()
 
@@ -152,9 +154,6 @@ def test_args_expose_iwh_id_both_ways_and_plain_numbers():
     assert built["chat"]["iwh_id"] == 4 and built["chat"]["chat_variables_array"] == {"iwh_id": 4}
     assert "pk" not in built["chat"] and "msg" not in built
 
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
                     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children,

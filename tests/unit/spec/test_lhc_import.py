@@ -8,9 +8,9 @@ import pytest
 
 from chatbridge.cli import import_lhc
 from chatbridge.errors import LhcImportError
+from chatbridge.ingest.payload import decode_body
 from chatbridge.spec.lhc_import import convert
 from chatbridge.spec.mapping import map_payload
-from chatbridge.ingest.payload import decode_body
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.paths import FIXTURES, PAYLOADS
 

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chatbridge.admin.http import as_id, BadRequest, invalid, json_body, new_router, not_found
+from chatbridge.admin.http import BadRequest, as_id, invalid, json_body, new_router, not_found
 from chatbridge.answers import answer
 
 router = new_router()
@@ -82,8 +82,8 @@ def delete_webhook(webhook_id: str) -> Response:
 
 @router.put("/admin/rest-apis/<rest_api_id>")
 def put_rest_api(rest_api_id: str) -> Response:
-    from chatbridge.repository import outgoing
     from chatbridge.reply.rest_api import RestApi
+    from chatbridge.repository import outgoing
 
     try:
         rest_api = RestApi.model_validate(_definition(rest_api_id))

@@ -77,11 +77,11 @@ def _fit(natural: list[int], available: int) -> list[int]:
     low, high = 0, max(natural)
     while low < high:  # largest cap whose total fits
         cap = (low + high + 1) // 2
-        if sum(max(floor, min(w, cap)) for w, floor in zip(natural, floors)) <= available:
+        if sum(max(floor, min(w, cap)) for w, floor in zip(natural, floors, strict=True)) <= available:
             low = cap
         else:
             high = cap - 1
-    widths = [max(floor, min(w, low)) for w, floor in zip(natural, floors)]
+    widths = [max(floor, min(w, low)) for w, floor in zip(natural, floors, strict=True)]
     spare = available - sum(widths)
     for i, w in enumerate(natural):
         if spare <= 0:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chatbridge.cli._operator import add_operator_options, client_from, items_of, print_json, print_table, \
-    run_operator_command
+from chatbridge.cli._operator import (
+    add_operator_options,
+    client_from,
+    items_of,
+    print_json,
+    print_table,
+    run_operator_command,
+)
 
 SENDERS = {0: "visitor", -1: "system"}
 

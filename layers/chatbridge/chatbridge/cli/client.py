@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
 from chatbridge.errors import ChatbridgeError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3000"

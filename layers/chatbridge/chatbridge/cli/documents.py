@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
 from chatbridge.errors import ChatbridgeError
 
 SECTIONS = ("rest_apis", "incoming_webhooks", "webhooks")
@@ -104,8 +105,8 @@ def _check(section: str, item: Any, where: str) -> tuple[Entry | None, str | Non
     kind, what = _KINDS[section]
     if not isinstance(item, dict):
         return None, f"expected {what} (an object), got {_kind_of(item)}"
-    from chatbridge.reply.webhooks import OutgoingWebhook
     from chatbridge.reply.rest_api import RestApi
+    from chatbridge.reply.webhooks import OutgoingWebhook
     from chatbridge.spec.model import IncomingWebhookSpec
 
     if section == "incoming_webhooks":

@@ -76,9 +76,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.seed:
-            from chatbridge.local.seed import seed, try_it
-
             from chatbridge.cli.client import ApiError
+            from chatbridge.local.seed import seed, try_it
 
             try:
                 seed(stack.url, stack.echo_url)

@@ -15,8 +15,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, print_table, \
-    run_operator_command
+from chatbridge.cli._operator import (
+    UsageError,
+    add_operator_options,
+    client_from,
+    print_json,
+    print_table,
+    run_operator_command,
+)
 from chatbridge.cli.client import DEFAULT_ENDPOINT, ApiError, ChatbridgeClient
 
 

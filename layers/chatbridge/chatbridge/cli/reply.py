@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, \
-    run_operator_command
+from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, run_operator_command
 
 
 def register(subparsers: Any) -> None:

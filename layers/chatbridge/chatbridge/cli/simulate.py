@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from chatbridge.errors import PayloadError
-from chatbridge.spec.mapping import map_payload
 from chatbridge.ingest.payload import FORM, decode_body
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 
 

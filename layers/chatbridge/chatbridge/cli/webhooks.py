@@ -12,8 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chatbridge.cli._operator import (UsageError, add_operator_options, client_from, items_of, print_json,
-                                      print_table, run_operator_command)
+from chatbridge.cli._operator import (
+    UsageError,
+    add_operator_options,
+    client_from,
+    items_of,
+    print_json,
+    print_table,
+    run_operator_command,
+)
 
 
 def register(subparsers: Any) -> None:

@@ -19,18 +19,17 @@ from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatbridge.answers import answer
-from chatbridge.errors import NotBase64, NotUtf8, PayloadError
-from chatbridge.repository.failures import retry_can_fix
-from chatbridge.ingest.store import IngestOutcome, ingest
-from chatbridge.spec.mapping import map_payload
-from chatbridge.media.files import public_base_url
+from chatbridge.errors import NotBase64, NotUtf8, PayloadError, VerificationFailed
 from chatbridge.ingest.payload import decode_body
-from chatbridge.spec.redaction import verification_names, verification_secrets
+from chatbridge.ingest.store import IngestOutcome, ingest
+from chatbridge.media.files import public_base_url
 from chatbridge.repository import request_log, specs
-from chatbridge.spec.model import IncomingWebhookSpec
-from chatbridge.errors import VerificationFailed
-from chatbridge.spec.verification import answer_handshake, verify_request
+from chatbridge.repository.failures import retry_can_fix
 from chatbridge.settings import settings
+from chatbridge.spec.mapping import map_payload
+from chatbridge.spec.model import IncomingWebhookSpec
+from chatbridge.spec.redaction import verification_names, verification_secrets
+from chatbridge.spec.verification import answer_handshake, verify_request
 
 logger = Logger()
 metrics = Metrics()  # Powertools metrics share one set per namespace: the function's log_metrics flushes it

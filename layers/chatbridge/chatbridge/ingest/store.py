@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatbridge.spec import limits
-from chatbridge.spec.mapping import MappedChat, MappedMessage, MappingResult
 from chatbridge.ingest.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
 from chatbridge.repository import specs as spec_store
+from chatbridge.spec import limits
+from chatbridge.spec.mapping import MappedChat, MappedMessage, MappingResult
 from chatbridge.spec.model import IncomingWebhookSpec
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import compact_json, MISSING
-from chatbridge.lang.locations import compile_location, Location
+from chatbridge.lang.core import MISSING, compact_json
+from chatbridge.lang.locations import Location, compile_location
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause

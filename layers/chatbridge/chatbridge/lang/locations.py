@@ -85,7 +85,7 @@ class _Alternative:
         self.path = _JsonPath(source, path_text) if path_text.startswith("$") and not (
             path_text == ROOT_PREFIX or path_text.startswith(ROOT_PREFIX + ".")) else _DottedPath(source, path_text)
         steps = []
-        for separator, index in zip(pieces[1::2], pieces[2::2]):
+        for separator, index in zip(pieces[1::2], pieces[2::2], strict=True):
             if separator == "":
                 raise SpecSyntaxError(f"location {source!r}: a split step has an empty separator")
             index = index.strip()

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import compact_json, MISSING, value_text
-from chatbridge.lang.locations import compile_location, Location
+from chatbridge.lang.core import MISSING, compact_json, value_text
+from chatbridge.lang.locations import Location, compile_location
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 

@@ -9,12 +9,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from chatbridge.local.template import ApiRoute, FunctionDef
 from chatbridge.errors import ChatbridgeError
+from chatbridge.local.template import ApiRoute, FunctionDef
 
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml",
                "application/javascript", "+json", "+xml")
@@ -93,7 +93,7 @@ def build_event(*, method: str, raw_path: str, headers: Sequence[tuple[str, str]
         multi_query.setdefault(name, []).append(value)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     binary = bool(body) and _is_binary(content_type, body, binary_media_types)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     request_id = str(uuid.uuid4())
     return {
         "resource": match.route.path,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from chatbridge.errors import ChatbridgeError
 
 NO_VALUE = object()

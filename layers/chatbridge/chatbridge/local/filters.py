@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
+
 from chatbridge.errors import ChatbridgeError
 
 _MISSING = object()
@@ -114,7 +115,7 @@ def _numeric(argument: Any, value: Any) -> bool:
         raise FilterPatternError(f"numeric takes operator/number pairs: {argument!r}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    for operator, bound in zip(argument[::2], argument[1::2]):
+    for operator, bound in zip(argument[::2], argument[1::2], strict=False):
         compare = _NUMERIC_OPERATORS.get(operator)
         if compare is None:
             raise FilterPatternError(f"unknown numeric operator {operator!r}")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from chatbridge.local.template import FunctionDef
 from chatbridge.errors import ChatbridgeError
+from chatbridge.local.template import FunctionDef
 
 log = logging.getLogger("chatbridge.local")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,7 +153,7 @@ class LocalStack:
             for parameter in page["Parameters"]:
                 if parameter["Name"] not in self._parameters_found:
                     ssm.delete_parameter(Name=parameter["Name"])
-        for logical_id, attributes in self.resources.items():
+        for attributes in self.resources.values():
             if "QueueUrl" in attributes:
                 sqs.delete_queue(QueueUrl=attributes["QueueUrl"])
             elif "Bucket" in attributes:
@@ -233,8 +233,8 @@ class LocalStack:
                       if self.template else []) if fn.environment.get("CONFIG_TABLE")), None)
         if not path.startswith(prefix) or not table:
             return frozenset()
-        from chatbridge.spec.redaction import verification_names
         from chatbridge.repository.specs import SPEC
+        from chatbridge.spec.redaction import verification_names
         from chatbridge.spec.verification import Verification
 
         item = boto3.resource("dynamodb", endpoint_url=self.endpoint_url, region_name=self.options.region,

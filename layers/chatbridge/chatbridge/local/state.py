@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from chatbridge.errors import ChatbridgeError
 from chatbridge.local.attributes import item_from_json, item_to_json
 from chatbridge.local.template import LocalTemplate
-from chatbridge.errors import ChatbridgeError
 
 STATE_FILE = "chatbridge-local-state.json"
 FORMAT_VERSION = 1

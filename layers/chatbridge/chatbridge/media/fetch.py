@@ -27,11 +27,11 @@ import json
 import socket
 import time
 
-from chatbridge.media.errors import MediaFetchFailed
-from chatbridge.media.model import FetchRequest, HttpRequest
-from chatbridge.media.files import FetchedFile, decode_response
-from chatbridge.media.urls import host_allowed
 from chatbridge.errors import OutboundUrlRefused
+from chatbridge.media.errors import MediaFetchFailed
+from chatbridge.media.files import FetchedFile, decode_response
+from chatbridge.media.model import FetchRequest, HttpRequest
+from chatbridge.media.urls import host_allowed
 from chatbridge.outbound.url_guard import check_url, join_url, pinned_connection, split_url
 
 MAX_REDIRECTS = 3
@@ -149,7 +149,7 @@ def _exchange(method: str, url: str, headers: dict[str, str], body: bytes | None
         return response.status, location, content_type, _read_capped(sock, response, limit, deadline, timeout)
     except MediaFetchFailed:
         raise
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise MediaFetchFailed(f"timed out after {timeout:g} s") from None
     except (OSError, http.client.HTTPException) as exc:
         raise MediaFetchFailed(f"network error: {exc}") from None

@@ -19,12 +19,22 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import compile_location, Location
-from chatbridge.media.errors import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
-from chatbridge.media.urls import build_url, check_url, compile_url, CompiledUrl, render_url, RenderedUrl, secret_names, shown_url, uses_resolved
 from chatbridge.lang.fields import LocationText, TemplateText
-from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.lang.locations import Location, compile_location
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
+from chatbridge.media.errors import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
+from chatbridge.media.urls import (
+    CompiledUrl,
+    RenderedUrl,
+    build_url,
+    check_url,
+    compile_url,
+    render_url,
+    secret_names,
+    shown_url,
+    uses_resolved,
+)
+from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB

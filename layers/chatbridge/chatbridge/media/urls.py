@@ -14,10 +14,10 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from chatbridge.lang.core import value_text
-from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
-from chatbridge.outbound.url_guard import split_url
 from chatbridge.media.errors import MediaFetchFailed
+from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.outbound.url_guard import split_url
 
 _SLOT = re.compile(r"\{\{\s*(ssm:[^{}]*?|resolved)\s*\}\}")
 RESOLVED = "{{resolved}}"

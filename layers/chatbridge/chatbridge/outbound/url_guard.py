@@ -38,7 +38,6 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 from chatbridge.errors import OutboundUrlRefused
 from chatbridge.settings import settings
 
-
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Iterable[str]]
 

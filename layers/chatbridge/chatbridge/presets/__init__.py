@@ -6,9 +6,9 @@ Each provider is one data module (``telegram.py``...) holding a ``Preset``; this
 
 from __future__ import annotations
 
-from chatbridge.presets import messenger, openwa, telegram, twilio, viber, whatsapp_cloud
 from chatbridge.errors import PresetError
-from chatbridge.presets.model import build, Parameter, Preset, PresetSetup
+from chatbridge.presets import messenger, openwa, telegram, twilio, viber, whatsapp_cloud
+from chatbridge.presets.model import Parameter, Preset, PresetSetup, build
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     openwa.PRESET, whatsapp_cloud.PRESET, telegram.PRESET, twilio.PRESET, viber.PRESET, messenger.PRESET)}

@@ -8,7 +8,7 @@ Attachments carry a CDN URL (``payload.url``) that needs no auth; the fetch is l
 CDN hosts, since the URL is the payload's.
 """
 
-from chatbridge.presets.model import media_parameter, Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _NOT_ECHO = "message.is_echo!=true"
 FACEBOOK_CDN_HOSTS = ["*.fbcdn.net", "*.fbsbx.com", "*.facebook.com"]

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatbridge.errors import PresetError
-from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.outbound.text import SSM_PREFIX
 from chatbridge.reply.rest_api import RestApi
+from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 _SLOT = re.compile(r"<<([a-z_]+)>>")

@@ -10,7 +10,7 @@ Its webhooks carry no file URL (WhatsApp media is encrypted); open-wa's ``decryp
 with the file as a data URL, so that one request, with the same API key as replies, is the fetch.
 """
 
-from chatbridge.presets.model import media_parameter, Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _DECRYPT_MEDIA = {"url": "<<base_url>>/decryptMedia", "method": "POST", "headers": {"api_key": "<<api_key>>"},
                   "body": '{"args": {"message": {{msg.id}}}}', "response": "data_url", "location": "response",

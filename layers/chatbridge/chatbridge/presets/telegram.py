@@ -10,7 +10,7 @@ Media: ``getFile?file_id=...`` answers ``{"result": {"file_path": ...}}``, and t
 read at fetch time and shown as ``***`` wherever a URL or an error is stored.
 """
 
-from chatbridge.presets.model import media_parameter, Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _FILES = "document|||voice|||audio|||video|||video_note|||sticker"
 

@@ -10,7 +10,7 @@ Only the API host (``base_url``'s) may receive that header: Twilio answers with 
 CDN, which the fetch follows without headers. Files after the first stay as their URLs in the body.
 """
 
-from chatbridge.presets.model import media_parameter, Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _IMAGES = "image/jpeg,image/png,image/gif,image/webp"
 _MEDIA_URL0 = {"url": "{{msg.MediaUrl0}}", "hosts": ["<<base_url_host>>"],

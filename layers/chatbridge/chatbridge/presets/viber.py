@@ -8,7 +8,7 @@ Pictures, videos and files come with a download URL (``message.media``) that nee
 is a plain GET; stickers carry only a sticker id and stay text.
 """
 
-from chatbridge.presets.model import media_parameter, Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 PRESET = Preset(
     name="viber",

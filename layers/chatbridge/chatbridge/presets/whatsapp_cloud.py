@@ -10,7 +10,7 @@ token goes only to ``base_url``'s host and ``*.fbsbx.com``: the URL is the provi
 further than that.
 """
 
-from chatbridge.presets.model import media_parameter, Parameter, Preset
+from chatbridge.presets.model import Parameter, Preset, media_parameter
 
 _MEDIA = "document|||audio|||video|||sticker|||voice"
 

@@ -16,15 +16,14 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import http.client
-import socket
 import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from chatbridge.reply.rest_api import RenderedRequest
 from chatbridge.errors import OutboundUrlRefused
 from chatbridge.outbound.url_guard import check_url, pinned_connection, split_url
+from chatbridge.reply.rest_api import RenderedRequest
 
 EXCERPT_CHARS = 2000
 USER_AGENT = "chatbridge/1"
@@ -177,7 +176,7 @@ def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
                               excerpt=_excerpt(response.read(EXCERPT_CHARS * 4)), duration_ms=elapsed())
         finally:
             connection.close()
-    except (socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as error:
+    except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as error:
         return HttpResult(error=f"network error: {error}", duration_ms=elapsed())
     except ValueError as error:  # e.g. a rendered URL or header http.client cannot send: retrying cannot help
         return HttpResult(refused=True, error=f"the request cannot be sent: {error}", duration_ms=elapsed())

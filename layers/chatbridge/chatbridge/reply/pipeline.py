@@ -15,14 +15,15 @@ pipeline safe to retry, reads in one place:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from chatbridge.errors import ChatbridgeError, StoredDefinitionInvalid
 from chatbridge.reply.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
 from chatbridge.reply.events import build_args, event_of
-from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.reply.rest_api import RestApi, context_for
+from chatbridge.reply.webhooks import OutgoingWebhook
 
 LEASE_SECONDS = 120
 BUSY_RETRY_SECONDS = 30

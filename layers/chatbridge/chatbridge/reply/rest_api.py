@@ -24,14 +24,12 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chatbridge.errors import ChatbridgeError
-from chatbridge.lang.core import MISSING, value_text
-from chatbridge.lang.core import resolve
-from chatbridge.repository.values import plain
-from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
+from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
+from chatbridge.lang.core import MISSING, resolve, value_text
 from chatbridge.lang.templates import json_string_state_after
-from chatbridge.errors import OutboundUrlRefused
+from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
 from chatbridge.outbound.url_guard import split_url
+from chatbridge.repository.values import plain
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")

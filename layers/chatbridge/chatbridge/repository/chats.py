@@ -22,16 +22,16 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chatbridge.spec import limits
 from chatbridge.errors import StorageConflict
 from chatbridge.repository import tables
+from chatbridge.spec import limits
 
 CHUNK = 49  # (100 items per transaction - chat - lookup) / (message + dedup)
 MAX_CONFLICTS = 12

@@ -10,8 +10,15 @@ with a reason (or, per message, a skip with a reason).
 
 from __future__ import annotations
 
-from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError,
-                                 HTTPClientError, NoCredentialsError, ReadTimeoutError)
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 from chatbridge.errors import ChatbridgeError
 

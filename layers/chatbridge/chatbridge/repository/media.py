@@ -19,7 +19,6 @@ from chatbridge.repository import chats, tables
 from chatbridge.settings import settings
 
 
-
 @lru_cache(maxsize=4)
 def _s3(endpoint_url: str | None) -> Any:
     # Path-style addressing on a local endpoint (moto has no per-bucket host names); SigV4 everywhere.

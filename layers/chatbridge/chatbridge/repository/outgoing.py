@@ -15,10 +15,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from chatbridge.errors import StoredDefinitionInvalid
+from chatbridge.reply.rest_api import RestApi
 from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import tables
 from chatbridge.repository.tables import plain
-from chatbridge.reply.rest_api import RestApi
 
 WEBHOOK = "WEBHOOK"
 REST_API = "RESTAPI"

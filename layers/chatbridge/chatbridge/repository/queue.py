@@ -7,8 +7,8 @@ from typing import Any
 
 import boto3
 
-from chatbridge.reply.dispatch import DispatchJob
 from chatbridge.errors import ChatbridgeError
+from chatbridge.reply.dispatch import DispatchJob
 from chatbridge.settings import settings
 
 QUEUE_ENV = "DISPATCH_QUEUE_URL"

@@ -16,9 +16,9 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chatbridge.spec.redaction import mask_document, mask_mapping
 from chatbridge.repository import tables
 from chatbridge.settings import settings
+from chatbridge.spec.redaction import mask_document, mask_mapping
 
 MAX_BODY_CHARS = 32_768
 

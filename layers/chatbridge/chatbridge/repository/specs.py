@@ -18,8 +18,8 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chatbridge.repository import tables
-from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 from chatbridge.settings import settings
+from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 SPEC = "IWH"
 SPEC_ID = "IWH#ID"

@@ -16,7 +16,6 @@ from chatbridge.repository.values import plain, storable  # noqa: F401 (the repo
 from chatbridge.settings import settings
 
 
-
 @lru_cache(maxsize=8)
 def _resource(endpoint_url: str | None) -> Any:
     return boto3.resource("dynamodb", endpoint_url=endpoint_url or None)

@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chatbridge.lang.conditions import compile_condition
 from chatbridge.errors import LhcImportError, SpecSyntaxError
-from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
+from chatbridge.lang.conditions import compile_condition
 from chatbridge.lang.templates import compile_template
+from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
 
 # configuration keys carried over one to one (LHC name -> spec field)
 _SAME = {"messages": "messages", "chat_id": "chat_id", "phone": "phone", "email": "email", "time": "time",

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from chatbridge.lang.core import MISSING, is_empty, value_text
 from chatbridge.lang.locations import Location
+from chatbridge.media.model import MediaRequest, media_request
 from chatbridge.spec import limits
-from chatbridge.media.model import media_request, MediaRequest
 from chatbridge.spec.model import CompiledKind, CompiledSpec, IncomingWebhookSpec
 
 DEFAULT_NICK = "Visitor"

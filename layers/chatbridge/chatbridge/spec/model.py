@@ -14,12 +14,12 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from chatbridge.lang.conditions import Condition, compile_condition
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.locations import compile_location, Location
-from chatbridge.media.model import compile_fetch, CompiledFetch, MediaFetch, split_body
+from chatbridge.lang.conditions import Condition, compile_condition
 from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
+from chatbridge.lang.locations import Location, compile_location
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
+from chatbridge.media.model import CompiledFetch, MediaFetch, compile_fetch, split_body
 from chatbridge.spec.verification import Verification
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
