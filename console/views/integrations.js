@@ -3,7 +3,7 @@
 // spec as JSON beside a sample payload with a live preview (chats, messages, skipped reasons) and the
 // 422 field errors beside the spec.
 
-import {query, webhookUrl} from '../api.js';
+import {API_ROOT, query, webhookUrl} from '../api.js';
 import {announce, clear, copyText, debounce, h, pretty} from '../dom.js';
 import {SAMPLE_KEY} from './requests.js';
 
@@ -97,7 +97,8 @@ export class IntegrationsView {
             h('input', {id, name: param.name, required: param.required, value: param.default ?? '',
                         'aria-describedby': `${id}-hint`, dataset: {param: param.name}}),
             h('span', {class: 'hint', id: `${id}-hint`},
-              [param.help || param.description || '', param.secret ? ' (stored in SSM, never as text)' : ''].join('')),
+              param.secret ? `${param.description}: the NAME of an SSM parameter, optional (default /chatbridge/<identifier>/${param.name}); its value is stored after applying, never as text`
+                           : (param.description || '')),
           ];
         }));
     };
@@ -114,7 +115,8 @@ export class IntegrationsView {
     const identifier = form.querySelector('#preset-identifier').value.trim();
     clear(result);
     try {
-      const answer = await this.api.post(`admin/presets/${encodeURIComponent(name)}/apply`, {identifier, values});
+      const answer = await this.api.post(`admin/presets/${encodeURIComponent(name)}/apply`,
+                                           {identifier, values, webhook_base: API_ROOT.href.replace(/\/$/, '')});
       announce(`Preset ${name} applied as ${identifier}`);
       const url = webhookUrl(identifier);
       clear(result, h('h3', {}, 'Applied'),
@@ -124,7 +126,8 @@ export class IntegrationsView {
           h('h3', {}, 'Secrets the replies need'),
           answer.secrets.map(secret => this.secretForm(secret)),
         ] : h('p', {class: 'muted'}, 'No secrets needed.'),
-        answer.provider_steps ? h('p', {}, answer.provider_steps) : null);
+        (answer.setup || []).length ? [h('h3', {}, "On the provider's side"),
+          h('ol', {}, answer.setup.map(step => h('li', {}, h('code', {}, step))))] : null);
     } catch (error) {
       const errors = (error.data && error.data.errors) || [];
       clear(result, h('p', {class: 'field-error', role: 'alert'}, error.reason),

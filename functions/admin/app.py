@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatbridge.admin import reply_routes, secret_routes, spec_routes
+from chatbridge.admin import preset_routes, reply_routes, secret_routes, spec_routes
 from chatbridge.answers import answer
 from chatbridge.repository.failures import retry_can_fix
 from chatbridge.errors import StorageConflict
@@ -23,6 +23,7 @@ app = APIGatewayRestResolver()
 app.include_router(spec_routes.router)
 app.include_router(reply_routes.router)
 app.include_router(secret_routes.router)
+app.include_router(preset_routes.router)
 
 
 @app.exception_handler([ClientError, BotoCoreError, StorageConflict])

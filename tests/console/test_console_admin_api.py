@@ -167,3 +167,101 @@ def test_retry_of_no_such_message_is_404_and_of_a_message_with_nothing_failed_40
     chat = post_message(api, "447700900007", "a visitor message, never a reply")
     code, body = http(api, "POST", path.format(chat=chat))
     assert code == status and body["reason"]
+
+
+# -- the spec editor's preview, Draft from payload, presets from a form ------------------------------
+
+SAMPLE = {"id": "m-1", "body": "Preview me", "type": "chat", "t": 1768848000, "from": "447700900301@c.us",
+          "fromMe": False, "sender": {"pushname": "Pat"}}
+
+
+def test_a_preview_maps_the_sample_with_a_spec_that_is_not_stored(api):
+    spec = {**OPENWA_SPEC, "identifier": "not-stored-yet"}
+    status, body = http(api, "POST", "/admin/spec-previews", {"spec": spec, "payload": SAMPLE})
+    assert status == 200 and body["dry_run"] is True and body["accepted"] is True
+    assert [(c["nick"], [m["body"] for m in c["messages"]]) for c in body["chats"]] == [("Pat", ["Preview me"])]
+    assert http(api, "GET", "/admin/incoming-webhooks/not-stored-yet")[0] == 404
+    batch = {"spec": {**spec, "conditions": ""}, "payload": [SAMPLE, {**SAMPLE, "id": "m-2", "type": "image"}]}
+    skipped = http(api, "POST", "/admin/spec-previews", batch)  # an image without a caption renders empty
+    assert skipped[1]["skipped"] and skipped[1]["skipped"][0]["reason"]
+
+
+def test_a_preview_of_an_invalid_spec_is_422_naming_the_field(api):
+    status, body = http(api, "POST", "/admin/spec-previews",
+                        {"spec": {**OPENWA_SPEC, "nick": "sender..pushname"}, "payload": SAMPLE})
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["nick"]
+
+
+def test_a_preview_reads_a_raw_form_body_as_the_webhook_route_does(api):
+    spec = {"identifier": "sms-in", "name": "SMS", "chat_id": "From", "text": {"conditions": "", "body": "{{msg.Body}}"}}
+    status, body = http(api, "POST", "/admin/spec-previews", {
+        "spec": spec, "body": "From=%2B14133881111&Body=Hi+there", "content_type": "application/x-www-form-urlencoded"})
+    assert status == 200 and body["chats"][0]["messages"][0]["body"] == "Hi there"
+
+
+@pytest.mark.parametrize("request_body, status", [({"payload": SAMPLE}, 400), ({"spec": [1]}, 400),
+                                                  ({"spec": OPENWA_SPEC, "body": 5}, 400),
+                                                  ({"spec": OPENWA_SPEC, "body": "{nope"}, 400)])
+def test_a_preview_without_a_spec_object_or_with_an_unreadable_sample_is_400(api, request_body, status):
+    code, body = http(api, "POST", "/admin/spec-previews", request_body)
+    assert code == status and body["reason"]
+
+
+def test_draft_from_payload_proposes_a_spec_and_shows_what_it_makes_of_the_sample(api):
+    update = {"update_id": 1, "message": {"message_id": 41, "from": {"id": 7, "first_name": "Nic"},
+                                          "chat": {"id": 7}, "date": 1768848000, "text": "Hello"}}
+    status, body = http(api, "POST", "/admin/spec-drafts", {"payload": update, "identifier": "tg-draft"})
+    assert status == 200
+    assert (body["spec"]["identifier"], body["spec"]["messages"], body["spec"]["chat_id"]) == ("tg-draft", "message", "chat.id")
+    assert body["preview"]["chats"][0]["messages"][0]["body"] == "Hello" and body["notes"]
+    assert http(api, "PUT", "/admin/incoming-webhooks/tg-draft", body["spec"])[0] == 201
+
+
+@pytest.mark.parametrize("request_body, status", [({}, 400), ({"payload": SAMPLE, "identifier": 5}, 400),
+                                                  ({"payload": SAMPLE, "identifier": "a b"}, 422)])
+def test_a_draft_without_a_payload_or_with_a_bad_identifier_is_4xx_with_a_reason(api, request_body, status):
+    code, body = http(api, "POST", "/admin/spec-drafts", request_body)
+    assert code == status and body["reason"]
+
+
+def test_presets_are_listed_with_their_parameters_required_ones_and_secrets_marked(api):
+    presets = {p["name"]: p for p in http(api, "GET", "/admin/presets")[1]["presets"]}
+    telegram = {p["name"]: p for p in presets["telegram"]["parameters"]}
+    assert telegram["secret"]["required"] is True and telegram["token"]["secret"] is True
+    assert {"open-wa", "whatsapp-cloud", "telegram", "twilio", "viber", "messenger"} <= set(presets)
+
+
+def test_applying_a_preset_stores_its_three_objects_and_names_the_secrets_to_create(api):
+    status, body = http(api, "POST", "/admin/presets/telegram/apply", {
+        "identifier": "tg-bot", "values": {"secret": "a-long-random-string"}, "webhook_base": "https://api.example.com/Prod"})
+    assert status == 200 and body["webhook_url"] == "https://api.example.com/Prod/webhooks/incoming/tg-bot"
+    assert [s["name"] for s in body["secrets"]] == ["/chatbridge/tg-bot/token"]
+    assert http(api, "GET", "/admin/incoming-webhooks/tg-bot")[1]["preset"] == "telegram"
+    assert http(api, "GET", "/admin/rest-apis/tg-bot-send")[0] == 200
+    webhook = http(api, "GET", "/admin/webhooks/tg-bot-replies")[1]
+    assert webhook["conditions"] == [f"{{args.chat.iwh_id}} = {body['incoming_webhook_id']}"]
+    again = http(api, "POST", "/admin/presets/telegram/apply", {"identifier": "tg-bot", "values": {"secret": "another-secret-1"}})
+    assert again[0] == 200  # the same preset may change its own spec
+
+
+def test_a_preset_refuses_to_take_over_a_spec_it_did_not_make_unless_told(api):
+    status, body = http(api, "POST", "/admin/presets/telegram/apply",
+                        {"identifier": "openwa-demo", "values": {"secret": "a-long-random-string"}})
+    assert status == 409 and "by hand" in body["reason"]
+    assert http(api, "GET", "/admin/incoming-webhooks/openwa-demo")[1]["preset"] is None
+    assert http(api, "POST", "/admin/presets/telegram/apply", {
+        "identifier": "openwa-demo", "values": {"secret": "a-long-random-string"}, "replace": True})[0] == 200
+
+
+@pytest.mark.parametrize("path, request_body, status", [
+    ("/admin/presets/nope/apply", {"identifier": "abcd"}, 404),
+    ("/admin/presets/telegram/apply", {"identifier": "tg-x"}, 422),                       # secret is required
+    ("/admin/presets/telegram/apply", {"identifier": "tg-x", "values": {"nope": "1", "secret": "abc"}}, 422),
+    ("/admin/presets/telegram/apply", {"identifier": "x", "values": {"secret": "abc"}}, 422),
+    ("/admin/presets/telegram/apply", {"identifier": "tg-x", "extra": 1}, 422),
+    ("/admin/presets/telegram/apply", {"identifier": "tg-x", "webhook_base": "ftp://x"}, 422),
+    ("/admin/presets/telegram/apply", [1], 400),
+])
+def test_a_preset_asked_wrongly_is_4xx_naming_what_is_wrong(api, path, request_body, status):
+    code, body = http(api, "POST", path, request_body)
+    assert code == status and body["reason"]

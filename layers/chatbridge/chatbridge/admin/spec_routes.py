@@ -98,6 +98,70 @@ def simulate(identifier: str) -> Response:
     return answer(200, {"dry_run": True, **map_payload(spec, payload).to_document()})
 
 
+def _sample(body: dict[str, Any]) -> tuple[bool, Any]:
+    """The sample a preview or draft works on: ``payload`` (JSON) or ``body`` (raw text, e.g. Twilio's form
+    fields) read with ``content_type`` exactly as the webhook route reads it. (False, None) when absent."""
+    if "payload" in body and body["payload"] is not None:
+        return True, body["payload"]
+    if body.get("body") is not None:
+        if not isinstance(body["body"], str):
+            raise BadRequest("body must be the raw request body as text (or send a JSON payload as payload)")
+        content_type = body.get("content_type") or "application/json"
+        if not isinstance(content_type, str):
+            raise BadRequest("content_type must be text")
+        return True, decode_body(body["body"], content_type=content_type)
+    return False, None
+
+
+@router.post("/admin/spec-previews")
+def preview_spec() -> Response:
+    """A spec that is not stored yet, applied to a sample: what the editor shows as you type. ``{"spec": {...},
+    "payload": ...}`` (or ``"body"`` + ``"content_type"``); 422 naming each invalid field, like a save; writes
+    nothing. Without a sample it only checks the spec."""
+    from chatbridge.spec.mapping import map_payload
+    from chatbridge.spec.model import IncomingWebhookSpec
+
+    body = json_object(router.current_event)
+    draft = body.get("spec")
+    if not isinstance(draft, dict):
+        raise BadRequest("spec must be a JSON object (the incoming webhook spec to preview)")
+    draft = {k: v for k, v in draft.items() if k not in SERVER_FIELDS}
+    draft.setdefault("identifier", "preview")
+    try:
+        spec = IncomingWebhookSpec.model_validate(draft)
+    except ValidationError as error:
+        return invalid(error)
+    has_sample, payload = _sample(body)
+    if not has_sample:
+        return answer(200, {"dry_run": True, "valid": True, "accepted": None, "chats": [], "skipped": []})
+    return answer(200, {"dry_run": True, "valid": True, **map_payload(spec, payload).to_document()})
+
+
+@router.post("/admin/spec-drafts")
+def draft_spec() -> Response:
+    """Draft from payload: a proposed spec for a provider nobody has described yet, with what each guess was
+    and what the draft makes of the sample. ``{"payload": ...}`` (or ``"body"`` + ``"content_type"``),
+    optional ``identifier`` and ``name``."""
+    from chatbridge.spec.drafts import draft_spec as propose
+    from chatbridge.spec.mapping import map_payload
+    from chatbridge.spec.model import IncomingWebhookSpec
+
+    body = json_object(router.current_event)
+    has_sample, payload = _sample(body)
+    if not has_sample:
+        raise BadRequest("send the provider's payload as payload (JSON) or body (raw text with content_type)")
+    identifier = body.get("identifier") or "draft-webhook"
+    name = body.get("name") or "Draft webhook"
+    if not isinstance(identifier, str) or not isinstance(name, str):
+        raise BadRequest("identifier and name must be text")
+    draft = propose(payload, identifier=identifier, name=name)
+    try:
+        spec = IncomingWebhookSpec.model_validate(draft.spec)
+    except ValidationError as error:
+        return invalid(error)
+    return answer(200, {**draft.to_document(), "preview": map_payload(spec, payload).to_document()})
+
+
 @router.get("/admin/incoming-webhooks/<identifier>/requests")
 def list_requests(identifier: str) -> Response:
     from chatbridge.repository import request_log, specs
