@@ -1,6 +1,6 @@
 """moto for the benchmarks: the template's tables and queues, the handlers, and a count of AWS requests.
 
-Everything runs in-process under ``mock_aws``, as the tests do (tests/aws_fixtures.py): tables and queues
+Everything runs in-process under ``mock_aws``, as the tests do (tests/support/aws.py): tables and queues
 come from template.yaml through the local stack's own creator, so the benchmark and the template cannot
 drift apart. The handlers are the real ``functions/<name>/app.py`` modules.
 """
@@ -8,11 +8,9 @@ drift apart. The handlers are the real ``functions/<name>/app.py`` modules.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-ENDPOINT = "http://127.0.0.1:5000"  # only names resources in the template; mock_aws intercepts every call
 
 _LOCAL_ENVIRONMENT = {
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_DEFAULT_REGION": "us-east-1",
@@ -36,45 +33,25 @@ def local_environment() -> None:
 
 def forget_caches() -> None:
     """Every cached client and cache in the layer, so a fresh moto starts from nothing."""
-    from chatbridge.repository import outgoing, queue, reply_storage, secrets, specs, tables
+    from chatbridge.repository.caches import forget_all
 
-    for cached in (reply_storage.reply_storage,
-                   queue._sqs, secrets._ssm):
-        cached.cache_clear()
-    outgoing.forget_cached_rules()
-    if hasattr(reply_storage, "forget_cached_spec_identifiers"):
-        reply_storage.forget_cached_spec_identifiers()
-    secrets.forget_secrets()
-    tables.forget_clients()
-    specs.forget_cached_specs()
+    forget_all()
 
 
 @contextlib.contextmanager
 def moto_stack(function: str = "IngestFunction") -> Iterator[dict[str, Any]]:
-    """A fresh moto with the template's resources; ``function``'s environment set (as Lambda would)."""
-    import boto3
+    """A fresh moto with the template's resources; ``function``'s environment set (as Lambda would): the same
+    machinery as the tests' ``aws_stack`` (``chatbridge.local.moto_stack``)."""
     from moto import mock_aws
 
-    from chatbridge.local.resources import create_all
-    from chatbridge.local.template import load_template
+    from chatbridge.local.moto_stack import create_from_template
 
     local_environment()
     saved = dict(os.environ)
     with mock_aws():
-        first = load_template(TEMPLATE, endpoint_url=ENDPOINT)
-        created = create_all(first, boto3.client("dynamodb"), boto3.client("sqs"))
-        template = load_template(TEMPLATE, endpoint_url=ENDPOINT, attributes=created)
-        for fn in template.functions.values():  # every function's table and queue names, the asked one's last
-            for name, value in fn.environment.items():
-                if name.isupper() and name.endswith(("_TABLE", "_URL")) and not name.startswith("AWS_"):
-                    os.environ[name] = value
-        for name, value in template.functions[function].environment.items():
-            if name != "AWS_ENDPOINT_URL":
-                os.environ[name] = value
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        forget_caches()
         try:
-            yield {"template": template, "resources": created}
+            yield create_from_template(TEMPLATE, function=function, setenv=os.environ.__setitem__,
+                                       unsetenv=lambda name: os.environ.pop(name, None))
         finally:
             forget_caches()
             os.environ.clear()
@@ -154,33 +131,26 @@ def table_calls(counts: dict[str, int], op: str, table: str) -> int:
 
 
 def load_handler(function: str) -> Any:
-    """``functions/<function>/app.py`` under a unique module name, its logs and metrics kept off the screen.
+    """``functions/<function>/app.py`` (``chatbridge.local.moto_stack.load_function``), its logs kept off the
+    screen. The log records are still formatted and written (that cost is part of a request), to /dev/null."""
+    from chatbridge.local.moto_stack import load_function
 
-    The log records are still formatted and written (that cost is part of a request), to /dev/null.
-    """
-    name = f"chatbridge_function_{function}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+    module = load_function(ROOT, function)
+    if not getattr(module, "_bench_quiet", False):
         sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
         for handler in logging.getLogger(module.logger.service).handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(sink)
-    return sys.modules[name]
+        module._bench_quiet = True
+    return module
 
 
-class Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench-request"
+def lambda_context() -> Any:
+    """The local stack's Lambda context, as the handlers get it there."""
+    from chatbridge.local.worker import LambdaContext
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
+    return LambdaContext(function_name="bench", memory_size=512, timeout=30, region="us-east-1",
+                         request_id="bench-request")
 
 
 @contextlib.contextmanager
@@ -206,7 +176,7 @@ def api_event(identifier: str, body: Any) -> dict[str, Any]:
 
 def invoke(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
     with quiet_stdout():
-        response = handler.lambda_handler(event, Context())
+        response = handler.lambda_handler(event, lambda_context())
     body = response.get("body") or ""
     try:
         return response["statusCode"], json.loads(body)

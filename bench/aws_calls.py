@@ -156,7 +156,7 @@ def _reply(counter: aws.RequestCounter, handlers: dict[str, Any], pipeline: _Pip
 
 def _invoke_batch(handler: Any, records: list[dict[str, Any]]) -> Any:
     with aws.quiet_stdout():
-        return handler.lambda_handler({"Records": records}, aws.Context())
+        return handler.lambda_handler({"Records": records}, aws.lambda_context())
 
 
 def _third_party() -> ThreadingHTTPServer:

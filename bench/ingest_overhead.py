@@ -37,7 +37,7 @@ def _handler_sample(count: int) -> float:
         event = aws.api_event(workload.IDENTIFIER, workload.payload(count, start=1))
         with aws.quiet_stdout():
             started = time.perf_counter()
-            response = handler.lambda_handler(event, aws.Context())
+            response = handler.lambda_handler(event, aws.lambda_context())
             elapsed = time.perf_counter() - started
         assert response["statusCode"] == 200, response
         return elapsed

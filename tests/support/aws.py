@@ -16,41 +16,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chatbridge.local import moto_dynamodb
-from chatbridge.local.resources import create_all
-from chatbridge.local.template import load_template
-from chatbridge.repository import specs, tables
+from chatbridge.local import moto_dynamodb, moto_stack
+from chatbridge.repository.caches import forget_all
 from support.lambda_context import Context
 from support.paths import TEMPLATE
-
-ENDPOINT = "http://127.0.0.1:5000"  # only resolves names in the template; mock_aws intercepts the calls
-
-
-def forget_caches() -> None:
-    tables.forget_clients()
-    specs.forget_cached_specs()
-    try:
-        from support.reply import _clear_caches
-    except ImportError:
-        return
-    _clear_caches()
 
 
 def create_from_template(monkeypatch: pytest.MonkeyPatch, function: str = "IngestFunction") -> dict[str, Any]:
     """Inside an active moto mock: create the template's resources; set ``function``'s environment."""
-    first = load_template(TEMPLATE, endpoint_url=ENDPOINT)
-    created = create_all(first, boto3.client("dynamodb"), boto3.client("sqs"))
-    template = load_template(TEMPLATE, endpoint_url=ENDPOINT, attributes=created)
-    for fn in template.functions.values():  # every function's table/queue names, the asked one's last
-        for name, value in fn.environment.items():
-            if name.isupper() and name.endswith(("_TABLE", "_URL")) and not name.startswith("AWS_"):
-                monkeypatch.setenv(name, value)
-    for name, value in template.functions[function].environment.items():
-        if name not in ("AWS_ENDPOINT_URL",):
-            monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    forget_caches()
-    return {"template": template, "resources": created}
+    return moto_stack.create_from_template(TEMPLATE, setenv=monkeypatch.setenv, function=function,
+                                           unsetenv=lambda name: monkeypatch.delenv(name, raising=False))
 
 
 @pytest.fixture
@@ -59,7 +34,7 @@ def aws_stack(monkeypatch):
     try:
         with mock_aws():
             yield create_from_template(monkeypatch)
-            forget_caches()
+            forget_all()
     finally:
         undo()
 

@@ -1,12 +1,9 @@
-"""The one Lambda context every test hands a handler (what Powertools' logger and batch utilities read)."""
+"""The one Lambda context every test hands a handler: the local stack's own (what Powertools reads)."""
+
+from chatbridge.local.worker import LambdaContext
 
 
-class Context:
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "test-request"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+class Context(LambdaContext):
+    def __init__(self) -> None:
+        super().__init__(function_name="test", memory_size=512, timeout=60, region="us-east-1",
+                         request_id="test-request")

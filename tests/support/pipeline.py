@@ -7,27 +7,20 @@ table's stream and the dispatch queue itself and calls the handlers. ``pump`` re
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
+from chatbridge.local.moto_stack import load_function
 from chatbridge.local.pollers import lambda_stream_record
 from support.lambda_context import Context
 from support.paths import ROOT
 
 
 def load_handler(function: str) -> Any:
-    """Import functions/<function>/app.py under a unique module name (every function is called ``app``)."""
-    name = f"chatbridge_function_{function}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The real ``functions/<function>/app.py`` module."""
+    return load_function(ROOT, function)
 
 
 

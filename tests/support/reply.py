@@ -8,19 +8,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chatbridge.repository import outgoing, queue, reply_storage, secrets, specs, tables
+from chatbridge.repository import outgoing, reply_storage, specs
+from chatbridge.repository.caches import forget_all
 
 MAX_RECEIVE_COUNT = 8
-
-
-def _clear_caches() -> None:
-    for cached in (reply_storage.reply_storage,
-                   queue._sqs, secrets._ssm):
-        cached.cache_clear()
-    outgoing.forget_cached_rules()
-    secrets.forget_secrets()
-    tables.forget_clients()
-    specs.forget_cached_specs()
 
 
 @pytest.fixture
@@ -50,10 +41,10 @@ def reply_aws(monkeypatch):
                             "DISPATCH_QUEUE_URL": queue_url, "DISPATCH_DLQ_URL": dlq_url,
                             "CHATBRIDGE_OUTBOUND_ALLOW": "127.0.0.1"}.items():
             monkeypatch.setenv(name, value)
-        _clear_caches()
+        forget_all()
         _store_openwa_spec()
         yield {"chat_table": "chats", "queue_url": queue_url, "dlq_url": dlq_url}
-        _clear_caches()
+        forget_all()
 
 
 _next_chat_id = iter(range(1000, 10**9))
@@ -85,7 +76,6 @@ def messages_of(chat_id: int) -> list[dict]:
 def _store_openwa_spec() -> None:
     """The seed's open-wa spec as spec id 1, so chats made by ``create_chat`` resolve their spec."""
     from chatbridge.local.seed import OPENWA_SPEC
-    from chatbridge.repository import specs
     from chatbridge.spec.model import IncomingWebhookSpec
 
     stored, _ = specs.save_spec(IncomingWebhookSpec.model_validate({**OPENWA_SPEC, "chat_id_template": "{chat_id}@c.us"}))
