@@ -10,13 +10,9 @@ import re
 import urllib.request
 
 import pytest
-from werkzeug import Response
 
 from chatbridge.cli import chats, webhooks
 from chatbridge.cli.client import ChatbridgeClient, EndpointError
-from chatbridge.local.apigateway import Router, build_event, parse_response
-from support.lambda_context import Context
-from support.pipeline import load_handler
 
 SPEC = {"identifier": "shop-1", "name": "Shop", "chat_id": "from", "text": [{"body": "{{msg.body}}"}]}
 REST_API = {"id": "send", "method": "POST", "url": "https://api.example.test/send", "body": "{}"}
@@ -33,22 +29,8 @@ def run_cli(*argv):
 
 
 @pytest.fixture
-def api(aws_stack, httpserver):
-    """The template's admin routes served by the real admin handler, on a loopback port."""
-    router = Router(aws_stack["template"].routes)
-
-    def handle(request):
-        match = router.match(request.method, request.path)
-        if match is None:
-            return Response("no route", status=404)
-        event = build_event(method=request.method, raw_path=request.full_path.rstrip("?"),
-                            headers=list(request.headers.items()), body=request.get_data(), match=match,
-                            stage="Prod", source_ip="127.0.0.1")
-        answer = parse_response(load_handler(match.function.code_dir.name).lambda_handler(event, Context()))
-        return Response(answer.body, status=answer.status, headers=answer.headers)
-
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)
-    return httpserver.url_for("").rstrip("/")
+def api(template_api):
+    return template_api
 
 
 def stored(endpoint):

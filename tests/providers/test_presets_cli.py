@@ -9,14 +9,10 @@ import json
 import re
 
 import pytest
-from werkzeug import Response
 
 from chatbridge.cli import presets
-from chatbridge.local.apigateway import Router, build_event, parse_response
 from chatbridge.spec.verification import TwilioSignature, twilio_signature
-from support.lambda_context import Context
 from support.paths import PAYLOADS
-from support.pipeline import load_handler
 from support.presets import PARAMETERS
 
 
@@ -28,22 +24,8 @@ def run_cli(*argv):
 
 
 @pytest.fixture
-def api(aws_stack, httpserver):
-    """The template's API (admin and webhook routes) served by the handlers, on a loopback port."""
-    router = Router(aws_stack["template"].routes)
-
-    def handle(request):
-        match = router.match(request.method, request.path)
-        if match is None:
-            return Response("no route", status=404)
-        event = build_event(method=request.method, raw_path=request.full_path.rstrip("?"),
-                            headers=list(request.headers.items()), body=request.get_data(), match=match,
-                            stage="Prod", source_ip="127.0.0.1")
-        answer = parse_response(load_handler(match.function.code_dir.name).lambda_handler(event, Context()))
-        return Response(answer.body, status=answer.status, headers=answer.headers)
-
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)
-    return httpserver.url_for("").rstrip("/")
+def api(template_api):
+    return template_api
 
 
 def apply(endpoint, name, identifier, replace=False, **values):
