@@ -34,7 +34,7 @@ from chatbridge.media.urls import (
     shown_url,
     uses_resolved,
 )
-from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME
+from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, header_problem
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB
@@ -74,10 +74,9 @@ class _Request(BaseModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header in value.items():
-            if not HEADER_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid header name")
-            if "\r" in header or "\n" in header:
-                raise ValueError(f"{name}: line breaks are not allowed in header values")
+            problem = header_problem(name, header)
+            if problem:
+                raise ValueError(problem)
             secrets = _SSM.findall(header)
             if not secrets:
                 check_template_syntax(header)

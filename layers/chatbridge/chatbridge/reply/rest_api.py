@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
 from chatbridge.lang.core import MISSING, resolve, value_text
 from chatbridge.lang.templates import json_string_state_after
-from chatbridge.outbound.text import HEADER_NAME, PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX
+from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX, header_problem
 from chatbridge.outbound.url_guard import split_url
 from chatbridge.repository.values import plain
 
@@ -220,10 +220,9 @@ class RestApi(BaseModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header in value.items():
-            if not HEADER_NAME.match(name):
-                raise RestApiSyntaxError(f"headers: {name!r} is not a valid header name")
-            if "\r" in header or "\n" in header:
-                raise RestApiSyntaxError(f"headers.{name}: line breaks are not allowed in header values")
+            problem = header_problem(name, header)
+            if problem:
+                raise RestApiSyntaxError(f"headers: {problem}")
             _check_placeholders(f"headers.{name}", header, allow_ssm=True)
         return value
 
