@@ -27,6 +27,15 @@ def add_operator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the API's JSON answer instead of a table")
 
 
+def add_operator_command(commands: Any, name: str, *, help: str,
+                         run: Callable[[argparse.Namespace], int | None]) -> argparse.ArgumentParser:
+    """A subcommand that talks to the admin API: ``--endpoint``/``--json``, and ``run`` with errors as exits."""
+    parser = commands.add_parser(name, help=help)
+    add_operator_options(parser)
+    parser.set_defaults(func=run_operator_command(run))
+    return parser
+
+
 def client_from(args: argparse.Namespace) -> ChatbridgeClient:
     """A client for ``--endpoint`` (or its default); an endpoint no request could go to is a usage error."""
     try:

@@ -6,12 +6,11 @@ import argparse
 from typing import Any
 
 from chatbridge.cli._operator import (
-    add_operator_options,
+    add_operator_command,
     client_from,
     items_of,
     print_json,
     print_table,
-    run_operator_command,
 )
 
 SENDERS = {0: "visitor", -1: "system"}
@@ -20,15 +19,11 @@ SENDERS = {0: "visitor", -1: "system"}
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("chats", help="chats created by incoming webhooks")
     commands = parser.add_subparsers(dest="chats_command", required=True, metavar="{list,show}")
-    listing = commands.add_parser("list", help="list chats, newest first")
+    listing = add_operator_command(commands, "list", help="list chats, newest first", run=_list)
     listing.add_argument("--incoming", help="only chats of this incoming webhook (identifier)")
     listing.add_argument("--status", choices=["pending", "active", "closed"], help="only chats in this status")
-    add_operator_options(listing)
-    listing.set_defaults(func=run_operator_command(_list))
-    show = commands.add_parser("show", help="one chat and its messages")
+    show = add_operator_command(commands, "show", help="one chat and its messages", run=_show)
     show.add_argument("chat_id", help="chat id (from `chats list`)")
-    add_operator_options(show)
-    show.set_defaults(func=run_operator_command(_show))
 
 
 def _list(args: argparse.Namespace) -> int:

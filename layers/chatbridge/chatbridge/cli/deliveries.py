@@ -6,25 +6,22 @@ import argparse
 from typing import Any
 
 from chatbridge.cli._operator import (
-    add_operator_options,
+    add_operator_command,
     client_from,
     items_of,
     print_json,
     print_table,
-    run_operator_command,
 )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("deliveries", help="outbound REST calls made for replies")
     commands = parser.add_subparsers(dest="deliveries_command", required=True, metavar="{list,redrive}")
-    listing = commands.add_parser("list", help="deliveries with status code, attempts and response excerpt")
+    listing = add_operator_command(commands, "list", help="deliveries with status code, attempts and response excerpt",
+                                   run=_list)
     listing.add_argument("--chat", dest="chat_id", help="only deliveries of this chat")
-    add_operator_options(listing)
-    listing.set_defaults(func=run_operator_command(_list))
-    redrive = commands.add_parser("redrive", help="put dead-lettered deliveries back on the dispatch queue")
-    add_operator_options(redrive)
-    redrive.set_defaults(func=run_operator_command(_redrive))
+    add_operator_command(commands, "redrive", help="put dead-lettered deliveries back on the dispatch queue",
+                         run=_redrive)
 
 
 def _list(args: argparse.Namespace) -> int:

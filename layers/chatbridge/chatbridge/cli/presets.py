@@ -17,7 +17,7 @@ from typing import Any
 
 from chatbridge.cli._operator import (
     UsageError,
-    add_operator_options,
+    add_operator_command,
     client_from,
     print_json,
     print_table,
@@ -32,15 +32,14 @@ def register(subparsers: Any) -> None:
     listing = commands.add_parser("list", help="show the presets and their parameters")
     listing.add_argument("--json", action="store_true", help="print the presets as JSON")
     listing.set_defaults(func=run_operator_command(_list))
-    apply = commands.add_parser("apply", help="store a preset's incoming webhook, REST API and outgoing webhook")
+    apply = add_operator_command(commands, "apply", help="store a preset's incoming webhook, REST API and outgoing webhook",
+                                 run=_apply)
     apply.add_argument("name", help="preset name (see `chatbridge presets list`)")
     apply.add_argument("--identifier", required=True, help="URL part of the incoming webhook, e.g. telegram-bot")
     apply.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE",
                        help="a preset parameter (repeat for each)")
     apply.add_argument("--replace", action="store_true",
                        help="overwrite an incoming webhook with this identifier that another preset or a person made")
-    add_operator_options(apply)
-    apply.set_defaults(func=run_operator_command(_apply))
 
 
 def _list(args: argparse.Namespace) -> int:

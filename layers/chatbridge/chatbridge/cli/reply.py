@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chatbridge.cli._operator import UsageError, add_operator_options, client_from, print_json, run_operator_command
+from chatbridge.cli._operator import UsageError, add_operator_command, client_from, print_json
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("reply", help="send an operator message to a chat")
+    parser = add_operator_command(subparsers, "reply", help="send an operator message to a chat", run=_reply)
     parser.add_argument("chat_id", help="chat id (from `chats list`)")
     parser.add_argument("text", help="the message; [file=URL] markup becomes a link for the third party")
     parser.add_argument("--user-id", type=int, default=1, help="operator id, > 0 (default 1)")
-    add_operator_options(parser)
-    parser.set_defaults(func=run_operator_command(_reply))
 
 
 def _reply(args: argparse.Namespace) -> int:

@@ -15,12 +15,11 @@ from typing import Any
 
 from chatbridge.cli._operator import (
     UsageError,
-    add_operator_options,
+    add_operator_command,
     client_from,
     items_of,
     print_json,
     print_table,
-    run_operator_command,
 )
 
 
@@ -28,19 +27,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("secrets", help="SSM secrets (SecureString under /chatbridge/) replies and "
                                                    "media fetches read")
     commands = parser.add_subparsers(dest="secrets_command", required=True, metavar="{set,list,delete}")
-    put = commands.add_parser("set", help="create or overwrite a secret (the value is never printed)")
+    put = add_operator_command(commands, "set", help="create or overwrite a secret (the value is never printed)",
+                               run=_set)
     put.add_argument("name", help="parameter name, e.g. /chatbridge/telegram-bot/token")
     put.add_argument("value", nargs="?", help="the value; '-' reads it from stdin (kept out of shell history)")
     put.add_argument("--value-file", type=Path, metavar="PATH", help="read the value from this file")
-    add_operator_options(put)
-    put.set_defaults(func=run_operator_command(_set))
-    listing = commands.add_parser("list", help="secret names, versions and last-modified dates (no values)")
-    add_operator_options(listing)
-    listing.set_defaults(func=run_operator_command(_list))
-    delete = commands.add_parser("delete", help="delete a secret")
+    add_operator_command(commands, "list", help="secret names, versions and last-modified dates (no values)", run=_list)
+    delete = add_operator_command(commands, "delete", help="delete a secret", run=_delete)
     delete.add_argument("name", help="parameter name, e.g. /chatbridge/telegram-bot/token")
-    add_operator_options(delete)
-    delete.set_defaults(func=run_operator_command(_delete))
 
 
 def read_value(args: argparse.Namespace) -> str:

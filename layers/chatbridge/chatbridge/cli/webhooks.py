@@ -14,25 +14,22 @@ from typing import Any
 
 from chatbridge.cli._operator import (
     UsageError,
-    add_operator_options,
+    add_operator_command,
     client_from,
     items_of,
     print_json,
     print_table,
-    run_operator_command,
 )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("webhooks", help="incoming webhook specs and outgoing webhooks")
     commands = parser.add_subparsers(dest="webhooks_command", required=True, metavar="{apply,list}")
-    apply = commands.add_parser("apply", help="store the specs / webhooks / REST APIs a JSON or YAML file describes")
+    apply = add_operator_command(commands, "apply", help="store the specs / webhooks / REST APIs a JSON or YAML file describes",
+                                 run=_apply)
     apply.add_argument("-f", "--file", required=True, type=Path, help="spec.json, spec.yaml, or '-' for stdin")
-    add_operator_options(apply)
-    apply.set_defaults(func=run_operator_command(_apply))
-    listing = commands.add_parser("list", help="show incoming webhooks (with their URLs) and outgoing webhooks")
-    add_operator_options(listing)
-    listing.set_defaults(func=run_operator_command(_list))
+    add_operator_command(commands, "list", help="show incoming webhooks (with their URLs) and outgoing webhooks",
+                         run=_list)
 
 
 def read_document(path: Path) -> Any:
