@@ -13,7 +13,6 @@ from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.paths import PAYLOADS, SPECS
 
-SPECS = SPECS
 FORM = "application/x-www-form-urlencoded"
 
 # file -> spec, then either ("ignored", reason prefix), ("skipped", reason prefix) or

@@ -9,7 +9,6 @@ import pytest
 from chatbridge.cli import COMMANDS, build_parser, main
 from support.paths import PAYLOADS, ROOT, SPECS
 
-SPECS = SPECS
 CHATBRIDGE = ROOT / ".venv" / "bin" / "chatbridge"
 
 
