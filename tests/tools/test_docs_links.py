@@ -3,7 +3,9 @@
 A link to a file or folder must name one that exists in the checkout; a ``#anchor`` must be a heading of the
 file it points at, spelled as GitHub spells heading anchors (lower case, punctuation dropped, spaces as ``-``,
 ``-1``, ``-2`` for repeats). Links out of the project (``http:``, ``https:``, ``mailto:``) are not fetched.
-Text inside code blocks and inline code is not a link, as GitHub renders it.
+Text inside code blocks and inline code is not a link, as GitHub renders it; but a path in inline code that
+names a project file (`tests/aws/test_faults_ingest.py`, `chatbridge/spec/limits.py` for the layer's package)
+must exist too, since the docs point at code and tests that way.
 """
 
 import re
@@ -22,6 +24,8 @@ MD_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[
 HTML_LINK = re.compile(r"""<(?:a|img|source)\b[^>]*?\b(?:href|src|srcset)\s*=\s*["']([^"']+)["']""", re.I)
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+CODE_PATH = re.compile(r"`((?:tests|bench|layers|functions|events|console|docs|chatbridge)/[^`\s<>{}]*)`")
+LAYER = "layers/chatbridge"
 
 
 def prose_lines(path: Path) -> list[tuple[int, str]]:
@@ -83,6 +87,17 @@ def broken_links(path: Path) -> list[str]:
     return broken
 
 
+def missing_code_paths(path: Path) -> list[str]:
+    """Paths in inline code (outside code blocks) that name no project file; ``*`` globs must match one."""
+    missing = []
+    for number, line in prose_lines(path):
+        for named in CODE_PATH.findall(line):
+            relative = f"{LAYER}/{named}" if named.startswith("chatbridge/") else named
+            if not (any(ROOT.glob(relative)) if "*" in relative else (ROOT / relative).exists()):
+                missing.append(f"{path.relative_to(ROOT)}:{number}: {named}")
+    return missing
+
+
 def test_the_anchor_rule_is_githubs():
     assert github_anchor("Media: images and attachments stored in S3") == "media-images-and-attachments-stored-in-s3"
     assert github_anchor("`chatbridge simulate`") == "chatbridge-simulate"
@@ -100,6 +115,21 @@ def test_a_broken_link_is_found(tmp_path, monkeypatch):
         "b.md (no such file)", "a.md#three (no heading with that anchor)", "pic.png (no such file)"]
 
 
+def test_a_path_in_inline_code_that_names_no_file_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    (tmp_path / "tests" / "aws").mkdir(parents=True)
+    (tmp_path / "tests" / "aws" / "test_x.py").write_text("")
+    (tmp_path / "a.md").write_text("`tests/aws/test_x.py` `tests/aws/test_*.py` `tests/test_x.py` `chatbridge/limits.py`"
+                                   " `functions/<name>/app.py`\n", encoding="utf-8")
+    assert [entry.split(": ", 1)[1] for entry in missing_code_paths(tmp_path / "a.md")] == [
+        "tests/test_x.py", "chatbridge/limits.py"]
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda path: str(path.relative_to(ROOT)))
 def test_every_relative_link_and_anchor_resolves(doc):
     assert broken_links(doc) == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_project_path_in_inline_code_exists(doc):
+    assert missing_code_paths(doc) == []
