@@ -13,4 +13,4 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chatbridge-test")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "chatbridge-test")
 
 # Shared fixtures (aws_stack, template_api, reply_aws) are plugins, so a test names them without importing them.
-pytest_plugins = ["support.aws", "support.reply"]
+pytest_plugins = ["support.aws", "support.reply", "support.console"]

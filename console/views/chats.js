@@ -244,6 +244,7 @@ export class ChatsView {
     const chat = await this.api.get(`admin/chats/${id}`);
     if (id !== this.openId) return;
     this.chat = chat;
+    if (this.chats.has(id)) this.chats.set(id, chat);  // the list shows what the open chat shows, at once
     this.renderHeader();
     const fresh = (await this.api.get(`admin/chats/${id}/messages${query({after: this.lastId()})}`)).messages;
     let changed = [];

@@ -207,11 +207,12 @@ export class IntegrationsView {
     sessionStorage.removeItem('chatbridge.console.draft');
     const sample = sessionStorage.getItem(SAMPLE_KEY);
     sessionStorage.removeItem(SAMPLE_KEY);
+    if (sample) this.sampleArea.value = sample;  // before any await: what the admin types must not be replaced
     if (identifier) {
       try {
         const spec = await this.api.get(`admin/incoming-webhooks/${encodeURIComponent(identifier)}`);
         for (const field of ['id', 'created_at', 'updated_at', 'webhook_path']) delete spec[field];
-        this.specArea.value = pretty(spec);
+        if (!this.specArea.value) this.specArea.value = pretty(spec);
       } catch (error) {
         announce(`Could not load ${identifier}: ${error.reason}`, 'error');
       }
@@ -220,7 +221,6 @@ export class IntegrationsView {
       this.specArea.value = draft || pretty({identifier: 'my-provider', name: 'My provider', messages: '',
                                             chat_id: 'from', nick: 'name', text: [{conditions: '', body: '{{msg.text}}'}]});
     }
-    this.sampleArea.value = sample || '';
     this.refreshPreview();
   }
 
@@ -242,6 +242,7 @@ export class IntegrationsView {
   }
 
   async refreshPreview() {
+    const turn = this.previewTurn = (this.previewTurn || 0) + 1;  // only the latest edit's answer is shown
     let spec;
     try {
       spec = this.specValue();
@@ -250,19 +251,21 @@ export class IntegrationsView {
       return;
     }
     const sampleText = this.sampleArea.value.trim();
-    let payload = null;
+    let sample = {payload: null};
     if (sampleText) {
-      try { payload = JSON.parse(sampleText); } catch (error) {
-        this.showErrors([]);
-        clear(this.preview, h('p', {class: 'field-error'}, `The sample payload is not JSON: ${error.message}`));
-        return;
+      try { sample = {payload: JSON.parse(sampleText)}; } catch {
+        // not JSON: read as the form fields some providers post (Twilio, Vonage), as the webhook route would
+        sample = {body: sampleText, content_type: 'application/x-www-form-urlencoded'};
       }
     }
+    const payload = sampleText ? true : null;
     try {
-      const result = await this.api.post('admin/spec-previews', {spec, payload});
+      const result = await this.api.post('admin/spec-previews', {spec, ...sample});
+      if (turn !== this.previewTurn) return;
       this.showErrors([]);
       this.showPreview(result, payload !== null);
     } catch (error) {
+      if (turn !== this.previewTurn) return;
       if (error.status === 422 && error.data?.errors) {
         this.showErrors(error.data.errors);
         clear(this.preview, h('p', {class: 'muted'}, 'Fix the spec to see the preview.'));

@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatbridge.admin import preset_routes, reply_routes, secret_routes, spec_routes
 from chatbridge.answers import answer
-from chatbridge.repository.failures import retry_can_fix
 from chatbridge.errors import StorageConflict
+from chatbridge.repository.failures import retry_can_fix
 
 logger = Logger()
 app = APIGatewayRestResolver()

@@ -11,7 +11,6 @@ import urllib.request
 import boto3
 import pytest
 
-from support.aws import aws_stack, template_api  # noqa: F401 - fixtures
 from chatbridge.local.seed import OPENWA_SPEC
 from support.pipeline import Pipeline
 

@@ -6,12 +6,22 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect
 
-from console_support import browser, page, stack, third_party  # noqa: F401 - fixtures
-from console_support import call, console_url, echo_bodies, post_openwa, screenshot
+from support.console import call, console_url, echo_bodies, post_openwa, screenshot
 
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(console_stack):
+    return console_stack
+
+
+@pytest.fixture(scope="module")
+def third_party(console_third_party):
+    return console_third_party
+
 
 LIST_POLL_S = 5  # console/views/chats.js LIST_INTERVAL_MS
 

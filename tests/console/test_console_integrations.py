@@ -7,12 +7,22 @@ import json
 import time
 
 import pytest
-from playwright.sync_api import expect
 
-from console_support import browser, page, stack, third_party  # noqa: F401 - fixtures
-from console_support import call, console_url, screenshot
+from support.console import call, console_url, screenshot
 
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(console_stack):
+    return console_stack
+
+
+@pytest.fixture(scope="module")
+def third_party(console_third_party):
+    return console_third_party
+
 
 TELEGRAM_UPDATE = {"update_id": 9001, "message": {
     "message_id": 41, "from": {"id": 7, "first_name": "Nic", "last_name": "Pottier"}, "chat": {"id": 7},
@@ -39,6 +49,7 @@ def test_the_spec_editor_previews_as_you_type_and_puts_a_field_error_beside_the_
     expect(preview).to_contain_text("1 chat(s), 1 message(s), 0 skipped")
     expect(preview).to_contain_text("Preview me")
     expect(preview).to_contain_text("Preview Pat")
+    screenshot(page, "spec-preview")
 
     page.get_by_label("Sample payload").fill(json.dumps({**sample, "type": "sticker"}))
     expect(preview).to_contain_text("Ignored")

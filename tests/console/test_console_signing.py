@@ -8,10 +8,15 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from console_support import browser, page, stack, third_party  # noqa: F401 - fixtures
-from console_support import console_url
+from support.console import console_url
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(console_stack):
+    return console_stack
+
 
 CREDENTIALS = {"accessKeyId": "ASIAEXAMPLEKEY", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE//token+with/slashes=="}

@@ -1,5 +1,4 @@
-"""Fixtures and helpers of the console's browser tests (a test module imports the fixtures it uses:
-a conftest.py here would shadow tests/conftest.py, which other tests import by name).
+"""Fixtures (a pytest plugin, registered in tests/conftest.py) and helpers of the console's browser tests.
 
 Browser tests of the operator console: Debian's chromium driven by Playwright, against `chatbridge local`.
 
@@ -20,28 +19,17 @@ from pathlib import Path
 
 import pytest
 
+from support.local_stack import LocalStackProcess
+
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 20_000  # longest wait on one condition: a poll interval on a loaded 2-core box, with room
 
 
-def _local_stack_process():
-    """The end-to-end tests' `chatbridge local` subprocess, wherever the test layout keeps it."""
-    try:
-        from support.local_stack import LocalStackProcess  # after the tests/ restructure
-    except ImportError:
-        try:
-            from test_e2e_local import LocalStackProcess
-        except ImportError:
-            from local.test_e2e_local import LocalStackProcess
-    return LocalStackProcess
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """One chromium per test module: each module imports this fixture, so a session scope would start a
-    second Playwright inside the first one's event loop."""
+    """One chromium for every console test."""
     if not CHROMIUM:
         pytest.skip("no chromium for the console's browser tests: apt-get install -y --no-install-recommends "
                     "chromium (or set CHROMIUM=/path/to/chromium)")
@@ -59,7 +47,7 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def third_party():
+def console_third_party():
     """A real HTTP server standing in for a provider's send API (tests set its answers)."""
     from pytest_httpserver import HTTPServer
 
@@ -71,14 +59,14 @@ def third_party():
 
 
 @pytest.fixture(scope="module")
-def stack(third_party):
-    process = _local_stack_process()("--seed", env={"CHATBRIDGE_OUTBOUND_ALLOW": "127.0.0.1"})
+def console_stack():
+    process = LocalStackProcess("--seed", env={"CHATBRIDGE_OUTBOUND_ALLOW": "127.0.0.1"})
     yield process
     assert process.stop() == 0, "".join(process.lines)
 
 
 @pytest.fixture
-def page(browser, stack):
+def page(browser, console_stack):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
     opened = context.new_page()
     opened.set_default_timeout(WAIT_MS)

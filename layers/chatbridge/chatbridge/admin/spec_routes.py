@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from pydantic import ValidationError
 
-from chatbridge.admin.http import as_id, BadRequest, invalid, json_object, new_router, not_found
+from chatbridge.admin.http import BadRequest, as_id, invalid, json_object, new_router, not_found
 from chatbridge.answers import answer
 from chatbridge.errors import PayloadError
 from chatbridge.ingest.payload import decode_body
@@ -83,8 +83,8 @@ def simulate(identifier: str) -> Response:
 
     The engine is imported here, not at module level: the admin function's other routes never map a payload,
     and its cold start is counted against ``import boto3`` (bench/cold_start.py)."""
-    from chatbridge.spec.mapping import map_payload
     from chatbridge.repository import specs
+    from chatbridge.spec.mapping import map_payload
 
     spec = specs.get_spec(identifier)
     if spec is None:

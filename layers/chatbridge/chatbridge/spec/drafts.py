@@ -158,7 +158,7 @@ def draft_spec(payload: Any, *, identifier: str = "draft-webhook", name: str = "
     image_key = next((key for key in IMAGE_KEYS if isinstance(message, dict) and key in message), None)
     if text:
         conditions = f"{kind_field}={message[kind_field]}" if kind_field and not image_key else ""
-        spec["text"] = [{"conditions": conditions, "body": "{{msg.%s}}" % text}]
+        spec["text"] = [{"conditions": conditions, "body": "{{msg." + text + "}}"}]
         notes.append(f"text: `{text}`" + (f" when `{conditions}`" if conditions else ""))
     if image_key:
         image = message[image_key]
