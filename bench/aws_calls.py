@@ -53,28 +53,18 @@ class _Pipeline:
         import boto3
 
         from chatbridge.local.filters import matches_any
+        from chatbridge.local.moto_stack import StreamTail
 
         self._matches_any = matches_any
         self.filters = template.functions["EvaluatorFunction"].stream_triggers[0].filters
         self.stream_arn = resources["ChatTable"]["StreamArn"]
         self.queue_url = resources["DispatchQueue"]["QueueUrl"]
         self.queue_arn = resources["DispatchQueue"]["Arn"]
-        self.streams = boto3.client("dynamodbstreams")
         self.sqs = boto3.client("sqs")
-        self.iterators = {}
-        for shard in self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
-            self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+        self.stream = StreamTail(self.stream_arn)
 
     def stream_records(self) -> list[dict[str, Any]]:
-        from chatbridge.local.pollers import lambda_stream_record
-
-        records = []
-        for shard, iterator in list(self.iterators.items()):
-            answer = self.streams.get_records(ShardIterator=iterator)
-            self.iterators[shard] = answer["NextShardIterator"]
-            records.extend(lambda_stream_record(r, self.stream_arn, "us-east-1") for r in answer["Records"])
-        return [record for record in records if self._matches_any(self.filters, record)]
+        return [record for record in self.stream.read() if self._matches_any(self.filters, record)]
 
     def queued(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,

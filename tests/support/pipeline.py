@@ -12,8 +12,7 @@ from typing import Any
 
 import boto3
 
-from chatbridge.local.moto_stack import load_function
-from chatbridge.local.pollers import lambda_stream_record
+from chatbridge.local.moto_stack import StreamTail, load_function
 from support.lambda_context import Context
 from support.paths import ROOT
 
@@ -33,26 +32,17 @@ class Pipeline:
     dispatcher_results: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.streams = boto3.client("dynamodbstreams", region_name=self.region)
         self.sqs = boto3.client("sqs", region_name=self.region)
         self.stream_arn = boto3.client("dynamodb", region_name=self.region).describe_table(
             TableName=self.chat_table)["Table"]["LatestStreamArn"]
         self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
-        self.iterators: dict[str, str] = {}
-        for shard in self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
-            self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+        self.stream = StreamTail(self.stream_arn, self.region)
 
     # -- stream side ----------------------------------------------------------------------------------
     def stream_records(self) -> list[dict[str, Any]]:
         """New stream records since the last read, shaped as Lambda delivers them."""
-        records = []
-        for shard, iterator in list(self.iterators.items()):
-            answer = self.streams.get_records(ShardIterator=iterator)
-            self.iterators[shard] = answer["NextShardIterator"]
-            records.extend(lambda_stream_record(record, self.stream_arn, self.region) for record in answer["Records"])
-        return records
+        return self.stream.read()
 
     def evaluate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         result = load_handler("evaluator").lambda_handler({"Records": records}, Context())
