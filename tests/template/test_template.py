@@ -81,10 +81,9 @@ def test_every_admin_route_the_handler_serves_is_in_the_template(template):
     events = template["Resources"]["AdminFunction"]["Properties"]["Events"].values()
     routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
     served = set()
-    for module in ("admin", "admin_outgoing", "admin_secrets"):
-        source = ROOT / f"layers/chatbridge/chatbridge/{module}.py"
+    for source in sorted((ROOT / "layers/chatbridge/chatbridge/admin").glob("*_routes.py")):
         for method, path in re.findall(r'@router\.(get|put|post|delete)\("([^"]+)"\)', source.read_text()):
-            # `<x>` is one path segment; admin_secrets' `.+` is the greedy {name+} (SSM names hold slashes)
+            # `<x>` is one path segment; secret_routes' `.+` is the greedy {name+} (SSM names hold slashes)
             served.add((method.upper(), re.sub(r"<(\w+)>", r"{\1}", path).replace("/.+", "/{name+}")))
     assert served == routes
 
