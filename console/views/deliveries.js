@@ -3,6 +3,9 @@
 
 import {query} from '../api.js';
 import {announce, clear, dateTimeOf, h, pretty} from '../dom.js';
+import {poll} from '../poller.js';
+
+const INTERVAL_MS = 5000;  // queued replies turn sent or failed while the operator watches
 
 export class DeliveriesView {
   constructor(api, root) {
@@ -10,7 +13,7 @@ export class DeliveriesView {
     this.root = root;
     this.items = [];
     this.chatInput = h('input', {id: 'deliveries-chat', type: 'text', inputmode: 'numeric', size: 6,
-                                 onchange: () => this.load()});
+                                 onchange: () => this.feed.now()});
     this.stateSelect = h('select', {id: 'deliveries-state', onchange: () => this.render()},
       h('option', {value: ''}, 'All'), h('option', {value: 'queued'}, 'Queued'),
       h('option', {value: 'sent'}, 'Sent'), h('option', {value: 'failed'}, 'Failed'));
@@ -21,16 +24,18 @@ export class DeliveriesView {
       h('div', {class: 'filters'},
         h('label', {for: 'deliveries-chat'}, 'Chat id'), this.chatInput,
         h('label', {for: 'deliveries-state'}, 'State'), this.stateSelect,
-        h('button', {type: 'button', onclick: () => this.load()}, 'Refresh'),
+        h('button', {type: 'button', onclick: () => this.feed.now()}, 'Refresh'),
         h('button', {type: 'button', id: 'redrive', onclick: () => this.redrive()}, 'Redrive dead-lettered jobs')),
       h('table', {class: 'grid'}, h('thead', {}, h('tr', {},
         ['When', 'Chat', 'Message', 'Webhook', 'State', 'HTTP', 'Attempts', ''].map(t => h('th', {scope: 'col'}, t)))),
         this.table),
       this.detail));
-    this.load();
+    this.feed = poll(() => this.load(), INTERVAL_MS);
   }
 
-  destroy() {}
+  destroy() {
+    this.feed.stop();
+  }
 
   async load() {
     const chat = this.chatInput.value.trim();

@@ -5,6 +5,15 @@ import {announce, clear, dateTimeOf, h, pretty} from '../dom.js';
 
 export const SAMPLE_KEY = 'chatbridge.console.sample';
 
+/** One line for what the ingest answered: ok with counts, ignored or an error with its reason. */
+function outcomeText(outcome) {
+  if (!outcome || typeof outcome !== 'object') return String(outcome ?? '');
+  const counts = ['chats', 'messages', 'duplicates', 'skipped']
+    .filter(key => outcome[key] !== undefined && key !== 'chats')
+    .map(key => `${key} ${Array.isArray(outcome[key]) ? outcome[key].length : outcome[key]}`);
+  return [outcome.status, outcome.reason, counts.join(', ')].filter(Boolean).join(' · ');
+}
+
 export class RequestsView {
   constructor(api, root, args) {
     this.api = api;
@@ -59,8 +68,8 @@ export class RequestsView {
     const needle = this.filter.value.toLowerCase();
     const rows = (this.items || []).filter(r => !needle || JSON.stringify(r).toLowerCase().includes(needle))
       .map(r => h('tr', {},
-        h('td', {}, dateTimeOf(r.received_at || r.created_at || r.time)), h('td', {}, r.method || ''),
-        h('td', {}, String(r.status ?? r.status_code ?? '')), h('td', {}, String(r.outcome ?? r.reason ?? '').slice(0, 80)),
+        h('td', {}, dateTimeOf(r.received_at)), h('td', {}, r.method || ''),
+        h('td', {}, String(r.status ?? '')), h('td', {}, outcomeText(r.outcome).slice(0, 120)),
         h('td', {}, h('button', {type: 'button', onclick: () => this.open(r)}, 'Open'),
           h('button', {type: 'button', onclick: () => this.useAsSample(r)}, 'Use as sample'))));
     clear(this.table, rows.length ? rows : h('tr', {}, h('td', {colspan: 5, class: 'muted'}, 'No requests logged.')));
@@ -72,6 +81,6 @@ export class RequestsView {
 
   useAsSample(request) {
     sessionStorage.setItem(SAMPLE_KEY, typeof request.body === 'string' ? request.body : pretty(request.body));
-    location.hash = `#/integrations/${encodeURIComponent(this.select.value)}`;
+    location.hash = `#/integrations/edit/${encodeURIComponent(this.select.value)}`;
   }
 }
