@@ -75,7 +75,7 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 
 def render_table(report: Report) -> str:
-    """A Markdown table (it pastes straight into README) followed by the notes."""
+    """A Markdown table (it pastes straight into docs/benchmarks.md) followed by the notes."""
     header = ["benchmark", "case", "value", "baseline", "ratio", "target", "met"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     notes: list[str] = []

@@ -39,7 +39,7 @@ def _storage_unavailable(error: Exception) -> Response:
 @app.not_found
 def _no_route(error: Exception) -> Response:
     """A path or method no admin route takes is the caller's mistake (404), not a bug (500)."""
-    return answer(404, {"status": "not_found", "reason": "no such admin route; see README, HTTP API"})
+    return answer(404, {"status": "not_found", "reason": "no such admin route; see docs/http-api.md"})
 
 
 @app.exception_handler(Exception)

@@ -1,6 +1,6 @@
 """Raw request body -> JSON value, with the limits that keep one bad request from hurting the rest.
 
-Decisions (documented in README, "Request bodies"):
+Decisions (documented in docs/specs.md, "Request bodies"):
 - JSON: an object or a list at the top level; numbers keep Python's exact integers (Viber's 19-digit
   ``message_token`` stays exact); NaN/Infinity are refused as they are not JSON; a UTF-8 BOM is dropped.
 - ``application/x-www-form-urlencoded``: fields become first-level string attributes; a repeated field

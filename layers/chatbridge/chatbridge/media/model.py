@@ -128,7 +128,7 @@ class MediaResolve(_Request):
 
 class MediaFetch(_Request):
     """How to fetch an image or attachment's file: a URL in the payload, an API call such as open-wa's
-    ``decryptMedia``, or two calls (``resolve``, then the URL it answers). Fields documented in README, "Media"."""
+    ``decryptMedia``, or two calls (``resolve``, then the URL it answers). Fields documented in docs/specs.md, "Media"."""
 
     _resolved_allowed: ClassVar[bool] = True
 

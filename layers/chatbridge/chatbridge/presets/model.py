@@ -60,7 +60,7 @@ class Preset(BaseModel):
 
     name: str
     provider: str
-    supports: str = Field(description="what the preset handles, one line for `presets list` and README")
+    supports: str = Field(description="what the preset handles, one line for `presets list` and docs/presets.md")
     ignores: str = Field(description="what it deliberately leaves out (receipts, echoes, statuses...)")
     parameters: tuple[Parameter, ...]
     incoming_webhook: dict[str, Any]

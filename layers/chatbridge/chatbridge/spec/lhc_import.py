@@ -5,7 +5,7 @@ LHC keeps a webhook's rules in a ``configuration`` JSON (``messages``, ``chat_id
 ``identifier``, ``scope``. The languages are chatbridge's own (locations, ``type=chat,image||fromMe=false``
 conditions, ``{{msg.x}}`` bodies), so most keys carry over as they are; the rest (departments, operator
 messages sent from the phone, delivery receipts, media downloads...) become warnings naming the key, so
-nothing is dropped silently. Pure: no I/O. The key-by-key mapping is in README, "Importing from Live
+nothing is dropped silently. Pure: no I/O. The key-by-key mapping is in docs/presets.md, "Importing from Live
 Helper Chat".
 """
 
@@ -51,7 +51,7 @@ _NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match
     (r"^msg_(cond_)?img_\d+$", "chatbridge has one image kind; only msg_cond_img/msg_img (or the first filled "
                                "msg_img_N) is imported"),
     (r"^msg_(cond_)?(img(_\d+)?|attachments)_|^msg_(img(_\d+)?|attachments)_download$",
-     "media download/decoding settings are not imported; add a fetch to the image/attachment kind (README, Media)"),
+     "media download/decoding settings are not imported; add a fetch to the image/attachment kind (docs/specs.md, Media)"),
 )
 _ROW_KEYS = {"configuration", "name", "identifier", "scope", "disabled", "log_incoming"}
 

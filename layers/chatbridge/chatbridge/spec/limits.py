@@ -1,4 +1,4 @@
-"""How big each stored field may be: the one place the limits live (README, "Stored field limits").
+"""How big each stored field may be: the one place the limits live (docs/failure-behaviour.md, "Stored field limits").
 
 A DynamoDB item holds 400 KB and a webhook body may be 1 MiB, so a provider-controlled field stored as sent
 could make its item unstorable: the same payload would then fail on every retry and every other message in it

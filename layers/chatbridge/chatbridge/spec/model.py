@@ -20,11 +20,11 @@ from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
 from chatbridge.lang.locations import Location, compile_location
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
 from chatbridge.media.model import CompiledFetch, MediaFetch, compile_fetch, split_body
+from chatbridge.spec import limits
 from chatbridge.spec.verification import Verification
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
-CHAT_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-MAX_CHAT_ATTRIBUTES = 20
+CHAT_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # <= limits.MAX_CHAT_ATTRIBUTE_NAME_CHARS
 AttributeValue = str | int | float | bool | None
 
 
@@ -42,7 +42,7 @@ class MediaKind(MessageKind):
     in S3 and links from the body: at ``{{file_url}}``, or appended as ``[file=URL]``."""
 
     body: str = Field(description="a template, with {{file_url}} at most once where the file's link goes")
-    fetch: MediaFetch | None = Field(None, description="how to fetch the file; see README, Media")
+    fetch: MediaFetch | None = Field(None, description="how to fetch the file; see docs/specs.md, Media")
 
     @field_validator("body")
     @classmethod
@@ -85,7 +85,7 @@ class CompiledSpec:
 
 
 class IncomingWebhookSpec(BaseModel):
-    """An incoming webhook (Live Helper Chat's name): fields documented in README, "Incoming webhook specs"."""
+    """An incoming webhook (Live Helper Chat's name): fields documented in docs/specs.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -111,7 +111,7 @@ class IncomingWebhookSpec(BaseModel):
     time: LocationText = ""
     message_id: LocationText = ""
     chat_attributes: dict[str, LocationText] = Field(
-        default_factory=dict, max_length=MAX_CHAT_ATTRIBUTES,
+        default_factory=dict, max_length=limits.MAX_CHAT_ATTRIBUTES,
         description="name -> location: values a reply needs that only the provider's payload carries (Twilio's "
                     "To, the number the visitor wrote to), read from a new chat's first message that has them and "
                     "kept as incoming_chat.attributes.<name>")
