@@ -259,7 +259,15 @@ export class ChatsView {
     }
     if (id !== this.openId) return;
     const failedBefore = new Set([...this.messages.values()].filter(m => m.delivery === 'failed').map(m => m.id));
-    for (const message of [...fresh, ...changed]) this.messages.set(message.id, message);
+    for (const message of [...fresh, ...changed]) {
+      const before = this.messages.get(message.id);
+      if (before && before.delivery !== message.delivery && message.user_id > 0 &&
+          (message.delivery === 'sent' || message.delivery === 'failed')) {
+        announce(`Reply ${message.id} ${message.delivery === 'sent' ? 'sent' : 'failed to send'}`,
+                 message.delivery === 'failed' ? 'error' : 'info');
+      }
+      this.messages.set(message.id, message);
+    }
     const newlyFailed = [...this.messages.values()].some(m => m.delivery === 'failed' && !failedBefore.has(m.id));
     if (newlyFailed || (failedBefore.size && !this.deliveries.size)) await this.loadDeliveries();
     if (fresh.length || changed.length || !this.log.children.length) this.renderMessages();

@@ -67,7 +67,20 @@ def test_a_reply_shows_at_once_reaches_the_third_party_and_gets_its_tick(page, s
     expect(mine.locator(".delivery-sent")).to_be_visible()
     assert any("It left the depot\\nthis morning." in body for body in echo_bodies(stack))
     expect(page.locator("#chat-status")).to_have_text("active")
+    page.get_by_text("Provider details").click()
+    expect(page.locator(".details")).to_contain_text("447700900102@c.us")
     screenshot(page, "chat-view")
+
+
+def test_images_and_files_in_a_message_are_links(page, stack):
+    post_openwa(stack, sender="447700900107", nick="Media Mo",
+                text="Receipt [file=https://files.example/media/1/receipt.pdf] and [img]https://files.example/p.jpg[/img]")
+    page.goto(console_url(stack, "#/chats"))
+    _row(page, "Media Mo").locator("a").click()
+    log = page.get_by_role("log")
+    expect(log.get_by_role("link", name="File: receipt.pdf")).to_have_attribute(
+        "href", "https://files.example/media/1/receipt.pdf")
+    expect(log.get_by_role("link", name="Image")).to_have_attribute("href", "https://files.example/p.jpg")
 
 
 def test_unread_messages_are_counted_per_chat_and_in_the_tab_title(page, stack):

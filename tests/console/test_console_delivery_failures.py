@@ -74,4 +74,4 @@ def test_a_refused_reply_shows_failed_with_the_reason_and_retry_sends_it_once(pa
     expect(mine.locator(".delivery-sent")).to_be_visible()
     assert len(received) == 2 and received[1]["text"] == "Yes, send it to us"
     expect(mine.locator(".delivery-failed")).to_have_count(0)
-    expect(page.get_by_role("status")).to_contain_text("Retrying")
+    expect(page.get_by_role("status")).to_contain_text(" sent")  # announced politely, not only drawn
