@@ -30,7 +30,7 @@ WAIT_MS = 20_000  # longest wait on one condition: a poll interval on a loaded 2
 @pytest.fixture(scope="session")
 def browser():
     """One chromium for every console test."""
-    if not CHROMIUM:
+    if not CHROMIUM or not os.path.exists(CHROMIUM):
         pytest.skip("no chromium for the console's browser tests: apt-get install -y --no-install-recommends "
                     "chromium (or set CHROMIUM=/path/to/chromium)")
     try:

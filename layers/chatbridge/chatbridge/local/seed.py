@@ -88,4 +88,5 @@ def try_it(local_url: str, echo_url: str) -> str:
         f"  .venv/bin/chatbridge chats list{endpoint}",
         f"  .venv/bin/chatbridge reply CHAT_ID 'Your order is on its way'{endpoint}",
         f"  curl -sS {echo_url}",
+        f"or open the operator console: {local_url}/console/",
     ])
