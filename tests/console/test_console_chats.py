@@ -116,6 +116,23 @@ def test_filters_keep_only_chats_of_that_status(page, stack):
     page.get_by_label("Status").select_option("")
 
 
+def test_the_integration_filter_keeps_only_that_integrations_chats(page, stack):
+    spec = call(stack, "GET", "/admin/incoming-webhooks/openwa-demo")[1]
+    for field in ("id", "created_at", "updated_at", "webhook_path", "preset"):
+        spec.pop(field, None)
+    assert call(stack, "PUT", "/admin/incoming-webhooks/second-shop",
+                {**spec, "identifier": "second-shop", "name": "Second shop", "scope": "shop2"})[0] == 201
+    post_openwa(stack, sender="447700900108", text="From the second shop", nick="Second Sam", identifier="second-shop")
+    post_openwa(stack, sender="447700900109", text="From the demo", nick="Demo Dora")
+    page.goto(console_url(stack, "#/chats"))
+    expect(_row(page, "Second Sam")).to_contain_text("Second shop · shop2")
+    page.get_by_label("Integration").select_option("second-shop")
+    expect(_row(page, "Demo Dora")).to_have_count(0)
+    expect(_row(page, "Second Sam")).to_be_visible()
+    page.get_by_label("Integration").select_option("")
+    expect(_row(page, "Demo Dora")).to_be_visible()
+
+
 def test_shortcuts_move_between_chats_focus_the_reply_and_open_the_help(page, stack):
     post_openwa(stack, sender="447700900105", text="one", nick="Kbd One")
     post_openwa(stack, sender="447700900106", text="two", nick="Kbd Two")
