@@ -44,7 +44,7 @@ def test_the_local_stack_masks_the_query_secret_a_spec_verifies_in_its_request_l
     import urllib.request
 
     import pytest
-    from conftest import ROOT
+    from support.paths import ROOT
 
     from chatbridge.local.stack import LocalStack, StackOptions
 
