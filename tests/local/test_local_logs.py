@@ -44,9 +44,9 @@ def test_the_local_stack_masks_the_query_secret_a_spec_verifies_in_its_request_l
     import urllib.request
 
     import pytest
-    from support.paths import ROOT
 
     from chatbridge.local.stack import LocalStack, StackOptions
+    from support.paths import ROOT
 
     if not (ROOT / "template.yaml").exists():
         pytest.skip("no template.yaml")
