@@ -1,8 +1,8 @@
 """Engine throughput: messages mapped per second by the pure engine on the real provider payloads.
 
-Every sample payload in ../shared/payloads/ is paired with its provider's spec from tests/specs/ (the
-pairs tests/test_provider_payloads.py checks), decoded once, then mapped in a loop with
-``mapping.map_payload``. Baseline: parsing the same raw bodies (``json.loads``, or ``urllib.parse`` for the
+Every sample payload in ../shared/payloads/ is paired with its provider's preset spec (tests/specs/ for shapes no
+preset covers, as tests/providers/ checks them), decoded once, then mapped in a loop with
+``spec.mapping.map_payload``. Baseline: parsing the same raw bodies (``json.loads``, or ``urllib.parse`` for the
 form-encoded Twilio and Vonage bodies), the least any webhook receiver does with a payload. Both loops
 run for about the same wall time, alternating rounds; the ratio compares time per payload.
 """
@@ -24,28 +24,45 @@ SPECS = ROOT / "tests" / "specs"
 FORM = "application/x-www-form-urlencoded"
 
 
-def _spec_name(path: Path) -> str:
-    if path.parent.name == "openwa" and "envelope" in path.name:
-        return "openwa_v5_envelope"
-    return path.parent.name
+# a sample folder -> the preset of its provider (the one canonical spec per provider); folders no preset covers
+# (Vonage) and the v5 envelope keep their hand-written spec in tests/specs
+PRESET_OF_FOLDER = {"openwa": "open-wa", "whatsapp_cloud": "whatsapp-cloud", "telegram": "telegram",
+                    "twilio": "twilio", "viber": "viber", "messenger": "messenger"}
+
+
+def _spec_for(path: Path, cache: dict[str, Any]) -> Any | None:
+    """The spec a sample is mapped with: its provider's preset (built with each required parameter's example),
+    else a hand-written spec of its folder in tests/specs, else None (the sample is left out)."""
+    from chatbridge.presets import build, get_preset
+    from chatbridge.spec.model import IncomingWebhookSpec
+
+    name = path.parent.name
+    if name not in cache:
+        if name in PRESET_OF_FOLDER:
+            preset = get_preset(PRESET_OF_FOLDER[name])
+            values = {p.name: p.example for p in preset.parameters if p.required}
+            setup = build(preset, identifier=f"bench-{name}", values=values, webhook_base="https://bench.example")
+            cache[name] = IncomingWebhookSpec.model_validate(setup.incoming_webhook)
+        elif (SPECS / f"{name}.json").is_file():
+            cache[name] = IncomingWebhookSpec.model_validate_json((SPECS / f"{name}.json").read_text())
+        else:
+            cache[name] = None
+    return cache[name]
 
 
 def corpus() -> list[tuple[Any, bytes, bool, Any]]:
     """(spec, raw body, is form, decoded payload) for every sample payload that has a spec."""
     from chatbridge.ingest.payload import decode_body
-    from chatbridge.spec.model import IncomingWebhookSpec
 
     specs: dict[str, Any] = {}
     items = []
     for path in sorted(PAYLOADS.glob("*/*")):
-        if path.suffix not in (".json", ".txt") or not (SPECS / f"{_spec_name(path)}.json").is_file():
+        spec = _spec_for(path, specs) if path.suffix in (".json", ".txt") else None
+        if spec is None:
             continue
-        name = _spec_name(path)
-        if name not in specs:
-            specs[name] = IncomingWebhookSpec.model_validate_json((SPECS / f"{name}.json").read_text())
         raw = path.read_bytes()
         form = path.suffix == ".txt"
-        items.append((specs[name], raw, form, decode_body(raw, content_type=FORM if form else "application/json")))
+        items.append((spec, raw, form, decode_body(raw, content_type=FORM if form else "application/json")))
     return items
 
 
@@ -92,7 +109,7 @@ def run(*, quick: bool) -> list[Row]:
         mapped.append(per_payload)
         parsed.append(_rate(_parse_round, items, seconds)[0])
     per_message = median(mapped) * len(items) / max(1, messages)
-    note = (f"engine: {len(items)} provider payloads from ../shared/payloads with the specs in tests/specs "
+    note = (f"engine: {len(items)} provider payloads from ../shared/payloads with their providers' preset specs (tests/specs for Vonage) "
             f"({messages} messages per round; ignored payloads count as payloads); baseline = json.loads "
             "(parse_qsl for form bodies) of the same raw bodies")
     return [

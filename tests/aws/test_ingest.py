@@ -11,8 +11,9 @@ from chatbridge.repository import chats, specs
 from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.aws import api_event, call
-from support.paths import PAYLOADS, SPECS
+from support.paths import PAYLOADS
 from support.pipeline import load_handler
+from support.presets import preset_spec
 
 ingest_app = load_handler("ingest")
 
@@ -24,10 +25,6 @@ BATCH_SPEC = {"identifier": "batch-chat", "name": "Batch", "scope": "test", "mes
 def store(definition, **changes):
     spec, _ = specs.save_spec(IncomingWebhookSpec.model_validate({**definition, **changes}))
     return spec
-
-
-def spec_file(name):
-    return json.loads((SPECS / f"{name}.json").read_text())
 
 
 def post(identifier, body, *, content_type="application/json", query=None, headers=None):
@@ -246,7 +243,7 @@ def test_closed_chat_with_an_operator_reopens_active_unless_the_operator_is_rese
 
 
 def test_form_encoded_twilio_message_creates_a_chat(aws_stack):
-    store(spec_file("twilio"))
+    store(preset_spec("twilio", identifier="twilio-sms", verification=None))
     body = (PAYLOADS / "twilio" / "courier_receiveValid.txt").read_text().strip()
     status, answer = post("twilio-sms", body, content_type="application/x-www-form-urlencoded")
     assert status == 200 and answer["messages"] == 1

@@ -9,17 +9,22 @@ from chatbridge.repository import chats, specs
 from chatbridge.spec.model import IncomingWebhookSpec
 from chatbridge.spec.verification import HmacSignature, Verification, answer_handshake, sign, verify_request
 from support.aws import api_event, call
-from support.paths import PAYLOADS, SPECS
+from support.paths import PAYLOADS
 from support.pipeline import load_handler
+from support.presets import preset_spec
 
 ingest_app = load_handler("ingest")
 TELEGRAM_BODY = (PAYLOADS / "telegram" / "courier_helloMsg.json").read_text()
 META = HmacSignature(secret="app-secret")
 
 
-def store(name, **changes):
-    definition = json.loads((SPECS / f"{name}.json").read_text())
-    return specs.save_spec(IncomingWebhookSpec.model_validate({**definition, **changes}))[0]
+IDENTIFIERS = {"telegram": "telegram-bot", "whatsapp-cloud": "whatsapp-cloud"}
+
+
+def store(preset, verification=None):
+    """The provider's preset spec with only the verification a test sets (none: the spec checks nothing)."""
+    document = preset_spec(preset, identifier=IDENTIFIERS[preset], verification=verification)
+    return specs.save_spec(IncomingWebhookSpec.model_validate(document))[0]
 
 
 def post(identifier, body, headers=None, query=None):
@@ -63,7 +68,7 @@ def test_secret_in_the_query_string(aws_stack):
 
 
 def test_meta_signature_of_the_raw_body_passes_and_a_tampered_body_fails(aws_stack):
-    spec = store("whatsapp_cloud", verification={"hmac": {"secret": "app-secret"}})
+    spec = store("whatsapp-cloud", verification={"hmac": {"secret": "app-secret"}})
     body = (PAYLOADS / "whatsapp_cloud" / "pywa_text.json").read_text()
     good = {"X-Hub-Signature-256": sign(META, body.encode("utf-8"))}
     assert good["X-Hub-Signature-256"].startswith("sha256=")
@@ -84,7 +89,7 @@ def test_generic_hmac_with_base64_encoding_and_no_prefix():
 
 
 def test_meta_subscribe_handshake_echoes_the_challenge(aws_stack):
-    store("whatsapp_cloud", verification={"handshake": {"verify_token": "tok"}})
+    store("whatsapp-cloud", verification={"handshake": {"verify_token": "tok"}})
     query = {"hub.mode": "subscribe", "hub.verify_token": "tok", "hub.challenge": "1158201444"}
     status, body = get("whatsapp-cloud", query)
     assert status == 200 and str(body) == "1158201444"
@@ -96,12 +101,12 @@ def test_meta_subscribe_handshake_echoes_the_challenge(aws_stack):
     {"hub.mode": "subscribe", "hub.verify_token": "tok"},
 ])
 def test_a_bad_handshake_is_401(aws_stack, query):
-    store("whatsapp_cloud", verification={"handshake": {"verify_token": "tok"}})
+    store("whatsapp-cloud", verification={"handshake": {"verify_token": "tok"}})
     assert get("whatsapp-cloud", query)[0] == 401
 
 
 def test_handshake_without_configuration_is_401_and_plain_get_is_405(aws_stack):
-    store("whatsapp_cloud")
+    store("whatsapp-cloud")
     assert get("whatsapp-cloud", {"hub.mode": "subscribe", "hub.verify_token": "x", "hub.challenge": "1"})[0] == 401
     assert get("whatsapp-cloud", {})[0] == 405
     assert get("no-such-hook", {})[0] == 404

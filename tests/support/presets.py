@@ -33,3 +33,9 @@ def spec_of(name):
 def load(directory, file):
     path = PAYLOADS / directory / file
     return decode_body(path.read_bytes(), content_type=FORM if path.suffix == ".txt" else "application/json")
+
+
+def preset_spec(name, *, identifier, **changes):
+    """The preset's incoming webhook spec (the one canonical spec of its provider) as a document to store,
+    under ``identifier`` and with ``changes`` (``verification=None`` for a test that posts unsigned)."""
+    return {**setup_of(name).incoming_webhook, "identifier": identifier, **changes}

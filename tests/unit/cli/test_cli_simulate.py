@@ -8,8 +8,19 @@ import pytest
 
 from chatbridge.cli import COMMANDS, build_parser, main
 from support.paths import PAYLOADS, ROOT, SPECS
+from support.presets import preset_spec
 
 CHATBRIDGE = ROOT / ".venv" / "bin" / "chatbridge"
+
+
+@pytest.fixture
+def preset_file(tmp_path):
+    """A spec file holding the provider's preset spec: the one canonical spec per provider."""
+    def write(name):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(preset_spec(name, identifier=f"{name}-sim")))
+        return path
+    return write
 
 
 def simulate(capsys, *argv):
@@ -18,8 +29,8 @@ def simulate(capsys, *argv):
     return code, out, err
 
 
-def test_prints_the_mapping_document(capsys):
-    code, out, err = simulate(capsys, "--spec", str(SPECS / "whatsapp_cloud.json"),
+def test_prints_the_mapping_document(capsys, preset_file):
+    code, out, err = simulate(capsys, "--spec", str(preset_file("whatsapp-cloud")),
                               "--payload", str(PAYLOADS / "whatsapp_cloud" / "courier_duplicate.json"))
     assert (code, err) == (0, "")
     document = json.loads(out)
@@ -30,24 +41,24 @@ def test_prints_the_mapping_document(capsys):
                                  "time": 1454119029}] * 2
 
 
-def test_form_payloads_are_sniffed_without_a_content_type(capsys):
-    code, out, _ = simulate(capsys, "--spec", str(SPECS / "twilio.json"),
+def test_form_payloads_are_sniffed_without_a_content_type(capsys, preset_file):
+    code, out, _ = simulate(capsys, "--spec", str(preset_file("twilio")),
                             "--payload", str(PAYLOADS / "twilio" / "courier_waReceiveValid.txt"))
     assert code == 0
     assert json.loads(out)["chats"][0]["chat_external_id"] == "whatsapp:+14133881111"
 
 
-def test_content_type_flag_overrides_the_sniffing(capsys, tmp_path):
+def test_content_type_flag_overrides_the_sniffing(capsys, tmp_path, preset_file):
     payload = tmp_path / "body.txt"
     payload.write_text("<xml/>")
-    code, out, err = simulate(capsys, "--spec", str(SPECS / "twilio.json"), "--payload", str(payload),
+    code, out, err = simulate(capsys, "--spec", str(preset_file("twilio")), "--payload", str(payload),
                               "--content-type", "text/xml")
     assert (code, out) == (2, "")
     assert "text/xml" in err and "HTTP 415" in err
 
 
-def test_ignored_payload_is_a_successful_simulation_with_the_reason(capsys):
-    code, out, _ = simulate(capsys, "--spec", str(SPECS / "viber.json"),
+def test_ignored_payload_is_a_successful_simulation_with_the_reason(capsys, preset_file):
+    code, out, _ = simulate(capsys, "--spec", str(preset_file("viber")),
                             "--payload", str(PAYLOADS / "viber" / "courier_webhookCheck.json"))
     assert code == 0
     assert json.loads(out) == {"accepted": False, "reason": "general conditions not met: 'event=message' does not hold",
@@ -55,7 +66,7 @@ def test_ignored_payload_is_a_successful_simulation_with_the_reason(capsys):
 
 
 def test_bad_spec_exits_2_naming_the_field_and_clause(capsys, tmp_path):
-    spec = json.loads((SPECS / "openwa.json").read_text())
+    spec = preset_spec("open-wa", identifier="open-wa-sim")
     spec["conditions"] = "fromMe=false||type"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(spec))
@@ -77,10 +88,10 @@ def test_yaml_specs_are_read_too(capsys, tmp_path):
 
 @pytest.mark.parametrize("payload, fragment", [("missing.json", "cannot read"), ("empty.json", "body is empty"),
                                                ("broken.json", "not valid JSON")])
-def test_bad_payload_exits_2_with_the_reason(capsys, tmp_path, payload, fragment):
+def test_bad_payload_exits_2_with_the_reason(capsys, tmp_path, payload, fragment, preset_file):
     (tmp_path / "empty.json").write_text("")
     (tmp_path / "broken.json").write_text('{"a": ')
-    code, out, err = simulate(capsys, "--spec", str(SPECS / "openwa.json"), "--payload", str(tmp_path / payload))
+    code, out, err = simulate(capsys, "--spec", str(preset_file("open-wa")), "--payload", str(tmp_path / payload))
     assert (code, out) == (2, "")
     assert fragment in err
 
@@ -96,11 +107,11 @@ def test_every_registered_command_module_builds_into_the_parser():
     assert set(COMMANDS) <= set(choices)
 
 
-def test_console_script_reads_the_payload_from_stdin():
+def test_console_script_reads_the_payload_from_stdin(preset_file):
     body = (PAYLOADS / "telegram" / "courier_helloMsg.json").read_bytes()
     result = subprocess.run([str(CHATBRIDGE) if CHATBRIDGE.exists() else sys.executable, *(
         [] if CHATBRIDGE.exists() else ["-c", "import sys; from chatbridge.cli import main; sys.exit(main())"]),
-        "simulate", "--spec", str(SPECS / "telegram.json"), "--payload", "-"],
+        "simulate", "--spec", str(preset_file("telegram")), "--payload", "-"],
         input=body, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
