@@ -95,6 +95,17 @@ def check_template_syntax(source: str) -> None:
     compile_template(source, _AnyAttributes())
 
 
+def json_template_problem(sample: str) -> str | None:
+    """Why a JSON body template, once its placeholders are filled (``sample``), is not JSON; None when it is.
+    REST API and media fetch bodies are checked with it when they are saved."""
+    try:
+        json.loads(sample)
+    except ValueError as exc:
+        reason = f"{exc.msg} at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return f"body is not a JSON template ({reason} once placeholders are filled: {sample[:200]!r})"
+    return None
+
+
 def json_string_state_after(literal: str, in_string: bool) -> bool:
     """Whether JSON text is inside a string after ``literal`` (given whether it was before)."""
     escaped = False

@@ -10,7 +10,6 @@ decoded and named in
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.fields import LocationText, TemplateText
 from chatbridge.lang.locations import Location, compile_location
-from chatbridge.lang.templates import Template, check_template_syntax, compile_template
+from chatbridge.lang.templates import Template, check_template_syntax, compile_template, json_template_problem
 from chatbridge.media.errors import MediaFetchFailed  # noqa: F401 (re-exported: the fetch modules raise it from here)
 from chatbridge.media.urls import (
     CompiledUrl,
@@ -94,12 +93,10 @@ class _Request(BaseModel):
         if self.body and self.method == "GET":
             raise ValueError("body: a GET request has no body; use method POST")
         if self.body_is_json and self.body.strip():
-            sample = compile_template(self.body, _SampleAttributes(), inline_attributes=False).render_json({})
-            try:
-                json.loads(sample)
-            except ValueError as exc:
-                raise ValueError(f"body is not a JSON template ({exc} once placeholders are filled: "
-                                 f"{sample[:200]!r})") from None
+            problem = json_template_problem(
+                compile_template(self.body, _SampleAttributes(), inline_attributes=False).render_json({}))
+            if problem:
+                raise ValueError(problem)
         return self
 
     @property

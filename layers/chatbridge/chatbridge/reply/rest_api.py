@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
 from chatbridge.lang.core import MISSING, resolve, value_text
-from chatbridge.lang.templates import json_string_state_after
+from chatbridge.lang.templates import json_string_state_after, json_template_problem
 from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX, header_problem
 from chatbridge.outbound.url_guard import split_url
 from chatbridge.repository.values import plain
@@ -245,12 +245,9 @@ class RestApi(BaseModel):
     def _body_renders(self) -> RestApi:
         _check_placeholders("body", self.body, allow_ssm=False)
         if self.effective_body_format == "json" and self.body.strip():
-            sample = render_json(self.body, RenderContext(args={}))
-            try:
-                json.loads(sample)
-            except ValueError as exc:
-                raise RestApiSyntaxError(f"body is not a JSON template ({exc.msg} at character {exc.pos} "
-                                         f"once placeholders are filled: {sample[:200]!r})") from None
+            problem = json_template_problem(render_json(self.body, RenderContext(args={})))
+            if problem:
+                raise RestApiSyntaxError(problem)
         return self
 
     @property
