@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from chatbridge.local.seed import OPENWA_SPEC
+from support.local_stack import loopback_server
 from support.pipeline import Pipeline
 
 
@@ -81,13 +82,8 @@ def test_changed_after_that_is_not_epoch_seconds_is_400(api):
 @pytest.fixture
 def provider_server():
     """The provider's API: a server of its own (the template API's server answers every path)."""
-    from pytest_httpserver import HTTPServer
-
-    server = HTTPServer(host="127.0.0.1")
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    with loopback_server() as server:
+        yield server
 
 
 @pytest.fixture

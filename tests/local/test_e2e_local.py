@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chatbridge.cli.client import ChatbridgeClient
-from support.local_stack import CHATBRIDGE, LocalStackProcess, eventually
+from support.local_stack import CHATBRIDGE, LocalStackProcess, eventually, loopback_server
 from support.paths import PAYLOADS, ROOT
 
 pytestmark = [
@@ -26,13 +26,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def third_party():
-    from pytest_httpserver import HTTPServer
-
-    server = HTTPServer(host="127.0.0.1")
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    with loopback_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

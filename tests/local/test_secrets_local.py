@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chatbridge.cli.client import ChatbridgeClient
-from support.local_stack import CHATBRIDGE, LocalStackProcess, eventually
+from support.local_stack import CHATBRIDGE, LocalStackProcess, eventually, loopback_server
 from support.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -20,13 +20,8 @@ VALUE = "k3y-ab12cd34-never-printed"
 
 @pytest.fixture(scope="module")
 def third_party():
-    from pytest_httpserver import HTTPServer
-
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    with loopback_server() as server:
+        yield server
 
 
 def start(third_party, *args):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from support.local_stack import LocalStackProcess
+from support.local_stack import LocalStackProcess, loopback_server
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,13 +49,8 @@ def browser():
 @pytest.fixture(scope="module")
 def console_third_party():
     """A real HTTP server standing in for a provider's send API (tests set its answers)."""
-    from pytest_httpserver import HTTPServer
-
-    server = HTTPServer(host="127.0.0.1")
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    with loopback_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """`chatbridge local` as a subprocess for tests, and a patient wait: what every end-to-end test starts from."""
 
+import contextlib
 import os
 import shlex
 import signal
@@ -63,3 +64,17 @@ def eventually(check, timeout=30.0, stack=None):
         time.sleep(0.2)
     log = "".join(stack.lines[-25:]) if stack is not None else ""
     raise AssertionError(f"not within {timeout:.0f} s; the stack's last output:\n{log}")
+
+
+@contextlib.contextmanager
+def loopback_server():
+    """A pytest-httpserver of its own on loopback, port 0: a third party beside the session's ``httpserver``."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
