@@ -13,15 +13,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright is not in
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(console_stack):
-    return console_stack
-
-
-@pytest.fixture(scope="module")
-def third_party(console_third_party):
-    return console_third_party
-
 
 LIST_POLL_S = 5  # console/views/chats.js LIST_INTERVAL_MS
 

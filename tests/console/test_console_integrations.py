@@ -14,15 +14,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright is not in
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(console_stack):
-    return console_stack
-
-
-@pytest.fixture(scope="module")
-def third_party(console_third_party):
-    return console_third_party
-
 
 TELEGRAM_UPDATE = {"update_id": 9001, "message": {
     "message_id": 41, "from": {"id": 7, "first_name": "Nic", "last_name": "Pottier"}, "chat": {"id": 7},

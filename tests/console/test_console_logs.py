@@ -13,10 +13,6 @@ pytestmark = pytest.mark.slow
 IDENTIFIER = "logged-shop"
 
 
-@pytest.fixture(scope="module")
-def stack(console_stack):
-    return console_stack
-
 
 @pytest.fixture(scope="module")
 def logged_spec(stack):

@@ -13,10 +13,6 @@ from support.console import console_url
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(console_stack):
-    return console_stack
-
 
 CREDENTIALS = {"accessKeyId": "ASIAEXAMPLEKEY", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE//token+with/slashes=="}
