@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.fields import LocationText, TemplateText
@@ -33,7 +33,7 @@ from chatbridge.media.urls import (
     shown_url,
     uses_resolved,
 )
-from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, header_problem
+from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, header_problem, upper_method
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB
@@ -54,14 +54,9 @@ class _Request(BaseModel):
 
     url: str = Field(min_length=1, max_length=4096,
                      description="template; a placeholder at the very start may give the whole URL")
-    method: Literal["GET", "POST"] = "GET"
+    method: Annotated[Literal["GET", "POST"], BeforeValidator(upper_method)] = "GET"
     headers: dict[str, str] = Field(default_factory=dict, description="templates; CR/LF removed when rendered")
     body: TemplateText = Field("", max_length=65536, description="POST body template; JSON-aware when it is JSON")
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("url")
     @classmethod

@@ -7,6 +7,7 @@ The SSM path is part of the security contract: the functions' IAM policies let t
 from __future__ import annotations
 
 import re
+from typing import Any
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # an RFC 9110 token
 SSM_PREFIX = "/chatbridge/"
@@ -24,3 +25,9 @@ def header_problem(name: str, value: str) -> str | None:
     if "\r" in value or "\n" in value:
         return f"{name}: line breaks are not allowed in header values"
     return None
+
+
+def upper_method(value: Any) -> Any:
+    """HTTP methods are taken in any case (``post``) and stored upper-case: a ``BeforeValidator`` for the
+    method fields of REST APIs and media fetches."""
+    return value.upper() if isinstance(value, str) else value

@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
 from chatbridge.lang.core import MISSING, resolve, value_text
 from chatbridge.lang.templates import json_string_state_after, json_template_problem
-from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX, header_problem
+from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX, header_problem, upper_method
 from chatbridge.outbound.url_guard import split_url
 from chatbridge.repository.values import plain
 
@@ -179,7 +179,7 @@ class RestApi(BaseModel):
 
     id: str = Field(min_length=1, max_length=128)
     name: str = Field("", max_length=200)
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    method: Annotated[Literal["GET", "POST", "PUT", "PATCH", "DELETE"], BeforeValidator(upper_method)] = "POST"
     url: str = Field(min_length=1, max_length=4096)
     query: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
@@ -191,11 +191,6 @@ class RestApi(BaseModel):
                                                          "dispatcher's Timeout")
     success_codes: list[int] = Field(default_factory=list, description="empty: any 2xx")
     save_response_as_message: bool = False
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("url")
     @classmethod
