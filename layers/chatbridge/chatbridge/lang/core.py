@@ -51,6 +51,44 @@ def value_text(value: Any) -> str:
     return compact_json(value)
 
 
+def json_text(value: Any) -> str:
+    """What a value compares as: strings unchanged, everything else its compact JSON text."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    return compact_json(value)
+
+
+def matches_text(value: Any, expected: str | frozenset[str] | set[str]) -> bool:
+    """Whether a present value equals a condition's plain-text value (or one of several): by its JSON text, and
+    a JSON number also by value (``ack=1`` holds for ``1.0``, as in Live Helper Chat, whose PHP ``==``
+    compares numbers as numbers)."""
+    values = (expected,) if isinstance(expected, str) else expected
+    if json_text(value) in values:
+        return True
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        exact = Decimal(repr(value)) if isinstance(value, float) else value
+        return any(number == exact for number in map(_number_of_text, values) if number is not None)
+    return False
+
+
+def _number_of_text(text: str) -> Decimal | None:
+    if not text or len(text) > 40 or text[0] not in "+-.0123456789" or not text.isascii():
+        return None
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
 def compact_json(value: Any) -> str:
     """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are."""
     if isinstance(value, Decimal):

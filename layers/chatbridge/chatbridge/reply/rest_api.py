@@ -31,7 +31,7 @@ from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_
 from chatbridge.outbound.url_guard import split_url
 from chatbridge.repository.values import plain
 
-_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")  # never spans another {{ (lang.templates)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
