@@ -381,7 +381,9 @@ def _with_fetch(media: str, kind: dict[str, Any], conf: dict[str, Any], attribut
         request = {"url": decode, "method": "POST" if setting["_url_decode_content"] else "GET"}
         if setting["_url_decode_content"]:
             request["body"] = setting["_url_decode_content"]
-        request["headers"] = _header_lines(key + "_url_headers_content", setting["_url_headers_content"], warnings)
+        headers = _header_lines(key + "_url_headers_content", setting["_url_headers_content"], warnings)
+        if headers:
+            request["headers"] = headers
         location = setting["_url_decode_output"].split("||")[0].strip()
         if _is_set(conf.get(key + "_url_remote_location")):  # the answer names the file's URL
             fetch = {"resolve": {**request, "location": location or "url"}, "url": "{{resolved}}",
