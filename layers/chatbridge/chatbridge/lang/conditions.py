@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, json_text, matches_text  # noqa: F401 (json_text: rules import it here)
+from chatbridge.lang.core import MISSING, matches_text
 from chatbridge.lang.locations import Location, compile_location
 
 EXISTS = "__exists__"
