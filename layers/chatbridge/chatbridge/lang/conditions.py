@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, matches_text
+from chatbridge.lang.core import MISSING, matches_text, numbers_of
 from chatbridge.lang.locations import Location, compile_location
 
 EXISTS = "__exists__"
@@ -33,7 +33,7 @@ _COMPARISON = "comparisons are not supported: a clause tests equality (=) or ine
 
 
 class Clause:
-    __slots__ = ("source", "location", "negated", "values", "exists")
+    __slots__ = ("source", "location", "negated", "values", "numbers", "exists")
 
     def __init__(self, source: str, position: int) -> None:
         self.source = source
@@ -62,6 +62,7 @@ class Clause:
         if self.exists and len(values) > 1:
             raise SpecSyntaxError(f"condition clause {position} {source!r}: {EXISTS} cannot be listed with values")
         self.values = frozenset(values)
+        self.numbers = numbers_of(self.values)
 
     def holds(self, message: Any, root: Any) -> bool:
         value = self.location.first(message, root)
@@ -69,7 +70,7 @@ class Clause:
             return (value is MISSING) == self.negated
         if value is MISSING:
             return self.negated
-        return matches_text(value, self.values) != self.negated
+        return matches_text(value, self.values, self.numbers) != self.negated
 
     def __repr__(self) -> str:
         return f"Clause({self.source!r})"

@@ -66,27 +66,33 @@ def json_text(value: Any) -> str:
     return compact_json(value)
 
 
-def matches_text(value: Any, expected: str | frozenset[str] | set[str]) -> bool:
-    """Whether a present value equals a condition's plain-text value (or one of several): by its JSON text, and
-    a JSON number also by value (``ack=1`` holds for ``1.0``, as in Live Helper Chat, whose PHP ``==``
-    compares numbers as numbers)."""
-    values = (expected,) if isinstance(expected, str) else expected
-    if json_text(value) in values:
+def matches_text(value: Any, texts: frozenset[str], numbers: frozenset[Decimal] = frozenset()) -> bool:
+    """Whether a present value equals one of a condition's plain-text values: by its JSON text, and a JSON
+    number also by value against ``numbers`` (those texts that are numbers, parsed once by ``numbers_of``):
+    ``ack=1`` holds for ``1.0``, as in Live Helper Chat, whose PHP ``==`` compares numbers as numbers."""
+    if json_text(value) in texts:
         return True
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        exact = Decimal(repr(value)) if isinstance(value, float) else value
-        return any(number == exact for number in map(_number_of_text, values) if number is not None)
+    if numbers and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        try:
+            return (Decimal(repr(value)) if isinstance(value, float) else value) in numbers
+        except (ArithmeticError, TypeError):  # a NaN has no exact decimal to look up
+            return False
     return False
 
 
-def _number_of_text(text: str) -> Decimal | None:
-    if not text or len(text) > 40 or text[0] not in "+-.0123456789" or not text.isascii():
-        return None
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        return None
-    return number if number.is_finite() else None
+def numbers_of(texts: frozenset[str] | set[str] | tuple[str, ...]) -> frozenset[Decimal]:
+    """The texts that are finite numbers (``1``, ``1.0``, ``-2e3``), as exact decimals."""
+    numbers = set()
+    for text in texts:
+        if not text or len(text) > 40 or text[0] not in "+-.0123456789" or not text.isascii():
+            continue
+        try:
+            number = Decimal(text)
+        except ArithmeticError:
+            continue
+        if number.is_finite():
+            numbers.add(number)
+    return frozenset(numbers)
 
 
 def compact_json(value: Any) -> str:

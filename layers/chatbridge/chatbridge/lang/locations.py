@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, as_index, is_empty, matches_text, steps_of, value_text, walk
+from chatbridge.lang.core import MISSING, as_index, is_empty, matches_text, numbers_of, steps_of, value_text, walk
 
 ROOT_PREFIX = "$root"
 EXISTS_KEYWORDS = ("__EXIST__", "__exists__")  # LHC's list filter writes __EXIST__; conditions write __exists__
@@ -31,10 +31,12 @@ class _Select:
     conditions compare), or that has ``key`` at all for ``[key=__EXIST__]``. Several match: the last one, as
     Live Helper Chat's loop keeps the last."""
 
-    __slots__ = ("key", "value")
+    __slots__ = ("key", "value", "texts", "numbers")
 
     def __init__(self, key: str, value: str | None) -> None:
         self.key, self.value = key, value
+        self.texts = frozenset(() if value is None else (value,))
+        self.numbers = numbers_of(self.texts)
 
     def step(self, value: Any) -> Any:
         items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else ()
@@ -42,7 +44,7 @@ class _Select:
         for item in items:
             if not isinstance(item, dict) or item.get(self.key) is None:
                 continue
-            if self.value is None or matches_text(item[self.key], self.value):
+            if self.value is None or matches_text(item[self.key], self.texts, self.numbers):
                 found = item
         return found
 
