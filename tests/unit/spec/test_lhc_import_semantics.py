@@ -318,3 +318,40 @@ def test_row_settings_old_and_new(row_fields, spec_fields, warned):
     result = convert({**guide_row(), **row_fields})
     assert {k: result.spec[k] for k in ("enabled", "log_requests") if k in result.spec} == spec_fields
     assert [w.split(":")[0] for w in result.warnings] == warned
+
+
+def _form_keys():
+    """Every configuration key LHC's incoming webhook form (form_incoming.tpl.php) saves today."""
+    media = ["_array", "_body", "_file_name", "_file_size", "_mime_type", "_op", "_op_unread", "_url_decode",
+             "_url_decode_content", "_url_decode_output", "_url_headers_content", "_url_remote_headers_content",
+             "_url_remote_location"]
+    kinds = ["attachments", "img", *(f"img_{n}" for n in range(2, 7))]
+    delivery = {status: ["chat_id", "chat_id_2", "condition", "id", "use_msg_id"] for status in
+                ("deleted", "delivered", "edited", "reaction", "read", "rejected", "sent", "un_reaction")}
+    delivery["edited"].append("location")
+    delivery["reaction"] += ["action_id", "location", "remove_if_empty", "remove_prev", "use_emoji"]
+    delivery["un_reaction"] += ["action_id", "use_emoji"]
+    delivery["read"].append("global")
+    return [
+        "add_field_2_value", "add_field_value", "add_field_value_placeholder", "chat_id", "chat_id_2",
+        "chat_id_2_list", "chat_id_2_name", "chat_id_list", "chat_id_name", "chat_id_preg_rule", "chat_id_preg_value",
+        "chat_id_switch", "chat_id_template", "chat_status", "country_code", "email", "ip", "main_cond",
+        "message_direct", "message_id", "message_id_reply", "message_id_uniq", "messages", "nick", "nick_pregmatch",
+        "phone", "reset_dep", "reset_op", "time", "msg_body", "msg_cond", "msg_attachments", "msg_cond_attachments",
+        "msg_attachments_download", *(f"msg_{p}_{n}" for p in ("body", "cond") for n in range(2, 5)),
+        *(f"msg_btn_{p}_{n}" for p in ("body", "cond", "cond_payload", "payload") for n in range(1, 4)),
+        *(f"msg_cond_{kind}{suffix}" for kind in kinds for suffix in media),
+        *(f"msg_{kind}" for kind in kinds[1:]), *(f"msg_cond_{kind}" for kind in kinds[1:]),
+        *(f"msg_{kind}_download" for kind in kinds[1:]),
+        "msg_cond_op", *(f"msg_cond_op_{n}" for n in range(2, 5)), "msg_cond_op_unread",
+        *(f"msg_cond_op_{n}_unread" for n in range(2, 5)),
+        *(f"msg_delivery_{status}_{field}" for status, fields in delivery.items() for field in fields),
+    ]
+
+
+@pytest.mark.parametrize("key", _form_keys())
+def test_every_key_lhcs_form_saves_is_carried_or_warned_with_a_reason_and_never_fails_the_import(key):
+    value = {"chat_status": "pending", "main_cond": "event=onMessage", "chat_id": "from"}.get(key, "value")
+    result = convert(guide_row(**{key: value}))
+    about = [w for w in result.warnings if w.startswith(f"{key}:")]
+    assert not [w for w in about if "unknown to chatbridge" in w], about
