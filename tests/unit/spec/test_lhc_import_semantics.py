@@ -355,3 +355,8 @@ def test_every_key_lhcs_form_saves_is_carried_or_warned_with_a_reason_and_never_
     result = convert(guide_row(**{key: value}))
     about = [w for w in result.warnings if w.startswith(f"{key}:")]
     assert not [w for w in about if "unknown to chatbridge" in w], about
+
+
+def test_rest_api_options_without_a_rest_api_export_are_an_error(capsys):
+    assert run_cli("import-lhc", str(GUIDE), "--scope", "whatsapp") == 2
+    assert "--scope and --method apply to a Rest API export" in capsys.readouterr().err
