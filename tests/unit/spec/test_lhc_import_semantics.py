@@ -105,7 +105,9 @@ def test_exists_fails_on_null_as_lhcs_isset_does():
 
 def test_a_numeric_value_matches_the_number_in_any_form_as_in_lhc():
     result = imported({"main_cond": "ack=1"})
-    assert result.warnings == []
+    [warning] = result.warnings  # numeric *text* ("1.0") compares by value in PHP only
+    assert warning.startswith("main_cond: LHC compares 'ack=1' with PHP's loose ==: a number there also matches "
+                              "numeric text of the same value ('1.0', '01');")
     assert mapped(result, {"from": "1", "text": "x", "ack": 1.0}).accepted
     assert not mapped(result, {"from": "1", "text": "x", "ack": 2}).accepted
 
@@ -116,6 +118,10 @@ def test_where_lhcs_comparison_cannot_be_written_the_import_warns():
     [boolean, override, negation] = result.warnings  # in LHC's order: main_cond, images, text kinds
     assert boolean.startswith("main_cond: LHC compares 'fromMe=false' with PHP's loose ==") and "'0'" in boolean
     assert negation.startswith("msg_cond_2: LHC has no '!='") and "never held there" in negation
+    listed = imported({"main_cond": "contacts.[type=phone].v=p2", "msg_cond": "caption=", "msg_cond_2": "n=0",
+                       "msg_body_2": "x"}).warnings
+    assert listed[0].startswith("main_cond: LHC cuts 'contacts.[type=phone].v=p2' at its first '='")
+    assert "an empty value there also matches false" in listed[2] and "0 matches false" in listed[1]
     assert override.startswith("msg_cond_img: in LHC a message that has isMedia takes this kind")
     # chatbridge's meaning, which the warning names: the text "false" matches, 0 does not
     assert mapped(result, {"from": "1", "text": "x", "fromMe": "false"}).accepted

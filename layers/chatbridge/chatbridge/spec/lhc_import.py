@@ -215,13 +215,15 @@ def _condition(key: str, text: Any, warnings: list[str], *, kind: bool = False) 
                                 "clause failed (its loop lets a found __exists__ win); chatbridge requires every clause")
             continue
         converted.append(clause)
-        if path.endswith("!"):
+        if "[" in path:
+            warnings.append(f"{key}: LHC cuts {clause!r} at its first '=', so a list filter in a condition never "
+                            "held there; imported with chatbridge's meaning")
+        elif path.endswith("!"):
             warnings.append(f"{key}: LHC has no '!=': it looks for an attribute named {path!r}, so {clause!r} never "
                             "held there; imported with chatbridge's meaning (not equal)")
-        elif {part.strip() for part in value.split(",")} & {"true", "false"}:
-            warnings.append(f"{key}: LHC compares {clause!r} with PHP's loose ==: 'false' there also matches 0, '' and "
-                            "'0' and 'true' any non-empty value, and neither matches the text 'true'/'false'; "
-                            "chatbridge matches the JSON boolean and that text (the same for JSON booleans)")
+        elif hints := _loose_equality_hints(value):
+            warnings.append(f"{key}: LHC compares {clause!r} with PHP's loose ==: {'; '.join(hints)}; chatbridge "
+                            "compares text as text and JSON numbers by value (the same for JSON booleans and numbers)")
     result = "||".join(converted)
     try:
         compile_condition(result)
@@ -229,6 +231,23 @@ def _condition(key: str, text: Any, warnings: list[str], *, kind: bool = False) 
         warnings.append(f"{key}: condition {text!r} cannot be converted ({exc})")
         return None
     return result
+
+
+def _loose_equality_hints(value: str) -> list[str]:
+    """Where PHP's ``==`` on a clause's values matches what chatbridge's comparison does not (or the reverse)."""
+    values = [part.strip() for part in value.split(",")]
+    hints = []
+    if "false" in values:
+        hints.append("'false' there also matches 0, '' and '0', and not the text 'false'")
+    if "true" in values:
+        hints.append("'true' there matches any non-empty value, and not the text 'true'")
+    if "" in values:
+        hints.append("an empty value there also matches false")
+    numbers = [v for v in values if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", v)]
+    if numbers:
+        hints.append("a number there also matches numeric text of the same value ('1.0', '01')"
+                     + (", and 0 matches false" if any(float(v) == 0 for v in numbers) else ""))
+    return hints
 
 
 def _php_int(text: str) -> int:
