@@ -366,3 +366,17 @@ def test_every_key_lhcs_form_saves_is_carried_or_warned_with_a_reason_and_never_
 def test_rest_api_options_without_a_rest_api_export_are_an_error(capsys):
     assert run_cli("import-lhc", str(GUIDE), "--scope", "whatsapp") == 2
     assert "--scope and --method apply to a Rest API export" in capsys.readouterr().err
+
+
+def test_media_requests_reading_the_webhooks_attributes_read_the_specs():
+    result = imported({"attr": [{"key": "host", "value": "https://wa.example.com"}, {"key": "token", "value": "t1"}],
+                       "msg_cond_img": "type=image", "msg_img": "{{msg.body}}", "msg_cond_img_body": "body",
+                       "msg_cond_img_url_decode": "{{msg.incoming_webhook.attributes.host}}/decryptMedia",
+                       "msg_cond_img_url_decode_content": '{"args": {"message": {{msg.id}}}}',
+                       "msg_cond_img_url_decode_output": "response",
+                       "msg_cond_img_url_headers_content": "api_key: {{msg.incoming_webhook.attributes.token}}"})
+    fetch = result.spec["image"]["fetch"]
+    assert (fetch["url"], fetch["headers"]) == ("{{attributes.host}}/decryptMedia", {"api_key": "{{attributes.token}}"})
+    [message] = mapped(result, {"from": "1", "type": "image", "id": "m1"}).chats[0].messages
+    assert (message.media.fetch.url, message.media.fetch.headers["api_key"]) == (
+        "https://wa.example.com/decryptMedia", "t1")

@@ -63,6 +63,7 @@ _NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match
 # LHC's media settings of one kind (msg_cond_<type>_*), imported into the kind's fetch
 _MEDIA_SUFFIXES = ("_url_decode", "_url_decode_content", "_url_decode_output", "_url_headers_content",
                    "_url_remote_location", "_url_remote_headers_content", "_body", "_file_name", "_mime_type")
+_WEBHOOK_ATTRIBUTE = re.compile(r"\{\{\s*msg\.incoming_webhook\.attributes\.([A-Za-z0-9_-]+)\s*\}\}")
 _ROW_KEYS = {"configuration", "name", "identifier", "scope", "disabled", "log_incoming"}
 
 
@@ -154,7 +155,7 @@ def _configuration_fields(conf: dict[str, Any], warnings: list[str]) -> dict[str
     spec: dict[str, Any] = {}
     for key, field in _SAME.items():
         if _is_set(conf.get(key)):
-            value = str(conf[key]) if key in ("chat_id_template",) else _location(key, conf[key], warnings)
+            value = str(conf[key]) if key == "chat_id_template" else _location(key, conf[key], warnings)
             if value is not None:
                 spec[field] = value
     if _is_set(conf.get("messages")) and re.search(r"[.|$\[]", str(conf["messages"])):
@@ -387,7 +388,9 @@ def _with_fetch(media: str, kind: dict[str, Any], conf: dict[str, Any], attribut
     ``decryptMedia``) or, with ``_url_remote_location``, the URL to download; ``_download`` downloads the URL
     found at ``_body``."""
     key = f"msg_cond_{media}"
-    setting = {suffix: str(conf.get(key + suffix) or "").strip() for suffix in _MEDIA_SUFFIXES}
+    # LHC lends the request templates the webhook itself as msg.incoming_webhook: its attributes are chatbridge's
+    setting = {suffix: _WEBHOOK_ATTRIBUTE.sub(r"{{attributes.\1}}", str(conf.get(key + suffix) or "").strip())
+               for suffix in _MEDIA_SUFFIXES}
     download_key = f"msg_{media}_download"
     decode, download = setting["_url_decode"], _is_set(conf.get(download_key))
     if not decode and not download:
