@@ -141,6 +141,7 @@ def test_list_filter_picks_the_item_whose_key_equals_the_value_the_last_one_as_l
     assert first("contacts.[type=fax].value", CONTACTS) is MISSING
     assert first("sizes.[x=1]", CONTACTS) is MISSING and first("n.[x=1]", CONTACTS) is MISSING
     assert first("contacts.[type=email].value||@||1|||n", CONTACTS) == "example.com"
+    assert first("by_id.[t=y].n", {"by_id": {"a": {"t": "x", "n": 1}, "b": {"t": "y", "n": 2}}}) == 2  # object values
 
 
 def test_array_pop_takes_the_last_item_and_json_text_reads_a_string_as_json():
