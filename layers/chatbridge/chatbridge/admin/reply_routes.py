@@ -2,6 +2,7 @@
 
 ``POST /admin/chats/{id}/messages`` (operator reply), ``PUT/GET/DELETE /admin/webhooks/{id}``,
 ``PUT/GET/DELETE /admin/rest-apis/{id}``, ``GET /admin/deliveries?chat_id=``, ``POST /admin/deliveries/redrive``,
+``POST /admin/deliveries/redrive-stream`` (stream records the evaluator gave up on),
 ``POST /admin/chats/{id}/messages/{message_id}/retry`` (an operator's Retry of one failed reply).
 Invalid definitions answer 422 naming the field and the reason; nothing is stored half-checked.
 """
@@ -139,6 +140,19 @@ def redrive_deliveries() -> Response:
     from chatbridge.repository import queue
 
     return answer(200, {"redriven": queue.redrive()})
+
+
+@router.post("/admin/deliveries/redrive-stream")
+def redrive_stream_failures() -> Response:
+    """The chat stream batches the evaluator gave up on, read from the stream again and re-evaluated."""
+    from chatbridge.reply.stream_redrive import redrive_stream_failures
+    from chatbridge.repository.reply_storage import reply_storage
+    from chatbridge.repository.stream_failures import StreamFailureError
+
+    try:
+        return answer(200, redrive_stream_failures(reply_storage()).answer())
+    except StreamFailureError as error:  # the deployment lacks the queue: fixing it, not the request, helps
+        return answer(503, {"status": "unavailable", "reason": str(error)})
 
 
 # -- operator replies -----------------------------------------------------------------------------
