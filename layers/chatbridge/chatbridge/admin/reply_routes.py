@@ -9,6 +9,7 @@ Invalid definitions answer 422 naming the field and the reason; nothing is store
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
@@ -18,6 +19,8 @@ from chatbridge.admin.http import BadRequest, as_id, invalid, json_body, new_rou
 from chatbridge.answers import answer
 
 router = new_router()
+REDRIVE_SECONDS = 20.0  # one redrive request's work, inside API Gateway's 29 s; `remaining` says to call again
+REDRIVE_LIMIT = 1000
 
 
 class OperatorMessage(BaseModel):
@@ -139,7 +142,10 @@ def list_deliveries() -> Response:
 def redrive_deliveries() -> Response:
     from chatbridge.repository import queue
 
-    return answer(200, {"redriven": queue.redrive()})
+    started = time.monotonic()
+    moved = queue.redrive(limit=REDRIVE_LIMIT, seconds=REDRIVE_SECONDS)
+    cut_short = moved >= REDRIVE_LIMIT or time.monotonic() - started >= REDRIVE_SECONDS
+    return answer(200, {"redriven": moved, "remaining": cut_short and queue.dead_letters_waiting() > 0})
 
 
 @router.post("/admin/deliveries/redrive-stream")

@@ -45,13 +45,20 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-MAX_STREAM_ROUNDS = 50  # each round is one admin request of about 20 s of work
+MAX_ROUNDS = 50  # each round is one admin request of about 20 s of work
 
 
 def _redrive(args: argparse.Namespace) -> int:
     if args.stream:
         return _redrive_stream(args)
-    answer = client_from(args).redrive_deliveries()
+    client = client_from(args)
+    answer = client.redrive_deliveries()
+    total, rounds = 0, 1
+    while isinstance(answer, dict) and answer.get("remaining") and answer.get("redriven") and rounds < MAX_ROUNDS:
+        total += int(answer["redriven"])
+        answer, rounds = client.redrive_deliveries(), rounds + 1  # each request moves what fits in ~20 s
+    if isinstance(answer, dict) and isinstance(answer.get("redriven"), int):
+        answer = {**answer, "redriven": total + answer["redriven"]}
     if args.json:
         print_json(answer)
         return 0
@@ -64,7 +71,7 @@ def _redrive_stream(args: argparse.Namespace) -> int:
     """Ask until no failure record remains (or a round makes no progress); exit 1 when some could not be redriven."""
     client = client_from(args)
     rounds: list[dict[str, Any]] = []
-    while len(rounds) < MAX_STREAM_ROUNDS:
+    while len(rounds) < MAX_ROUNDS:
         answer = client.redrive_stream_failures()
         rounds.append(answer)
         if not answer.get("remaining") or not (answer.get("batches") or answer.get("expired") or answer.get("failed")):
