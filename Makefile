@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: venv run test lint bench clean vendor browser
+.PHONY: venv run test lint bench clean vendor browser deploy-check sam-venv
 
 venv: $(STAMP)
 
@@ -45,6 +45,16 @@ vendor:
 # The browser tests' chromium (Debian's; Playwright cannot download its own here). Needs root.
 browser:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+# `sam build` as a deploy does (arm64 layer: aarch64 wheels, no dev packages), then each built handler imported
+# with only its layer and boto3 on the path (docs/deploy.md). Skips, saying why, without the SAM CLI or python3.12.
+deploy-check:
+	$(PYTHON) tools/deploy_check.py
+
+# The SAM CLI in a venv of its own (~315 MB, its own boto3): never in the project's requirements.
+sam-venv:
+	$(PYTHON) -m venv build/sam-venv
+	build/sam-venv/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

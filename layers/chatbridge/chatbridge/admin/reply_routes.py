@@ -2,12 +2,14 @@
 
 ``POST /admin/chats/{id}/messages`` (operator reply), ``PUT/GET/DELETE /admin/webhooks/{id}``,
 ``PUT/GET/DELETE /admin/rest-apis/{id}``, ``GET /admin/deliveries?chat_id=``, ``POST /admin/deliveries/redrive``,
+``POST /admin/deliveries/redrive-stream`` (stream records the evaluator gave up on),
 ``POST /admin/chats/{id}/messages/{message_id}/retry`` (an operator's Retry of one failed reply).
 Invalid definitions answer 422 naming the field and the reason; nothing is stored half-checked.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
@@ -17,6 +19,8 @@ from chatbridge.admin.http import BadRequest, as_id, invalid, json_body, new_rou
 from chatbridge.answers import answer
 
 router = new_router()
+REDRIVE_SECONDS = 20.0  # one redrive request's work, inside API Gateway's 29 s; `remaining` says to call again
+REDRIVE_LIMIT = 1000
 
 
 class OperatorMessage(BaseModel):
@@ -138,7 +142,23 @@ def list_deliveries() -> Response:
 def redrive_deliveries() -> Response:
     from chatbridge.repository import queue
 
-    return answer(200, {"redriven": queue.redrive()})
+    started = time.monotonic()
+    moved = queue.redrive(limit=REDRIVE_LIMIT, seconds=REDRIVE_SECONDS)
+    cut_short = moved >= REDRIVE_LIMIT or time.monotonic() - started >= REDRIVE_SECONDS
+    return answer(200, {"redriven": moved, "remaining": cut_short and queue.dead_letters_waiting() > 0})
+
+
+@router.post("/admin/deliveries/redrive-stream")
+def redrive_stream_failures() -> Response:
+    """The chat stream batches the evaluator gave up on, read from the stream again and re-evaluated."""
+    from chatbridge.reply.stream_redrive import redrive_stream_failures
+    from chatbridge.repository.reply_storage import reply_storage
+    from chatbridge.repository.stream_failures import StreamFailureError
+
+    try:
+        return answer(200, redrive_stream_failures(reply_storage()).answer())
+    except StreamFailureError as error:  # the deployment lacks the queue: fixing it, not the request, helps
+        return answer(503, {"status": "unavailable", "reason": str(error)})
 
 
 # -- operator replies -----------------------------------------------------------------------------

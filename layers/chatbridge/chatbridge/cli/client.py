@@ -209,6 +209,10 @@ class ChatbridgeClient:
     def redrive_deliveries(self) -> Any:
         return self.request("POST", "/admin/deliveries/redrive")
 
+    def redrive_stream_failures(self) -> Any:
+        """One round of stream redrive (about 20 s of work); ``remaining`` in the answer says to call again."""
+        return self.request("POST", "/admin/deliveries/redrive-stream")
+
     # -- secrets (SSM SecureStrings under /chatbridge/) ----------------------------------------------
     def put_secret(self, name: str, value: str) -> Any:
         """Write a secret; the answer names it and its version, never the value."""
