@@ -19,27 +19,39 @@ def register(subparsers: Any) -> None:
     parser.add_argument("chat_id", help="chat id (from `chats list`)")
     parser.add_argument("text", nargs="?", default="",
                         help="the message (with --file: its caption); [file=URL] markup becomes a link for the third party")
-    parser.add_argument("--file", type=Path, default=None, metavar="PATH",
-                        help="send this file (an image is sent as a picture, anything else as a document)")
+    # nargs="+": argparse takes positionals in one run, so a text after `--file PATH` would be refused otherwise
+    parser.add_argument("--file", nargs="+", default=None, metavar=("PATH", "TEXT"),
+                        help="send this file (an image is sent as a picture, anything else as a document); "
+                             "the text may follow it: --file photo.jpg 'Your receipt'")
     parser.add_argument("--type", dest="media_type", default=None, metavar="TYPE",
                         help="the file's media type (default: from its name, such as image/jpeg for .jpg)")
     parser.add_argument("--user-id", type=int, default=1, help="operator id, > 0 (default 1)")
 
 
+def _file_and_text(args: argparse.Namespace) -> tuple[Path | None, str]:
+    if args.file is None:
+        return None, args.text
+    path, *after = args.file
+    if len(after) > 1 or (after and args.text):
+        raise UsageError("give the text once, quoted: chatbridge reply CHAT --file PATH 'the text'")
+    return Path(path), after[0] if after else args.text
+
+
 def _reply(args: argparse.Namespace) -> int:
     if args.user_id <= 0:
         raise UsageError("--user-id must be an operator id greater than 0")
-    if not args.text.strip() and args.file is None:
+    path, text = _file_and_text(args)
+    if not text.strip() and path is None:
         raise UsageError("the reply is empty: give a text, --file PATH, or both")
     client = client_from(args)
     file = None
-    if args.file is not None:
+    if path is not None:
         try:
-            content = args.file.read_bytes()
+            content = path.read_bytes()
         except OSError as error:
-            raise UsageError(f"--file {args.file}: {error.strerror or error}") from None
-        file = client.upload_file(args.chat_id, args.file.name, content, media_type=args.media_type)
-    answer = client.reply(args.chat_id, args.text, user_id=args.user_id, file=file["id"] if file else None)
+            raise UsageError(f"--file {path}: {error.strerror or error}") from None
+        file = client.upload_file(args.chat_id, path.name, content, media_type=args.media_type)
+    answer = client.reply(args.chat_id, text, user_id=args.user_id, file=file["id"] if file else None)
     if args.json:
         print_json(answer)
         return 0
