@@ -193,3 +193,16 @@ def test_a_message_names_only_a_file_uploaded_for_its_own_chat(api):
     assert status == 422 and "the message is empty" in answer["reason"]
     status, answer = api.send(file["id"], chat=999999)
     assert status == 404
+
+
+def test_a_missing_bucket_is_503_and_writes_no_message(api, monkeypatch):
+    boto3.client("s3").delete_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+    status, answer = api.upload(PNG)
+    assert status == 503 and "retry" in answer["reason"], answer
+    status, answer = api.send("a" * 64 + ".png", "Here")
+    assert status == 503, answer
+    messages = api.call("GET", f"/admin/chats/{api.chat}/messages")[1]["messages"]
+    assert [m["user_id"] for m in messages] == [0]
+    monkeypatch.delenv("MEDIA_BUCKET")
+    for status, answer in (api.upload(PNG), api.send("a" * 64 + ".png")):
+        assert status == 503 and "no media bucket" in answer["reason"], answer

@@ -70,7 +70,7 @@ def post_file(chat_id: str) -> Response:
     except ValidationError as error:
         return invalid(error)
     if media.bucket_name() is None:
-        return answer(503, {"status": "unavailable", "reason": "no media bucket is configured (MEDIA_BUCKET)"})
+        return no_bucket()
     try:
         upload = new_upload(_spec_id(chat), request.name, request.type)
         if request.content_base64 is None:
@@ -115,6 +115,11 @@ def attached_file(chat: dict[str, Any], file_id: str) -> dict[str, Any]:
     file = UploadedFile(id=file_id, key=key, name=name, type=media_type, kind=kind_of(media_type),
                         size=stored["size"])
     return file.as_message_file(_link(file))
+
+
+def no_bucket() -> Response:
+    """A deployment without a media bucket (MEDIA_BUCKET unset): a fault of the deployment, not the request."""
+    return answer(503, {"status": "unavailable", "reason": "no media bucket is configured (MEDIA_BUCKET)"})
 
 
 def refused(error: UploadRefused) -> Response:

@@ -154,7 +154,7 @@ def redrive_deliveries() -> Response:
 def post_operator_message(chat_id: str) -> Response:
     from chatbridge.admin import file_routes
     from chatbridge.media.uploads import UploadRefused
-    from chatbridge.repository import reply_storage
+    from chatbridge.repository import media, reply_storage
 
     if as_id(chat_id) is None:
         return not_found("chat", chat_id)
@@ -168,6 +168,8 @@ def post_operator_message(chat_id: str) -> Response:
         chat = reply_storage.get_chat(int(chat_id))
         if chat is None:
             return not_found("chat", chat_id)
+        if media.bucket_name() is None:
+            return file_routes.no_bucket()
         try:
             file = file_routes.attached_file(chat, message.file)
         except UploadRefused as error:
