@@ -206,3 +206,23 @@ def test_a_missing_bucket_is_503_and_writes_no_message(api, monkeypatch):
     monkeypatch.delenv("MEDIA_BUCKET")
     for status, answer in (api.upload(PNG), api.send("a" * 64 + ".png")):
         assert status == 503 and "no media bucket" in answer["reason"], answer
+
+
+def test_a_rest_api_that_knows_nothing_of_files_sends_the_link_as_text(api):
+    server = ProviderServer()
+    try:
+        assert api.call("PUT", "/admin/rest-apis/send-text", {
+            "url": f"{server.url}/send", "body": '{"text": {{msg_url}}, "plain": {{msg_clean}}, "file": {{file_url}}}',
+            "headers": {"Content-Type": "application/json"}})[0] == 201
+        assert api.call("PUT", "/admin/webhooks/all", {"event": "chat.web_add_msg_admin", "rest_api_id": "send-text",
+                                                       "conditions": ["{args.chat.iwh_id} = 1"]})[0] == 201
+        pipeline = Pipeline(os.environ["CHAT_TABLE"], os.environ["DISPATCH_QUEUE_URL"])
+        file = api.upload(PNG, "map.png")[1]["file"]
+        assert api.send(file["id"], "Find us here")[0] == 201
+        assert api.call("POST", f"/admin/chats/{api.chat}/messages", {"msg": "Thanks", "user_id": 1})[0] == 201
+        pipeline.pump()
+        assert sorted((r.json() for r in server.received), key=lambda body: body["plain"]) == [
+            {"text": f"Find us here\n{file['url']}", "plain": "Find us here", "file": file["url"]},
+            {"text": "Thanks", "plain": "Thanks", "file": None}]
+    finally:
+        server.stop()
