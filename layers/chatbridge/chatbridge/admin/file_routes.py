@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
@@ -80,7 +81,7 @@ def post_file(chat_id: str) -> Response:
         check_content(upload.type, content)
     except UploadRefused as error:
         return refused(error)
-    stored = UploadedFile(**{**_fields(upload), "size": len(content)})
+    stored = replace(upload, size=len(content))
     media.store_upload(stored, chat["id"], content)
     return answer(201, {"status": "stored", "file": stored.as_message_file(_link(stored))})
 
@@ -91,7 +92,7 @@ def _presigned(upload: UploadedFile, chat_id: int, size: int | None) -> Response
     if size is None:
         raise UploadRefused(422, "give content_base64 (the bytes, up to 4 MiB) or size (for a presigned upload)")
     check_size(size)
-    pending = UploadedFile(**{**_fields(upload), "size": size})
+    pending = replace(upload, size=size)
     url, headers = media.presigned_upload(pending, chat_id, size)
     return answer(201, {"status": "upload", "file": pending.as_message_file(_link(pending)),
                         "upload": {"method": "PUT", "url": url, "headers": headers, "expires_in": UPLOAD_SECONDS}})
@@ -125,10 +126,6 @@ def no_bucket() -> Response:
 def refused(error: UploadRefused) -> Response:
     """The 4xx an ``UploadRefused`` stands for, with its reason."""
     return answer(error.status, {"status": "refused", "reason": error.reason})
-
-
-def _fields(upload: UploadedFile) -> dict[str, Any]:
-    return {name: getattr(upload, name) for name in UploadedFile.__slots__}
 
 
 def _decoded(text: str) -> bytes:
