@@ -89,12 +89,17 @@ def apply_preset(name: str) -> Response:
             f"made {made_by}: applying {setup.preset} would turn it and its chats into a {setup.preset} webhook; "
             "choose another identifier or set replace")})
     outgoing.put_rest_api(RestApi.model_validate(setup.rest_api))
+    for file_api in setup.file_rest_apis():
+        outgoing.put_rest_api(RestApi.model_validate(file_api))
     stored, _ = specs.save_spec(IncomingWebhookSpec.model_validate(setup.incoming_webhook))
     webhook = OutgoingWebhook.model_validate(setup.outgoing_webhook(stored.id))
     outgoing.put_webhook(webhook)
+    for file_webhook in setup.file_webhooks(stored.id):
+        outgoing.put_webhook(OutgoingWebhook.model_validate(file_webhook))
     return answer(200, {"status": "applied", "preset": setup.preset, "identifier": setup.identifier,
                         "incoming_webhook_id": stored.id, "rest_api_id": setup.rest_api_id,
                         "webhook_id": setup.webhook_id, "webhook_url": setup.webhook_url,
+                        "file_webhook_ids": [w["id"] for w in setup.file_webhooks(stored.id)],
                         "secrets": [{"name": s.name, "parameter": s.parameter, "description": s.description}
                                     for s in setup.ssm_secrets],
                         "setup": setup.setup})

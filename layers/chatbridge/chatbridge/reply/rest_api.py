@@ -40,6 +40,7 @@ _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
 # never a payload's value; the URL guard still checks what it gives, at dispatch
 _HOST_ATTRIBUTE = re.compile(r"^\{\{\s*incoming_webhook\.attributes\.([^\s{}]+?)\s*\}\}")
 _ORIGIN = re.compile(r"^https?://[^\s/?#@\\]+(/[^\s?#\\]*)?$", re.IGNORECASE)
+_FILE_PLACEHOLDERS = ("file_url", "file_name", "file_type", "file_kind", "file_size")  # args.file (reply.events)
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
 _IMG = re.compile(r"\[img\]\s*(\S+?)\s*\[/img\]", re.IGNORECASE)
@@ -87,6 +88,8 @@ class RenderContext(BaseModel):
             if not self.chat_id_template:
                 return external
             return self.chat_id_template.replace("{chat_id}", external)
+        if name in _FILE_PLACEHOLDERS:
+            return resolve(self.args, "file." + name[len("file_"):])
         if name.startswith("args."):
             return resolve(self.args, name[len("args."):])
         if name.startswith("incoming_webhook.attributes."):
@@ -103,7 +106,7 @@ def _ssm_name(placeholder: str) -> str:
 def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
     for match in _PLACEHOLDER.finditer(text):
         name = match.group(1)
-        if name in _SIMPLE:
+        if name in _SIMPLE or name in _FILE_PLACEHOLDERS:
             continue
         if name == "args.chat.raw" or name.startswith("args.chat.raw."):
             raise RestApiSyntaxError(f"{field}: {match.group(0)} - a reply does not carry the chat's raw payload; "
@@ -122,7 +125,8 @@ def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
             continue
         raise RestApiSyntaxError(
             f"{field}: unknown placeholder {match.group(0)} (use {{{{args.chat.<path>}}}}, {{{{args.msg.<path>}}}}, "
-            "{{msg}}, {{msg_url}}, {{msg_clean}}, {{chat_id_template}}, {{incoming_webhook.attributes.<key>}})")
+            "{{msg}}, {{msg_url}}, {{msg_clean}}, {{chat_id_template}}, {{incoming_webhook.attributes.<key>}}, "
+            "{{file_url}}, {{file_name}}, {{file_type}}, {{file_kind}}, {{file_size}})")
 
 
 def _render(text: str, escape: Callable[[Any], str], context: RenderContext) -> str:
