@@ -287,6 +287,29 @@ def test_while_stopping_new_requests_get_503_and_the_one_in_flight_completes():
     assert len(server.functions.calls) == 1
 
 
+def test_a_function_the_stop_took_away_under_a_request_is_a_503_not_a_502():
+    from chatbridge.local.runtime import FunctionError
+
+    def stopped(function, event):
+        raise FunctionError(function, "Runtime.Stopped", "the local stack is stopping")
+
+    with running() as server:
+        server.invoke = stopped
+        status, headers, body = request(server, "POST", "/webhooks/incoming/shop", body=b"{}")
+    _edge_error(status, headers, body, 503, "stopping")
+    assert int(headers["Retry-After"]) > 0
+
+
+def test_a_fault_of_the_runtime_itself_is_answered_like_an_integration_failure_not_a_dropped_connection():
+    def broken(function, event):
+        raise RuntimeError("the runtime broke")
+
+    with running() as server:
+        server.invoke = broken
+        status, headers, body = request(server, "POST", "/webhooks/incoming/shop", body=b"{}")
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+
+
 @pytest.mark.slow
 def test_stopping_the_stack_lets_a_request_in_flight_finish_in_its_function_instead_of_a_502():
     from chatbridge.local.stack import LocalStack, StackOptions

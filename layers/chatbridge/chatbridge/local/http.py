@@ -422,8 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.admitted() as refusal:
             if refusal is not None:
                 self.close_connection = True  # reconnect later: maybe to the next stack on this port
-                self._refuse(503, refusal, f"the local stack is {refusal}; retry in {RETRY_AFTER_SECONDS} s",
-                             [("Retry-After", str(RETRY_AFTER_SECONDS))])
+                self._refuse(503, refusal, _unavailable_reason(refusal), [("Retry-After", str(RETRY_AFTER_SECONDS))])
                 return
             if path.startswith(INVOKE_PATH) and self.command == "POST":
                 self._direct_invoke(path[len(INVOKE_PATH):], body)
@@ -530,10 +529,18 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("%s timed out: %s", function, exc.error_message)
             return _json_response(504, {"message": "Endpoint request timed out"})
         except FunctionError as exc:
+            if exc.error_type == "Runtime.Stopped" or (self.server.stopping and exc.error_type == "Runtime.ExitError"):
+                # the stop outlasted its drain and took the function away: a retry (on the next start) can fix it
+                log.warning("%s was stopped under a request in flight", function)
+                self.close_connection = True
+                return _stopping_response()
             log.error("%s failed: %s: %s\n%s", function, exc.error_type, exc.error_message, "".join(exc.stack))
             return _json_response(502, {"message": "Internal server error"})
         except MalformedResponse as exc:
             log.error("%s returned a malformed proxy response: %s", function, exc)
+            return _json_response(502, {"message": "Internal server error"})
+        except Exception:  # noqa: BLE001 - the runtime's own fault: an answer, never a dropped connection
+            log.exception("invoking %s failed in the local stack itself", function)
             return _json_response(502, {"message": "Internal server error"})
 
     def _direct_invoke(self, function: str, body: bytes) -> None:
@@ -596,6 +603,15 @@ class _Handler(BaseHTTPRequestHandler):
             path = mask_url(path, extra)
         log.info("%s %s -> %d (%s, %.0f ms)", self.command, path, status, function,
                  (time.monotonic() - self._started) * 1000)
+
+
+def _unavailable_reason(state: str) -> str:
+    return f"the local stack is {state}; retry in {RETRY_AFTER_SECONDS} s"
+
+
+def _stopping_response() -> ProxyResponse:
+    return _json_response(503, {"message": _unavailable_reason("stopping"), "code": "stopping"},
+                          [("Retry-After", str(RETRY_AFTER_SECONDS))])
 
 
 def _is_json(content_type: str) -> bool:
