@@ -20,6 +20,7 @@ import ipaddress
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chatbridge.answers import json_text
+from chatbridge.errors import ChatbridgeError
 from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
 from chatbridge.local.runtime import FunctionError, FunctionTimeout
 from chatbridge.spec.redaction import mask_text, mask_url
@@ -155,8 +157,6 @@ class LocalApiServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that resets or drops its connection is routine, not a traceback on the operator's terminal."""
-        import sys
-
         error = sys.exc_info()[1]
         if isinstance(error, OSError):
             log.debug("connection from %s ended: %s", client_address[0], error)
@@ -248,11 +248,11 @@ def _host_port(host_header: str) -> int:
     return urlsplit("//" + host_header.strip()).port or 80
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(ChatbridgeError):
+    """The body is over API Gateway's 10 MB (413)."""
 
 
-class _UnreadableBody(Exception):
+class _UnreadableBody(ChatbridgeError):
     """The body's framing is broken (a bad Content-Length, a bad chunk, a client that closed mid-body)."""
 
 
