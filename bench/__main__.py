@@ -27,6 +27,7 @@ BENCHMARKS = {
     "ingest_overhead": "bench.ingest_overhead",
     "aws_calls": "bench.aws_calls",
     "local_stack": "bench.local_stack",
+    "http_burst": "bench.http_burst",
 }
 
 

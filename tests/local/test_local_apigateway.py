@@ -38,7 +38,8 @@ def test_a_literal_route_wins_over_a_greedy_proxy():
 def test_unknown_paths_and_methods_do_not_match():
     assert ROUTER.match("GET", "/nowhere") is None
     assert ROUTER.match("DELETE", "/webhooks/incoming/x") is None
-    assert ROUTER.allows_path("/webhooks/incoming/x")
+    assert ROUTER.allowed_methods("/webhooks/incoming/x") == ["GET", "POST"]
+    assert ROUTER.allowed_methods("/nowhere") == []
 
 
 def _event(body=b"", headers=(), path="/webhooks/incoming/demo?output=json&a=1&a=2", binary_types=()):

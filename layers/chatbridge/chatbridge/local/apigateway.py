@@ -55,8 +55,9 @@ class Router:
                 return RouteMatch(route, fn, {name: found.group(_group(name)) for name in names})
         return None
 
-    def allows_path(self, path: str) -> bool:
-        return any(pattern.match(path) for pattern, _, _ in self._routes)
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods the template's routes take on this path (empty: no route has it), for a 405's ``Allow``."""
+        return sorted({route.method for pattern, route, _ in self._routes if pattern.match(path)})
 
 
 def _group(name: str) -> str:

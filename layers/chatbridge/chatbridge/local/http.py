@@ -4,28 +4,58 @@
 ``GET /_local/echo`` shows the records, so a reply's full round trip can be watched without an account
 anywhere. ``GET /_local/health`` answers once the stack is ready. ``POST /_local/invoke/{LogicalId}``
 invokes a function directly with the posted event, like ``sam local invoke``.
+
+The edge holds what a day of real traffic throws at it: a listen backlog for bursts, one deadline per
+request (a slow, short or trickled request gets 408 and frees its thread), a bounded number of connection
+threads, a JSON answer for every refusal (never the stdlib's HTML page), 503 with ``Retry-After`` while
+starting or stopping, and operator routes (``/admin``, ``/_local``) that refuse what a web page in the
+operator's browser could send them (see ``docs/local-stack.md``, "The HTTP edge").
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import ipaddress
 import json
 import logging
+import socket
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
+from chatbridge.answers import json_text
+from chatbridge.errors import ChatbridgeError
 from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
 from chatbridge.local.runtime import FunctionError, FunctionTimeout
-from chatbridge.spec.redaction import mask_url
+from chatbridge.spec.redaction import mask_text, mask_url
 
 log = logging.getLogger("chatbridge.local")
 
 ECHO_PATH = "/_local/echo"
 INVOKE_PATH = "/_local/invoke/"
+HEALTH_PATH = "/_local/health"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_REQUEST_LINE = 65536  # the stdlib's own limit (414 beyond)
+# Connections the kernel holds while the accept loop catches up: a provider's burst of new connections
+# waits here instead of being reset (the stdlib's 5 lost them). Linux caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+# One deadline per request, from its first byte to its last (request line, headers, body), and how long an
+# idle keep-alive connection is kept: API Gateway's own 29 s integration window, rounded up.
+READ_TIMEOUT_SECONDS = 30.0
+# Connection threads at most; one more connection waits in the backlog until a thread is free (each is
+# free within READ_TIMEOUT_SECONDS of its last byte, however slow the client).
+MAX_CONNECTIONS = 128
+# How long a stop waits for requests already in flight: API Gateway's 29 s cap on an integration, plus one.
+DRAIN_SECONDS = 30.0
+RETRY_AFTER_SECONDS = 5
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class EchoRecorder:
@@ -59,10 +89,12 @@ class EchoRecorder:
 class LocalApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], *, router: Router, invoke: Callable[[str, dict], Any],
                  stage: str, binary_media_types: tuple[str, ...] = (),
-                 sensitive_names: Callable[[str], Iterable[str]] = lambda path: ()) -> None:
+                 sensitive_names: Callable[[str], Iterable[str]] = lambda path: (),
+                 read_timeout: float = READ_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS) -> None:
         """``sensitive_names(path)``: query names to mask in this path's log line besides the usual ones
         (``chatbridge.spec.redaction``), e.g. the query secret a webhook spec's verification reads."""
         super().__init__(address, _Handler)
@@ -71,8 +103,16 @@ class LocalApiServer(ThreadingHTTPServer):
         self.invoke = invoke
         self.stage = stage
         self.binary_media_types = binary_media_types
+        self.read_timeout = read_timeout
         self.echo = EchoRecorder()
         self.ready = threading.Event()
+        self.stopping = False
+        self._in_flight = 0
+        self._in_flight_changed = threading.Condition()
+        self._connection_slots = threading.BoundedSemaphore(max_connections)
+        self.open_connections = 0  # connections with a thread of their own (at most max_connections)
+        self._closing = threading.Event()
+        self._own_names = _own_host_names(address[0])
 
     @property
     def url(self) -> str:
@@ -84,18 +124,209 @@ class LocalApiServer(ThreadingHTTPServer):
             host = f"[{host}]"
         return f"http://{host}:{port}"
 
+    # -- connection threads: bounded --------------------------------------------------------------------
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread per connection, at most ``max_connections``: past that the accept loop waits for a free
+        one, and new connections wait in the listen backlog (they are not reset)."""
+        while not self._connection_slots.acquire(timeout=0.2):
+            if self._closing.is_set():
+                self.shutdown_request(request)
+                return
+        self._count_connection(+1)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._count_connection(-1)
+            raise
 
-class _BodyTooLarge(Exception):
-    pass
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._count_connection(-1)
+
+    def _count_connection(self, change: int) -> None:
+        with self._in_flight_changed:
+            self.open_connections += change
+        if change < 0:
+            self._connection_slots.release()
+
+    def shutdown(self) -> None:
+        self._closing.set()
+        super().shutdown()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that resets or drops its connection is routine, not a traceback on the operator's terminal."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log.debug("connection from %s ended: %s", client_address[0], error)
+            return
+        log.exception("the local API failed on a request from %s", client_address[0])
+
+    # -- starting, serving, stopping ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[str | None]:
+        """``None`` while a request may run (it counts as in flight until the block ends), else why not:
+        ``"starting"`` or ``"stopping"``."""
+        with self._in_flight_changed:
+            refusal = "stopping" if self.stopping else None if self.ready.is_set() else "starting"
+            if refusal is None:
+                self._in_flight += 1
+        try:
+            yield refusal
+        finally:
+            if refusal is None:
+                with self._in_flight_changed:
+                    self._in_flight -= 1
+                    self._in_flight_changed.notify_all()
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Stop taking requests (each new one is a 503 with ``Retry-After``) and wait for those in flight
+        to finish while the functions still run, so none of them is cut into a 502. False if some were
+        still running after ``timeout``."""
+        with self._in_flight_changed:
+            self.stopping = True
+            if self._in_flight:
+                log.info("stopping: new requests get 503; waiting for %d in flight", self._in_flight)
+            finished = self._in_flight_changed.wait_for(lambda: self._in_flight == 0, timeout)
+            if not finished:
+                log.warning("stopping: %d requests still running after %.0f s are cut off", self._in_flight,
+                            timeout)
+            return finished
+
+    # -- who may call the operator routes -------------------------------------------------------------
+    def is_own_host(self, host_header: str | None) -> bool:
+        """A ``Host`` a DNS-rebinding page cannot produce: an IP address (rebinding needs a name), a
+        ``localhost`` name, the name the stack was bound to, or this machine's name. No header: not a browser."""
+        if host_header is None:
+            return True
+        name = _host_name(host_header)
+        if name is None:
+            return False
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in self._own_names or name.endswith(".localhost")
+
+    def is_own_origin(self, origin: str, host_header: str | None) -> bool:
+        """The page that sent the request was served by this server: same scheme, host and port."""
+        if host_header is None or not self.is_own_host(host_header):
+            return False
+        parts = urlsplit(origin.strip())
+        try:
+            port = parts.port or 80
+        except ValueError:
+            return False
+        name = _host_name(host_header)
+        return (parts.scheme == "http" and parts.hostname is not None and name is not None
+                and parts.hostname.lower() == name and port == _host_port(host_header)
+                and port == self.server_address[1])
+
+
+def _own_host_names(bound: str) -> frozenset[str]:
+    names = {"localhost", socket.gethostname().lower()}
+    try:
+        ipaddress.ip_address(bound)
+    except ValueError:
+        if bound:
+            names.add(bound.lower())
+    return frozenset(names)
+
+
+def _host_name(host_header: str) -> str | None:
+    """The host of a ``Host`` header, lower case, without port or brackets; None when it is not one."""
+    try:
+        parts = urlsplit("//" + host_header.strip())
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return None
+    return parts.hostname.lower() if parts.hostname else None
+
+
+def _host_port(host_header: str) -> int:
+    return urlsplit("//" + host_header.strip()).port or 80
+
+
+class _BodyTooLarge(ChatbridgeError):
+    """The body is over API Gateway's 10 MB (413)."""
+
+
+class _UnreadableBody(ChatbridgeError):
+    """The body's framing is broken (a bad Content-Length, a bad chunk, a client that closed mid-body)."""
+
+
+class _DeadlineReader:
+    """What a request is read through: no read waits past the request's deadline, so a client that trickles
+    a byte at a time (slowloris) is cut off as surely as one that sends nothing.
+
+    Each call makes at most one ``recv`` per loop, with the socket's timeout set to the time left; the
+    stdlib's header parser reads through ``readline`` here too.
+    """
+
+    def __init__(self, stream: io.BufferedReader, connection: socket.socket, deadline: float) -> None:
+        self.stream = stream
+        self.connection = connection
+        self.deadline = deadline
+
+    def _wait(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed")
+        self.connection.settimeout(left)
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            self._wait()
+            available = self.stream.peek(1)
+            if not available:
+                break
+            want = len(available) if limit < 0 else min(len(available), limit - len(line))
+            end = available.find(b"\n", 0, want)
+            line += self.stream.read(end + 1 if end >= 0 else want)
+            if end >= 0:
+                break
+        return bytes(line)
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def read(self, size: int) -> bytes:
+        data = bytearray()
+        while len(data) < size:
+            self._wait()
+            chunk = self.stream.read1(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return bytes(data)
+
+
+# The stdlib's own refusals (send_error), as the edge's JSON: status -> code.
+_EDGE_CODES = {
+    HTTPStatus.BAD_REQUEST: "bad_request",
+    HTTPStatus.REQUEST_TIMEOUT: "request_timeout",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "too_large",
+    HTTPStatus.REQUEST_URI_TOO_LONG: "uri_too_long",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "headers_too_large",
+    HTTPStatus.NOT_IMPLEMENTED: "method_not_implemented",
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "http_version_not_supported",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: LocalApiServer
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a refused request line still gets a status line (0.9 has none)
     server_version = "chatbridge-local"
     # Headers and body go out in separate writes; with Nagle on, a keep-alive client's delayed ACK holds
     # the body back about 40 ms per request.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        self._stream = self.rfile
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
         self._handle()
@@ -103,67 +334,193 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        """Requests are logged once, with their outcome, by ``_handle``."""
+        """Requests are logged once, with their outcome, by ``_handle`` and ``_refuse``."""
+
+    def handle_one_request(self) -> None:
+        """The stdlib's loop step with a deadline: an idle keep-alive connection is closed quietly after the
+        read timeout; a request that started but is not whole by its deadline gets 408 and its thread back."""
+        self.close_connection = True
+        self.command, self.request_version, self.requestline = None, self.default_request_version, ""
+        self._started = time.monotonic()
+        self._answered = False
+        try:
+            self.connection.settimeout(self.server.read_timeout)
+            if not self._stream.peek(1):
+                return  # the client closed
+        except OSError:  # TimeoutError included: nothing came
+            return
+        self._started = time.monotonic()
+        self.rfile = _DeadlineReader(self._stream, self.connection, self._started + self.server.read_timeout)
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG,
+                                f"the request line is longer than {MAX_REQUEST_LINE} bytes")
+                return
+            if not self.parse_request():
+                return
+            method = getattr(self, f"do_{self.command}", None)
+            if method is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"method {self.command!r} is not supported")
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+            if not self._answered:
+                self.connection.settimeout(self.server.read_timeout)
+                self._refuse(HTTPStatus.REQUEST_TIMEOUT, "request_timeout",
+                             f"the request was not complete within {self.server.read_timeout:g} s")
+
+    def parse_request(self) -> bool:
+        """The stdlib's parser, minus HTTP/0.9: its request has no headers, which the stdlib would wait for."""
+        words = self.raw_requestline.split()
+        if len(words) == 2:
+            self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 requests are not supported: send HTTP/1.1")
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Every refusal the stdlib makes (400, 414, 431, 501, 505) in the edge's JSON, not its HTML page."""
+        status = HTTPStatus(code)
+        self.close_connection = True
+        self._refuse(status, _EDGE_CODES.get(status, "http_error"), message or status.phrase)
+
+    def _refuse(self, status: int, code: str, reason: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """The edge's own answer: ``{"message", "code"}``, API Gateway's shape for its gateway responses."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.default_request_version
+        self._send(_json_response(status, {"message": reason, "code": code}, headers))
+        target = mask_url(self.path) if self.command else mask_text(self.requestline[:200]) or "-"
+        log.info("%s -> %d (%s: %s)", f"{self.command} {target}" if self.command else target, status, code, reason)
 
     def _handle(self) -> None:
-        started = time.monotonic()
         path = self.path.split("?", 1)[0]
         try:
             body = self._read_body()
         except _BodyTooLarge:
             self.close_connection = True  # the unread body makes the connection unusable
-            self._send_json(413, {"message": "Request Too Long"})
+            self._refuse(413, "too_large", "Request Too Long")
             return
-        except ValueError as exc:
-            self._send_json(400, {"message": f"unreadable request body: {exc}"})
+        except _UnreadableBody as exc:
+            self.close_connection = True
+            self._refuse(400, "bad_request", f"unreadable request body: {exc}")
             return
+        self.connection.settimeout(self.server.read_timeout)  # for writing the answer
+        if path == HEALTH_PATH:
+            self._health()
+            return
+        if path.startswith(("/admin/", "/_local/")) or path == "/admin":
+            refusal = self._operator_refusal(path, body)
+            if refusal is not None:
+                self._refuse(*refusal)
+                return
         if path == ECHO_PATH or path.startswith(ECHO_PATH + "/"):
             self._echo(path, body)
             return
-        if path == "/_local/health":
-            self._send_json(200 if self.server.ready.is_set() else 503,
-                            {"status": "ready" if self.server.ready.is_set() else "starting"})
-            return
-        if not self.server.ready.is_set():
-            self._send_json(503, {"message": "the local stack is still starting"})
-            return
-        if path.startswith(INVOKE_PATH) and self.command == "POST":
-            self._direct_invoke(path[len(INVOKE_PATH):], body)
-            return
+        with self.server.admitted() as refusal:
+            if refusal is not None:
+                self.close_connection = True  # reconnect later: maybe to the next stack on this port
+                self._refuse(503, refusal, _unavailable_reason(refusal), [("Retry-After", str(RETRY_AFTER_SECONDS))])
+                return
+            if path.startswith(INVOKE_PATH) and self.command == "POST":
+                self._direct_invoke(path[len(INVOKE_PATH):], body)
+                return
+            self._route(path, body)
+
+    def _route(self, path: str, body: bytes) -> None:
         match = self.server.router.match(self.command, path)
         if match is None:
-            reason = "method not allowed" if self.server.router.allows_path(path) else "no route"
-            self._send_json(404, {"message": f"{reason}: {self.command} {path} is not in template.yaml"})
-            self._log(404, "-", started)
+            allowed = self.server.router.allowed_methods(path)
+            if allowed:
+                self._refuse(405, "method_not_allowed", f"{self.command} {path}: the template's routes take "
+                             f"{', '.join(allowed)} here", [("Allow", ", ".join(allowed))])
+            else:
+                self._refuse(404, "no_route", f"no route: {self.command} {path} is not in template.yaml")
             return
         event = build_event(method=self.command, raw_path=self.path, headers=list(self.headers.items()),
                             body=body, match=match, stage=self.server.stage, source_ip=self.client_address[0],
                             binary_media_types=self.server.binary_media_types)
         response = self._invoke(match.function.logical_id, event)
         self._send(response)
-        self._log(response.status, match.function.logical_id, started)
+        self._log(response.status, match.function.logical_id)
+
+    def _health(self) -> None:
+        with self.server.admitted() as refusal:
+            if refusal is None:
+                self._send_json(200, {"status": "ready"})
+            else:
+                self._send(_json_response(503, {"status": refusal},
+                                          [("Retry-After", str(RETRY_AFTER_SECONDS))]))
+
+    def _operator_refusal(self, path: str, body: bytes) -> tuple[int, str, str] | None:
+        """Why a request to an operator route (``/admin``, ``/_local``) may not come in, if it may not.
+
+        Only a browser can be tricked into calling the local API for someone else, and a browser always
+        says where a page came from (``Origin`` on every cross-origin write) and which name it resolved
+        (``Host``): a foreign ``Origin`` is a cross-site request, a ``Host`` that is a foreign name a DNS
+        rebinding. Admin writes must also say they are JSON: an HTML form (or an old browser that sends
+        no ``Origin``) can only send form or text content types. curl and the CLI send neither header.
+        """
+        host = self.headers.get("Host")
+        if not self.server.is_own_host(host):
+            return 403, "foreign_host", (f"Host {host!r} is not this stack's address: call it as "
+                                         f"{self.server.url} (a name that only resolves here is how DNS "
+                                         f"rebinding reaches a local API)")
+        origin = self.headers.get("Origin")
+        if origin is not None and not self.server.is_own_origin(origin, host):
+            return 403, "cross_site", (f"a page from {origin} may not call {path}: the admin API takes "
+                                       f"requests from its own console ({self.server.url}/console/), curl "
+                                       f"and the chatbridge CLI")
+        if (path.startswith("/admin/") and self.command in _WRITE_METHODS
+                and (body or self.headers.get("Content-Type") is not None)
+                and not _is_json(self.headers.get("Content-Type", ""))):
+            return 415, "unsupported_media_type", (
+                f"{self.command} {path} takes JSON: send Content-Type: application/json "
+                f"(curl: -H 'Content-Type: application/json'), not {self.headers.get('Content-Type') or 'none'}")
+        return None
 
     def _read_body(self) -> bytes:
-        """Content-Length or chunked bodies (some providers stream theirs), at most API Gateway's 10 MB."""
+        """Content-Length or chunked bodies (some providers stream theirs), at most API Gateway's 10 MB,
+        before the request's deadline (``TimeoutError`` otherwise: a 408)."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks, total = [], 0
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY_BYTES:
-                    raise _BodyTooLarge
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
+            return self._read_chunked()
+        text = self.headers.get("Content-Length")
+        if not text:
+            return b""
+        if not text.strip().isdigit():
+            raise _UnreadableBody(f"Content-Length {text!r} is not a byte count")
+        length = int(text)
         if length > MAX_BODY_BYTES:
             raise _BodyTooLarge
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _UnreadableBody(f"the connection closed after {len(body)} of the {length} bytes "
+                                  "Content-Length announced")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(1026)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _UnreadableBody(f"bad chunk size line {line[:40]!r}") from None
+            if size == 0:
+                for _ in range(100):
+                    if not self.rfile.readline(8192).strip():
+                        return b"".join(chunks)  # trailers skipped
+                raise _UnreadableBody("too many trailer lines")
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise _UnreadableBody("the connection closed inside a chunk")
+            chunks.append(chunk)
+            self.rfile.readline(3)
 
     def _invoke(self, function: str, event: dict[str, Any]) -> ProxyResponse:
         try:
@@ -172,10 +529,18 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("%s timed out: %s", function, exc.error_message)
             return _json_response(504, {"message": "Endpoint request timed out"})
         except FunctionError as exc:
+            if exc.error_type == "Runtime.Stopped" or (self.server.stopping and exc.error_type == "Runtime.ExitError"):
+                # the stop outlasted its drain and took the function away: a retry (on the next start) can fix it
+                log.warning("%s was stopped under a request in flight", function)
+                self.close_connection = True
+                return _stopping_response()
             log.error("%s failed: %s: %s\n%s", function, exc.error_type, exc.error_message, "".join(exc.stack))
             return _json_response(502, {"message": "Internal server error"})
         except MalformedResponse as exc:
             log.error("%s returned a malformed proxy response: %s", function, exc)
+            return _json_response(502, {"message": "Internal server error"})
+        except Exception:  # noqa: BLE001 - the runtime's own fault: an answer, never a dropped connection
+            log.exception("invoking %s failed in the local stack itself", function)
             return _json_response(502, {"message": "Internal server error"})
 
     def _direct_invoke(self, function: str, body: bytes) -> None:
@@ -183,12 +548,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             event = json.loads(body or b"{}")
         except ValueError as exc:
-            self._send_json(400, {"message": f"the event is not JSON: {exc}"})
+            self._refuse(400, "bad_request", f"the event is not JSON: {exc}")
             return
         try:
             result = self.server.invoke(function, event)
         except KeyError:
-            self._send_json(404, {"message": f"no function {function!r} in template.yaml"})
+            self._refuse(404, "no_function", f"no function {function!r} in template.yaml")
             return
         except FunctionError as exc:
             self._send_json(200, {"errorType": exc.error_type, "errorMessage": exc.error_message,
@@ -212,6 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(_json_response(status, document))
 
     def _send(self, response: ProxyResponse) -> None:
+        self._answered = True
         self.send_response(response.status)
         names = {name.lower() for name, _ in response.headers}
         for name, value in response.headers:
@@ -220,11 +586,13 @@ class _Handler(BaseHTTPRequestHandler):
         if "content-type" not in names:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    def _log(self, status: int, function: str, started: float) -> None:
+    def _log(self, status: int, function: str) -> None:
         """One line per request; secret query values (``?secret=`` on open-wa's URL) show as ``***``."""
         path = self.path
         if "?" in path:
@@ -234,9 +602,22 @@ class _Handler(BaseHTTPRequestHandler):
                 extra = []
             path = mask_url(path, extra)
         log.info("%s %s -> %d (%s, %.0f ms)", self.command, path, status, function,
-                 (time.monotonic() - started) * 1000)
+                 (time.monotonic() - self._started) * 1000)
 
 
-def _json_response(status: int, document: Any) -> ProxyResponse:
-    return ProxyResponse(status, [("Content-Type", "application/json")],
-                         json.dumps(document, ensure_ascii=False).encode("utf-8"))
+def _unavailable_reason(state: str) -> str:
+    return f"the local stack is {state}; retry in {RETRY_AFTER_SECONDS} s"
+
+
+def _stopping_response() -> ProxyResponse:
+    return _json_response(503, {"message": _unavailable_reason("stopping"), "code": "stopping"},
+                          [("Retry-After", str(RETRY_AFTER_SECONDS))])
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def _json_response(status: int, document: Any, headers: Iterable[tuple[str, str]] = ()) -> ProxyResponse:
+    return ProxyResponse(status, [("Content-Type", "application/json"), *headers], json_text(document).encode("utf-8"))

@@ -122,6 +122,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop taking work, let handlers finish, save state, stop moto. Safe to call twice."""
+        if self.api is not None:
+            self.api.drain()  # new requests get 503; those in flight finish while the functions still run
         for poller in self.pollers:
             poller.stop()
         for poller in self.pollers:
