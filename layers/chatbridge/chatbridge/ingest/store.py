@@ -226,9 +226,14 @@ def apply_receipts(spec_id: int, receipts: list[MappedReceipt], *, chat_scoped: 
         if not targets:
             counts["unmatched"] += 1
             continue
-        for chat_id, message_id in targets:
-            if not chat_store.advance_delivery(chat_id, message_id, receipt.state):
-                counts["stale"] += 1
+        outcomes = [(chat_id, message_id, chat_store.advance_delivery(chat_id, message_id, receipt.state))
+                    for chat_id, message_id in targets]
+        if all(outcome == "not_a_reply" for _, _, outcome in outcomes):
+            counts["unmatched"] += 1
+            continue
+        for chat_id, message_id, outcome in outcomes:
+            if outcome != "applied":
+                counts["stale"] += outcome == "stale"
                 continue
             counts["applied"] += 1
             if receipt.state == "failed":  # the delivery records (and the reply path) load only for this

@@ -438,9 +438,10 @@ def link_provider_message_id(spec_id: int, dedup_id: str, chat_id: int, message_
                                        "chat_id": chat_id, "id": message_id})
 
 
-def advance_delivery(chat_id: int, message_id: int, state: str) -> bool:
-    """Move a reply's ``delivery`` forward to ``state`` (sent < delivered < read; failed unless read). False when
-    it would move backwards (a late ``delivered`` after ``read``) or the message is no reply."""
+def advance_delivery(chat_id: int, message_id: int, state: str) -> Literal["applied", "stale", "not_a_reply"]:
+    """Move a reply's ``delivery`` forward to ``state`` (sent < delivered < read; failed unless read): ``stale``
+    when that would move it backwards (a late ``delivered`` after ``read``), ``not_a_reply`` for a visitor's or
+    the business's own message (a provider reusing an id across directions, as Twilio's test callbacks do)."""
     blocked = _NOT_OVER[state]
     names = [f":b{i}" for i in range(len(blocked))]
     try:
@@ -452,14 +453,16 @@ def advance_delivery(chat_id: int, message_id: int, state: str) -> bool:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        return False
-    return True
+        current = get_message(chat_id, message_id)
+        return "stale" if current is not None and int(current.get("user_id", 0)) > 0 else "not_a_reply"
+    return "applied"
 
 
 def replies_up_to(chat_id: int, moment: int) -> list[int]:
     """Ids of the chat's operator replies written at or before ``moment`` (a read watermark covers them)."""
     return [int(message["id"]) for message in list_messages(chat_id)
-            if int(message.get("user_id", 0)) > 0 and int(message.get("time", 0)) <= moment]
+            if int(message.get("user_id", 0)) > 0 and int(message.get("time", 0)) <= moment
+            and message.get("delivery") in ("sent", "delivered")]
 
 
 def edit_message(chat_id: int, message_id: int, text: str, edited_at: int) -> bool:
