@@ -55,7 +55,9 @@ def test_first_message_creates_a_pending_chat_with_the_stored_shape(aws_stack):
     assert chat["status"] == "pending" and chat["nick"] == "Ana" and chat["user_id"] == 0
     assert chat["iwh_id"] == spec.id and chat["chat_variables"] == {"iwh_id": spec.id}
     assert chat["incoming_chat"] == {"chat_external_id": "c1", "incoming": {
-        "id": spec.id, "identifier": "batch-chat", "name": "Batch", "scope": "test"}, "attributes": {}}
+        "id": spec.id, "identifier": "batch-chat", "name": "Batch", "scope": "test"}, "attributes": {},
+        "chat_type": "individual"}
+    assert chat["nick_fallback"] is False
     assert chat["raw"] == batch()
     [message] = chats.list_messages(chat["id"])
     assert message == {"id": 1, "chat_id": chat["id"], "user_id": 0, "kind": "text", "msg": "hello 0",

@@ -2,7 +2,7 @@
 
 Each payload file of a provider's directory in ../shared/payloads needs an expectation here, so a new
 sample cannot arrive without saying what the preset makes of it. Receipts, statuses and echoes must come
-out ignored (200 ``ignored``) or skipped, never as an error.
+out as receipts, operator messages, ignored (200 ``ignored``) or skipped, never as an error.
 """
 
 import copy
@@ -17,7 +17,8 @@ from chatbridge.spec.model import IncomingWebhookSpec
 from support.paths import PAYLOADS
 from support.presets import BASE, DIRECTORY, PARAMETERS, load, setup_of, spec_of
 
-# (preset, file) -> ("ignored", reason prefix) | ("skipped", reason prefix) | (kind, chat id, nick, phone, body, id, time)
+# (preset, file) -> ("ignored", reason prefix) | ("skipped", reason prefix) | ("receipt", state, provider id, reason)
+# | ("operator", chat id, body) | (kind, chat id, nick, phone, body, id, time)
 EXPECTED = {
     ("open-wa", "openwa_v5docs_incoming_text.json"): (
         "text", "447700900000@c.us", "Aisha", "447700900000", "Hi, is my order ready?",
@@ -29,7 +30,8 @@ EXPECTED = {
     ("open-wa", "openwa_v5docs_incoming_location.json"): (
         "text", "447700900000@c.us", "Aisha", "447700900000", "London https://maps.google.com/?q=51.5074,-0.1278",
         "false_447700900000@c.us_3EB01234ABCD5678EF90", 1768848360),
-    ("open-wa", "openwa_v5docs_outgoing_group_fromMe.json"): ("ignored", "general conditions not met: 'fromMe"),
+    ("open-wa", "openwa_v5docs_outgoing_group_fromMe.json"): ("operator", "120363025814912345@g.us",
+                                                              "I will post the notes here."),
     ("open-wa", "openwa_v5docs_webhook_envelope_message_received.json"): (
         "text", "1234567890@c.us", "1234567890", "1234567890", "Hello, I need help with my order",
         "false_1234567890@c.us_ABC123", 1700000000),
@@ -42,30 +44,35 @@ EXPECTED = {
                                                "Check out my new phone!\n[file={{file_url}}]", "external_id",
                                                1454119029),
     ("whatsapp-cloud", "courier_document.json"): ("attachment", "5678", "Kerry Fisher", "5678",
-                                                  "[document] 80skaraokesonglistartist\n[file={{file_url}}]", "external_id",
+                                                  "[document]  80skaraokesonglistartist\n[file={{file_url}}]", "external_id",
                                                   1454119029),
-    ("whatsapp-cloud", "courier_group_message.json"): ("text", "5678", "Kerry Fisher", "5678",
+    ("whatsapp-cloud", "courier_group_message.json"): ("text", "555555555", "Visitor", None,
                                                        "Hello World, group message", "external_id", 1454119029),
     ("whatsapp-cloud", "courier_duplicate.json"): ("text", "5678", "Kerry Fisher", "5678", "Hello World",
                                                    "external_id", 1454119029),
-    **{("whatsapp-cloud", f"{name}.json"): ("ignored", "no messages at 'entry.0.changes.0.value.messages'")
-       for name in ("courier_valid_status", "pywa_status_sent", "pywa_status_delivered", "pywa_status_read",
-                    "pywa_status_failed", "pywa_status_group")},
+    ("whatsapp-cloud", "courier_valid_status.json"): ("receipt", "sent", "external_id", None),
+    ("whatsapp-cloud", "pywa_status_sent.json"): ("receipt", "sent", "wamid.xyzxyz", None),
+    ("whatsapp-cloud", "pywa_status_delivered.json"): ("receipt", "delivered", "wamid.xyzxyz", None),
+    ("whatsapp-cloud", "pywa_status_read.json"): ("receipt", "read", "wamid.xyzxyz", None),
+    ("whatsapp-cloud", "pywa_status_failed.json"): (
+        "receipt", "failed", "wamid.xyzxyz", "Failed to send message because this user's phone number is part of an "
+                                             "experiment"),
+    ("whatsapp-cloud", "pywa_status_group.json"): ("receipt", "read", "<WHATSAPP_MESSAGE_ID>", None),
 
-    ("telegram", "courier_helloMsg.json"): ("text", "3527065", "Nic Pottier", None, "Hello World", None, 1454119029),
-    ("telegram", "courier_startMsg.json"): ("text", "3527065", "Nic Pottier", None, "/start", None, 1454119029),
+    ("telegram", "courier_helloMsg.json"): ("text", "3527065", "Nic Pottier", None, "Hello World", "41", 1454119029),
+    ("telegram", "courier_startMsg.json"): ("text", "3527065", "Nic Pottier", None, "/start", "41", 1454119029),
     ("telegram", "courier_photoMsg.json"): (
         "image", "3527065", "Nic Pottier", None,
-        "Photo Caption\n[file={{file_url}}]", None, 1493843318),
+        "Photo Caption\n[file={{file_url}}]", "85", 1493843318),
     ("telegram", "courier_documentMsg.json"): ("attachment", "3527065", "Nic Pottier", None,
-                                               "[file] TabFig2015prel.xls\n[file={{file_url}}]", None, 1493845100),
+                                               "[application/vnd.ms-excel] TabFig2015prel.xls\n[file={{file_url}}]", "92", 1493845100),
     ("telegram", "courier_voiceMsg.json"): ("attachment", "3527065", "Nic Pottier", None,
-                                            "[file]\n[file={{file_url}}]", None, 1493844646),
-    ("telegram", "courier_stickerMsg.json"): ("attachment", "3527065", "Nic Pottier", None,
-                                              "[file]\n[file={{file_url}}]", None, 1454119668),
+                                            "[audio/ogg]\n[file={{file_url}}]", "91", 1493844646),
+    ("telegram", "courier_stickerMsg.json"): ("text", "3527065", "Nic Pottier", None,
+                                              "[sticker BQADAwADRQADyIsGAAHtBskMy6GoLAI]", "44", 1454119668),
     ("telegram", "courier_locationMsg.json"): ("text", "3527065", "Nic Pottier", None,
-                                               "https://maps.google.com/?q=-2.890287,-79.004333", None, 1493845244),
-    ("telegram", "courier_contactMsg.json"): ("text", "3527065", "Nic Pottier", None, "Adolf Taxi 0788531373", None,
+                                               "https://maps.google.com/?q=-2.890287,-79.004333", "94", 1493845244),
+    ("telegram", "courier_contactMsg.json"): ("text", "3527065", "Nic Pottier", None, "Adolf Taxi 0788531373", "96",
                                               1493845755),
 
     ("twilio", "courier_receiveValid.txt"): ("text", "+14133881111", "Visitor", "+14133881111", "Msg",
@@ -80,8 +87,9 @@ EXPECTED = {
                                                "SMe287d7109a5a925f182f0e07fe5b223b", None),
     ("twilio", "courier_waReceiveButtonValid.txt"): ("text", "whatsapp:+14133881111", "Visitor", "+14133881111",
                                                      "Confirm", "SMe287d7109a5a925f182f0e07fe5b223b", None),
-    **{("twilio", f"{name}.txt"): ("ignored", "general conditions not met: 'MessageStatus!=__exists__'")
-       for name in ("courier_statusValid", "courier_statusRead", "courier_statusStop")},
+    ("twilio", "courier_statusValid.txt"): ("receipt", "delivered", "SMe287d7109a5a925f182f0e07fe5b223b", None),
+    ("twilio", "courier_statusRead.txt"): ("receipt", "read", "SMe287d7109a5a925f182f0e07fe5b223b", None),
+    ("twilio", "courier_statusStop.txt"): ("receipt", "failed", "SMe287d7109a5a925f182f0e07fe5b223b", "21610"),
 
     ("viber", "courier_validMsg.json"): ("text", "xy5/5y6O81+/kbWHpLhBoA==", "ET3", None, "incoming msg",
                                          "4987381189870374000", 1481142112),
@@ -93,16 +101,19 @@ EXPECTED = {
     ("viber", "courier_validSticker.json"): ("text", "xy5/5y6O81+/kbWHpLhBoA==", "ET3", None, "[sticker 40133]",
                                              "4987381189870374000", 1481142112),
     **{("viber", f"{name}.json"): ("ignored", "general conditions not met: 'event=message'")
-       for name in ("courier_deliveredStatusReport", "courier_failedStatusReport", "courier_validConversationStarted",
-                    "courier_validSubscribed", "courier_validUnsubscribed", "courier_webhookCheck")},
+       for name in ("courier_validConversationStarted", "courier_validSubscribed", "courier_validUnsubscribed",
+                    "courier_webhookCheck")},
+    ("viber", "courier_deliveredStatusReport.json"): ("receipt", "delivered", "4912661846655238145", None),
+    ("viber", "courier_failedStatusReport.json"): ("receipt", "failed", "4912661846655238145", "failure description"),
 
     ("messenger", "courier_hello_msg.json"): ("text", "5678", "Visitor", None, "Hello World", "external_id", 1459991487),
     ("messenger", "courier_attachment.json"): ("image", "5678", "Visitor", None, "[file={{file_url}}]",
                                                "external_id", 1459991487),
     ("messenger", "courier_location_attachment.json"): ("text", "5678", "Visitor", None,
                                                         "https://maps.google.com/?q=1.2,-1.3", "external_id", 1459991487),
-    ("messenger", "courier_dlr.json"): ("skipped", "matched no message kind"),
-    ("messenger", "courier_echo.json"): ("skipped", "matched no message kind"),
+    ("messenger", "courier_dlr.json"): ("receipt", "delivered", "mid.1458668856218:ed81099e15d3f4f233", None),
+    # courier's echo names the page as recipient (Meta sends the visitor there): a chat that cannot exist
+    ("messenger", "courier_echo.json"): ("operator", "1234567890", "[unsupported: unknown]"),
 }
 
 
@@ -132,6 +143,15 @@ def test_preset_maps_every_sample_payload_of_its_provider(preset, file):
         assert result.accepted and result.chats == []
         assert [s.reason[:len(outcome[1])] for s in result.skipped] == [outcome[1]]
         return
+    if outcome[0] == "receipt":
+        assert result.accepted and result.chats == [] and result.skipped == []
+        assert [(r.state, r.message_ids, r.reason) for r in result.receipts] == [(outcome[1], [outcome[2]], outcome[3])]
+        return
+    if outcome[0] == "operator":
+        chat, first = only_message(result)
+        assert (chat.chat_external_id, first.body, first.user_id) == (outcome[1], outcome[2], -2)
+        assert first.name_support == spec_of(preset).name
+        return
     kind, chat_id, nick, phone, body, message_id, time = outcome
     chat, first = only_message(result)
     assert (chat.chat_external_id, chat.nick, chat.phone) == (chat_id, nick, phone)
@@ -145,27 +165,39 @@ def test_every_preset_covers_text_image_attachment_and_location():
         assert any("maps.google.com" in kind.body for kind in spec.text), name
 
 
-def test_open_wa_reads_the_v4_data_envelope_and_refuses_its_own_messages_in_any_envelope():
+def test_open_wa_reads_the_v4_data_envelope_and_stores_its_own_messages_as_operator_messages_in_any_envelope():
     message = load("openwa", "openwa_v5docs_incoming_text.json")
     spec = spec_of("open-wa")
     v4 = {"event": "onMessage", "sessionId": "session", "data": message}
     chat, first = only_message(map_payload(spec, v4))
     assert (chat.chat_external_id, chat.nick, first.body) == ("447700900000@c.us", "Aisha", "Hi, is my order ready?")
-    own = {**message, "fromMe": True}
+    own = {**message, "fromMe": True, "from": "15551234567@c.us", "to": "447700900000@c.us", "ack": 1}
     envelope = load("openwa", "openwa_v5docs_webhook_envelope_message_received.json")
-    envelope["payload"]["message"]["fromMe"] = True
-    for payload in (own, {"event": "onAck", "data": own}, envelope):
-        result = map_payload(spec, payload)
-        assert not result.accepted and "fromMe" in result.reason
+    envelope["payload"]["message"].update(fromMe=True, chatId="1234567890@c.us")
+    for payload, chat_id in ((own, "447700900000@c.us"), ({"event": "onMessage", "data": own}, "447700900000@c.us"),
+                             (envelope, "1234567890@c.us")):
+        chat, first = only_message(map_payload(spec, payload))
+        assert (chat.chat_external_id, first.user_id, first.name_support) == (chat_id, -2, "WhatsApp (open-wa)")
 
 
-def test_telegram_edited_message_is_a_new_message_marked_edited():
+def test_open_wa_acks_are_receipts_of_the_message_they_name():
+    own = {**load("openwa", "openwa_v5docs_incoming_text.json"), "fromMe": True, "id": "true_447700900000@c.us_3EB0"}
+    spec = spec_of("open-wa")
+    for ack, state in ((2, "delivered"), (3, "read"), (-1, "failed")):
+        result = map_payload(spec, {"event": "onAck", "data": {**own, "ack": ack}})
+        assert result.chats == [] and [(r.message_ids, r.state) for r in result.receipts] == [
+            (["true_447700900000@c.us_3EB0"], state)]
+    bare_read = map_payload(spec, {**own, "ack": 3})  # Live Helper Chat's forwarder posts the bare message
+    assert bare_read.chats == [] and [r.state for r in bare_read.receipts] == ["read"]
+
+
+def test_telegram_edited_message_edits_the_original_in_its_chat():
     update = load("telegram", "courier_helloMsg.json")
     edited = {"update_id": update["update_id"] + 1,
               "edited_message": {**update["message"], "text": "Hello World!", "edit_date": 1454119100}}
     chat, first = only_message(map_payload(spec_of("telegram"), edited))
-    assert (chat.chat_external_id, first.body, first.time) == ("3527065", "(edited) Hello World!", 1454119100)
-    assert first.message_id is None  # keyed on the update, so the ingest does not drop it as the original
+    assert (chat.chat_external_id, first.body, first.time, first.edit_of) == (
+        "3527065", "Hello World!", 1454119100, "41")
 
 
 def test_telegram_updates_without_a_message_are_ignored():
@@ -199,7 +231,7 @@ def test_whatsapp_cloud_location_and_interactive_replies_become_text():
     assert [m.body for m in chat.messages] == ["Office https://maps.google.com/?q=51.5,-0.12", "Yes please"]
 
 
-def test_messenger_postback_is_text_and_echoes_inside_a_batch_are_skipped_alone():
+def test_messenger_postback_is_text_and_an_echo_inside_a_batch_is_an_operator_message_of_its_recipient():
     hello = load("messenger", "courier_hello_msg.json")
     echo = load("messenger", "courier_echo.json")
     batch = copy.deepcopy(hello)
@@ -207,8 +239,9 @@ def test_messenger_postback_is_text_and_echoes_inside_a_batch_are_skipped_alone(
                 "postback": {"mid": "m2", "title": "Get started", "payload": "GET_STARTED"}}
     batch["entry"][0]["messaging"] = [echo["entry"][0]["messaging"][0], *hello["entry"][0]["messaging"], postback]
     result = map_payload(spec_of("messenger"), batch)
-    assert [s.index for s in result.skipped] == [0]
-    [chat] = result.chats
+    assert result.skipped == []
+    page, chat = result.chats
+    assert (page.chat_external_id, [m.user_id for m in page.messages]) == ("1234567890", [-2])
     assert [(m.body, m.message_id) for m in chat.messages] == [("Hello World", "external_id"), ("Get started", "m2")]
 
 
@@ -218,7 +251,8 @@ MEDIA_OFF = {
     ("twilio", "courier_receiveMediaWithMsg.txt"): "Msg cat.jpg dog.jpg ",
     ("messenger", "courier_attachment.json"): "https://image-url/foo.png",
     ("whatsapp-cloud", "courier_image.json"): "[image id_image] Check out my new phone!",
-    ("telegram", "courier_documentMsg.json"): "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] TabFig2015prel.xls",
+    ("telegram", "courier_documentMsg.json"): "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] application/vnd.ms-excel "
+                                              "TabFig2015prel.xls ",
 }
 
 

@@ -216,7 +216,7 @@ def test_whatsapp_cloud_document_keeps_its_type_and_caption(media_aws, httpserve
         {"url": httpserver.url_for("/attachments/doc")})
     httpserver.expect_oneshot_request("/attachments/doc").respond_with_data(PDF, content_type="application/octet-stream")
     body, s3_object = stored(setup.incoming_webhook, load("whatsapp_cloud", "courier_document.json"))
-    assert body.startswith("[document] 80skaraokesonglistartist\n[file=") and link_of(body).endswith(".pdf")
+    assert body.startswith("[document]  80skaraokesonglistartist\n[file=") and link_of(body).endswith(".pdf")
     assert (s3_object["Body"].read(), s3_object["ContentType"]) == (PDF, "application/pdf")  # mime_type wins
 
 
@@ -290,7 +290,7 @@ def test_telegram_document_keeps_its_name_and_type(media_aws, httpserver):
     httpserver.expect_oneshot_request(f"/tg/file/bot{TOKEN}/documents/file_7.xls").respond_with_data(
         PDF, content_type="application/octet-stream")
     body, s3_object = stored(setup.incoming_webhook, load("telegram", "courier_documentMsg.json"))
-    assert body.startswith("[file] TabFig2015prel.xls\n[file=") and link_of(body).endswith(".xls")
+    assert body.startswith("[application/vnd.ms-excel] TabFig2015prel.xls\n[file=") and link_of(body).endswith(".xls")
     assert (s3_object["Body"].read(), s3_object["ContentType"]) == (PDF, "application/vnd.ms-excel")
     assert s3_object["ContentDisposition"] == "attachment; filename*=UTF-8''TabFig2015prel.xls"
 
@@ -329,4 +329,4 @@ def test_telegram_media_off_names_the_file_id_and_fetches_nothing(media_aws):
     setup = setup_of("telegram", media="off")
     assert "fetch" not in setup.incoming_webhook["attachment"]
     assert the_message(setup.incoming_webhook, load("telegram", "courier_documentMsg.json")).body == \
-        "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] TabFig2015prel.xls"
+        "[file BQADAQADCgADgtFRRPrv9GQ95f8eAg] application/vnd.ms-excel TabFig2015prel.xls "

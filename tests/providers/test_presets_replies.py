@@ -119,7 +119,9 @@ def test_twilio_messages_api_is_form_encoded_from_the_number_the_visitor_wrote_t
     assert received.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert received.headers["Authorization"] == f"Basic {BASIC_AUTH}"
     fields = urllib.parse.parse_qs(received.body.decode(), strict_parsing=True)
+    callback = fields.pop("StatusCallback")  # the webhook itself: Twilio posts the reply's statuses there
     assert fields == {"To": ["whatsapp:+14133881111"], "From": ["whatsapp:+12028831111"], "Body": [SENT_TEXT]}
+    assert len(callback) == 1 and callback[0].endswith("/webhooks/incoming/twilio-trip")
     assert chat["incoming_chat"]["attributes"] == {"to": "whatsapp:+12028831111"}
 
 

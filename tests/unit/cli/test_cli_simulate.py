@@ -38,7 +38,25 @@ def test_prints_the_mapping_document(capsys, preset_file):
     [chat] = document["chats"]
     assert set(chat) == {"chat_external_id", "nick", "phone", "email", "messages"}
     assert chat["messages"] == [{"kind": "text", "body": "Hello World", "message_id": "external_id",
-                                 "time": 1454119029}] * 2
+                                 "time": 1454119029, "author": {"name": "Kerry Fisher", "id": "5678"}}] * 2
+
+
+def test_prints_receipts_operator_messages_groups_and_edits(capsys, preset_file):
+    """What the provider says besides visitor messages shows in the document: what would be stored where."""
+    code, out, _ = simulate(capsys, "--spec", str(preset_file("whatsapp-cloud")),
+                            "--payload", str(PAYLOADS / "whatsapp_cloud" / "pywa_status_failed.json"))
+    assert code == 0
+    assert json.loads(out)["receipts"] == [{"message_ids": ["wamid.xyzxyz"], "state": "failed", "reason": (
+        "Failed to send message because this user's phone number is part of an experiment")}]
+    code, out, _ = simulate(capsys, "--spec", str(preset_file("whatsapp-cloud")),
+                            "--payload", str(PAYLOADS / "whatsapp_cloud" / "courier_group_message.json"))
+    [chat] = json.loads(out)["chats"]
+    assert (chat["chat_type"], chat["phone"], chat["messages"][0]["author"]) == (
+        "group", None, {"name": "Kerry Fisher", "id": "5678"})
+    code, out, _ = simulate(capsys, "--spec", str(preset_file("open-wa")),
+                            "--payload", str(PAYLOADS / "openwa" / "openwa_v5docs_outgoing_group_fromMe.json"))
+    [message] = json.loads(out)["chats"][0]["messages"]
+    assert (message["user_id"], message["name_support"]) == (-2, "WhatsApp (open-wa)")
 
 
 def test_form_payloads_are_sniffed_without_a_content_type(capsys, preset_file):

@@ -23,7 +23,8 @@ MAPPED = {"name", "identifier", "scope", "disabled", "log_incoming", "messages",
           "msg_attachments", "msg_btn_cond_1", "msg_btn_body_1",
           # media settings, imported into the kinds' fetch
           "msg_img_download", "msg_cond_img_body", "msg_cond_attachments_url_decode",
-          "msg_cond_attachments_url_decode_content"}
+          "msg_cond_attachments_url_decode_content",
+          "msg_delivery_read_id", "msg_delivery_read_condition"}
 
 
 def export():
@@ -59,6 +60,7 @@ def test_the_export_becomes_the_equivalent_spec():
             {"conditions": "type=buttons_response", "body": "{{msg.body}}"},
             {"conditions": "type=chat", "body": "{{msg.body}}"},
         ],
+        "receipts": [{"items": "", "conditions": "ack=3", "message_id": "id", "state": "read"}],
     }
     IncomingWebhookSpec.model_validate(spec)
 
@@ -74,10 +76,9 @@ def test_every_set_key_of_the_export_is_either_carried_or_named_in_a_warning():
     assert silently_dropped == []
     assert {"id", "dep_id", "icon", "icon_color", "log_failed_parse", "chat_id_preg_rule", "add_field_value",
             "msg_cond_3", "msg_body_4", "msg_btn_payload_1",
-            "msg_cond_img_2", "msg_img_2", "msg_delivery_read_id",
-            "msg_delivery_read_condition"} <= warned
+            "msg_cond_img_2", "msg_img_2"} <= warned
     # carried, with a note where LHC's condition semantics differ from chatbridge's
-    assert warned & MAPPED == {"main_cond", "msg_cond_attachments"}
+    assert warned & MAPPED == {"main_cond", "msg_cond_attachments", "msg_delivery_read_condition"}
 
 
 def test_the_imported_spec_maps_open_wa_messages_as_lhc_did():
@@ -145,15 +146,15 @@ def test_cli_writes_the_spec_and_lists_warnings_on_stderr(tmp_path, capsys):
     spec = json.loads(out.read_text())
     assert spec["identifier"] == "wa-imported"
     err = capsys.readouterr().err
-    assert "warning: msg_delivery_read_id: delivery statuses" in err
-    assert f"wrote {out}: spec wa-imported (16 warnings)" in err
+    assert "warning: msg_cond_img_2:" in err
+    assert f"wrote {out}: spec wa-imported (15 warnings)" in err
 
 
 def test_cli_json_mode_carries_the_warnings_list_and_errors_exit_2(tmp_path, capsys):
     assert run_cli("import-lhc", str(EXPORT), "--json") == 0
     captured = capsys.readouterr()
     document = json.loads(captured.out)
-    assert document["spec"] == convert(export()).spec and len(document["warnings"]) == 16
+    assert document["spec"] == convert(export()).spec and len(document["warnings"]) == 15
     assert captured.err == ""
     broken = tmp_path / "broken.json"
     broken.write_text('{"identifier": "abcd", "configuration": {"msg_body": "x"}}')

@@ -99,7 +99,9 @@ def test_exists_fails_on_null_as_lhcs_isset_does():
     result = imported({"msg_cond": "photo=__exists__", "msg_cond_2": "caption", "msg_body_2": "{{msg.caption}}"})
     assert result.spec["text"][-1]["conditions"] == "photo=__exists__||photo!=null"
     assert result.spec["text"][0]["conditions"] == "caption=__exists__||caption!=null"
-    assert mapped(result, {"from": "1", "text": "x", "photo": None}).chats == []
+    # no kind takes it: kept as chatbridge keeps what no kind matches (issue 14), not as the text kind
+    assert [m.body for m in mapped(result, {"from": "1", "text": "x", "photo": None}).chats[0].messages] == [
+        "[unsupported: unknown]"]
     assert mapped(result, {"from": "1", "text": "x", "photo": [1]}).chats[0].messages[0].body == "x"
 
 

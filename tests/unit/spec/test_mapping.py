@@ -59,14 +59,22 @@ def test_a_payload_without_messages_is_not_accepted_and_says_why():
     assert "holds a str" in map_payload(SPEC, {"messages": "hi"}).reason
 
 
-def test_kinds_are_tried_attachment_image_then_text_and_a_message_matching_none_is_skipped():
+def test_kinds_are_tried_attachment_image_then_text_and_a_message_matching_none_is_a_labelled_placeholder():
     payload = {"messages": [msg(type="document", url="f.pdf"), msg(type="image", url="i.png"), msg(),
                             msg(type="sticker")]}
-    result = map_payload(SPEC, payload)
+    result = map_payload(make_spec(message_type="type"), payload)
     assert [(m.kind, m.body) for m in result.chats[0].messages] == [
-        ("attachment", "f.pdf"), ("image", "i.png"), ("text", "hi")]
+        ("attachment", "f.pdf"), ("image", "i.png"), ("text", "hi"), ("text", "[unsupported: sticker]")]
+    assert result.skipped == [] and result.accepted
+    assert map_payload(SPEC, payload).chats[0].messages[-1].body == "[unsupported: unknown]"
+
+
+def test_a_spec_that_opts_out_skips_a_message_matching_no_kind_with_the_reason():
+    payload = {"messages": [msg(), msg(type="sticker")]}
+    result = map_payload(make_spec(unsupported="skip"), payload)
+    assert [m.body for m in result.chats[0].messages] == ["hi"]
     assert [(s.index, s.reason) for s in result.skipped] == [
-        (3, "matched no message kind (tried attachment, image, text[0])")]
+        (1, "matched no message kind (tried attachment, image, text[0])")]
     assert result.accepted
 
 
@@ -121,7 +129,7 @@ def test_root_locations_reach_beside_the_messages():
 
 
 def test_kind_conditions_look_at_message_attributes():
-    spec = make_spec(text=[{"conditions": "type=chat||is_echo!=true", "body": "{{msg.body}}"}])
+    spec = make_spec(text=[{"conditions": "type=chat||is_echo!=true", "body": "{{msg.body}}"}], unsupported="skip")
     result = map_payload(spec, {"messages": [msg(is_echo=True), msg()]})
     assert [s.index for s in result.skipped] == [0] and result.message_count == 1
 

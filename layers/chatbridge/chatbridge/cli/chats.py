@@ -13,7 +13,7 @@ from chatbridge.cli._operator import (
     print_table,
 )
 
-SENDERS = {0: "visitor", -1: "system"}
+SENDERS = {0: "visitor", -1: "system", -2: "business"}  # -2: sent from the business's own phone or app
 
 
 def register(subparsers: Any) -> None:
@@ -54,8 +54,26 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  from {incoming.get('name') or incoming.get('identifier') or '-'}"
           f" (external id {(chat.get('incoming_chat') or {}).get('chat_external_id', '-')})")
     for message in messages:
-        user_id = message.get("user_id", 0)
-        message["from"] = SENDERS.get(user_id, f"operator {user_id}")
-    print_table(messages, [("id", "id"), ("time", "time"), ("from", "from"), ("kind", "kind"), ("message", "msg"),
+        message["from"] = _sender(message)
+        message["message"] = _shown_text(message)
+    print_table(messages, [("id", "id"), ("time", "time"), ("from", "from"), ("kind", "kind"), ("message", "message"),
                            ("delivery", "delivery")], empty="no messages")
     return 0
+
+
+def _sender(message: dict[str, Any]) -> str:
+    """Who wrote it: a group member's name (the message's author), the business's shown name, or the role."""
+    user_id = message.get("user_id", 0)
+    role = SENDERS.get(user_id, f"operator {user_id}")
+    author = message.get("author") if isinstance(message.get("author"), dict) else {}
+    name = author.get("name") or (message.get("name_support") if user_id == -2 else None)
+    return f"{role}: {name}" if name else role
+
+
+def _shown_text(message: dict[str, Any]) -> str:
+    """The text, marked when an edit changed it, with the reactions it got."""
+    text = str(message.get("msg", ""))
+    if message.get("edited_at"):
+        text += f" (edited, {len(message.get('history') or [])} earlier)"
+    reactions = [str(r.get("reaction", "")) for r in message.get("reactions") or [] if isinstance(r, dict)]
+    return text + (f" [{' '.join(reactions)}]" if reactions else "")

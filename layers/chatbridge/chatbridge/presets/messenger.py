@@ -1,8 +1,10 @@
 """Facebook Messenger (Page webhooks): ``entry[].messaging[]``, replies through the Send API.
 
-Echoes of the page's own messages (``message.is_echo``) and delivery/read receipts share the webhook with
-visitor messages, sometimes in one batch, so they are skipped message by message rather than refusing the
-whole payload.
+Echoes of the page's own messages (``message.is_echo``) are operator messages in the chat of their
+recipient; the echo of a reply chatbridge sent has the ``message_id`` the Send API answered, so it is a
+duplicate of that reply, not a second message. Delivery receipts name their messages (``delivery.mids``), read
+receipts a time (``read.watermark``: every reply of the chat up to it is read). Edits (``message_edit``) replace
+their original, reactions (``reaction``) go on their message.
 
 Attachments carry a CDN URL (``payload.url``) that needs no auth; the fetch is limited to Facebook's
 CDN hosts, since the URL is the payload's.
@@ -10,7 +12,6 @@ CDN hosts, since the URL is the payload's.
 
 from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
-_NOT_ECHO = "message.is_echo!=true"
 FACEBOOK_CDN_HOSTS = ["*.fbcdn.net", "*.fbsbx.com", "*.facebook.com"]
 _ATTACHMENT_URL = {"url": "{{msg.message.attachments.0.payload.url}}", "hosts": FACEBOOK_CDN_HOSTS}
 
@@ -20,7 +21,8 @@ PRESET = Preset(
     supports="text, quick replies, postbacks (button titles), image, file/audio/video attachments (files "
              "stored), location; "
              "X-Hub-Signature-256 and the GET subscribe handshake; replies with the Send API (RESPONSE)",
-    ignores="echoes of the page's own messages, delivery and read receipts (skipped, 200)",
+    ignores="receipts of messages chatbridge did not send (counted, 200); an echo of a page message that "
+            "would start a chat",
     parameters=(
         Parameter(name="app_secret", required=True, description="the Meta app's App Secret (signs every webhook)",
                   pattern=r"[A-Za-z0-9]{16,128}", example="0123456789abcdef0123456789abcdef"),
@@ -44,16 +46,29 @@ PRESET = Preset(
         "chat_id": "sender.id",
         "time": "timestamp",
         "message_id": "message.mid|||postback.mid",
+        "operator": "message.is_echo=true",
+        "operator_chat_id": "recipient.id",
+        "message_type": "message.attachments.0.type",
+        "receipts": [
+            {"items": "entry.0.messaging", "conditions": "delivery=__exists__", "message_id": "delivery.mids",
+             "state": "delivered"},
+            {"items": "entry.0.messaging", "conditions": "read=__exists__", "watermark": "read.watermark",
+             "chat_id": "sender.id", "state": "read"},
+        ],
+        "edits": {"conditions": "message_edit=__exists__", "message_id": "message_edit.mid",
+                  "body": "{{msg.message_edit.text}}"},
+        "reactions": {"conditions": "reaction=__exists__", "message_id": "reaction.mid",
+                      "reaction": "reaction.emoji"},
         "text": [
-            {"conditions": f"message.text=__exists__||{_NOT_ECHO}", "body": "{{msg.message.text}}"},
+            {"conditions": "message.text=__exists__", "body": "{{msg.message.text}}"},
             {"conditions": "postback=__exists__", "body": "{{msg.postback.title}}"},
-            {"conditions": f"message.attachments.0.type=location||{_NOT_ECHO}",
+            {"conditions": "message.attachments.0.type=location",
              "body": "https://maps.google.com/?q={{msg.message.attachments.0.payload.coordinates.lat}},"
                      "{{msg.message.attachments.0.payload.coordinates.long}}"},
         ],
-        "image": {"conditions": f"message.attachments.0.type=image||{_NOT_ECHO}",
+        "image": {"conditions": "message.attachments.0.type=image",
                   "body": "{{msg.message.attachments.0.payload.url}}"},
-        "attachment": {"conditions": f"message.attachments.0.type=file,audio,video||{_NOT_ECHO}",
+        "attachment": {"conditions": "message.attachments.0.type=file,audio,video",
                        "body": "[{{msg.message.attachments.0.type}}] {{msg.message.attachments.0.payload.url}}"},
         "on_closed_chat": "pending",
     },
@@ -67,11 +82,12 @@ PRESET = Preset(
         "body": '{"recipient": {"id": "{{args.chat.incoming_chat.chat_external_id}}"}, "messaging_type": "RESPONSE", '
                 '"message": {"text": {{msg_url}}}}',
         "success_codes": [200],
+        "response_message_id": "message_id",
     },
     setup=(
         "Meta app > Messenger > Settings > Webhooks: Callback URL <<webhook_url>>, Verify token <<verify_token>>",
-        "Subscribe the page to the fields messages, messaging_postbacks (message_echoes, message_deliveries and "
-        "message_reads are skipped if you add them).",
+        "Subscribe the page to the fields messages, messaging_postbacks, message_deliveries, message_reads, "
+        "message_echoes (replies from the Page inbox), message_edits and message_reactions.",
     ),
 )
 

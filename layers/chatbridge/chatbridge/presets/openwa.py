@@ -2,9 +2,12 @@
 
 v4 posts either the bare message (a custom ``onMessage`` forwarder, Live Helper Chat's guide) or an
 envelope with the message in ``data``; v5 webhooks wrap it as ``payload.message``. ``messages`` tries
-``data``, then ``payload.message``, then the payload itself. The page's own messages (``fromMe``) are
-refused in the general conditions, whichever envelope carries them. open-wa cannot sign webhooks, so the
-URL carries a shared secret as a query parameter.
+``data``, then ``payload.message``, then the payload itself. Messages sent from the business's own phone
+(``fromMe``) are stored as operator messages in their chat (``chatId``), and its acks (``onAck``, or a bare
+``fromMe`` message read, ``ack`` 3/4, as Live Helper Chat's forwarder posts them) are receipts of replies,
+which ``sendText``'s answer (``response``: the new message's id) names. A group message keeps who wrote it
+(``author``) and is named by the group's subject when open-wa sends the chat along. open-wa cannot sign
+webhooks, so the URL carries a shared secret as a query parameter.
 
 Its webhooks carry no file URL (WhatsApp media is encrypted); open-wa's ``decryptMedia`` call answers
 with the file as a data URL, so that one request, with the same API key as replies, is the fetch.
@@ -22,7 +25,7 @@ PRESET = Preset(
     supports="v4 bare and `data` envelope, v5 `payload.message` envelope: text, buttons/list replies, image, "
              "document/audio/voice/video/sticker (files stored through decryptMedia), location, vCard; secret in the "
              "webhook URL; replies with sendText",
-    ignores="own messages (fromMe: echoes, acks of sent messages) and non-message events",
+    ignores="non-message events other than acks; acks of messages chatbridge did not send (counted, 200)",
     parameters=(
         Parameter(name="base_url", kind="url", required=True, description="your open-wa EASY API base URL",
                   pattern=r"https?://[^\s\"'<>{}]+", example="https://wa.example.com"),
@@ -35,11 +38,23 @@ PRESET = Preset(
         "name": "WhatsApp (open-wa)",
         "scope": "whatsapp",
         "verification": {"shared_secret": {"query": "secret", "value": "<<secret>>"}},
-        "conditions": "fromMe|||data.fromMe|||payload.message.fromMe!=true",
         "messages": "data|||payload.message|||$root",
         "chat_id": "from",
-        "nick": "sender.pushname|||notifyName|||sender.formattedName|||from||@||0",
+        "nick": "sender.pushname|||notifyName|||sender.formattedName",
+        "nick_fallback": "from||@||0",
         "phone": "from||@||0",
+        "group": "isGroupMsg=true",
+        "chat_name": "chat.formattedTitle|||chat.name|||chat.contact.name",
+        "author_name": "sender.pushname|||notifyName|||sender.formattedName|||author||@||0",
+        "author_id": "author|||sender.id",
+        "operator": "fromMe=true",
+        "operator_chat_id": "chatId|||to",
+        "message_type": "type",
+        "receipts": [
+            {"items": "data", "conditions": "$root.event=onAck", "message_id": "id", "status": "ack",
+             "status_map": {"1": "sent", "2": "delivered", "3": "read", "4": "read", "-1": "failed"}},
+            {"conditions": "fromMe=true||ack=3,4||event!=__exists__", "message_id": "id", "state": "read"},
+        ],
         "time": "t|||timestamp",
         "message_id": "id",
         "text": [
@@ -61,6 +76,7 @@ PRESET = Preset(
         "headers": {"Content-Type": "application/json", "api_key": "<<api_key>>"},
         "body": '{"args": {"to": {{chat_id_template}}, "content": {{msg_url}}}}',
         "success_codes": [200, 201],
+        "response_message_id": "response",
     },
     media={"image": {"body": "{{msg.caption}}", "fetch": _DECRYPT_MEDIA},
            "attachment": {"body": "[{{msg.type}}] {{msg.caption|||filename}}", "fetch": _DECRYPT_MEDIA}},

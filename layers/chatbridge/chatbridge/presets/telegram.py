@@ -1,9 +1,12 @@
 """Telegram Bot API: updates posted by ``setWebhook``, replies through ``sendMessage``.
 
 The bot token sits in the URL path (``/bot<token>/sendMessage``): it is an SSM reference there, read by the
-dispatcher at send time and shown as ``***`` in delivery records, like header secrets. Edited messages carry the
-original ``message_id``; keyed on it the ingest would drop an edit as a duplicate, so this preset keys
-messages on the whole update (``update_id`` is unique per update and Telegram retries the same body).
+dispatcher at send time and shown as ``***`` in delivery records, like header secrets. Messages are keyed on
+``message_id``, which Telegram numbers per chat (``message_id_scope`` chat); an ``edited_message`` carries its
+original's id and replaces its text. Replies keep ``sendMessage``'s ``result.message_id``. A group or
+supergroup is one chat named by its title, each member the author of their messages (an anonymous admin
+writes as ``GroupAnonymousBot``, "Group"). The Bot API sends no delivery or read receipts, so replies stay
+``sent``.
 
 Media: ``getFile?file_id=...`` answers ``{"result": {"file_path": ...}}``, and the file is at
 ``/file/bot<token>/<file_path>``. Both URLs carry the token in the path, as the same SSM reference, so it is
@@ -12,7 +15,7 @@ read at fetch time and shown as ``***`` wherever a URL or an error is stored.
 
 from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
-_FILES = "document|||voice|||audio|||video|||video_note|||sticker"
+_FILES = "document|||voice|||audio|||video|||video_note"  # stickers stay text, as Viber's: "[sticker <emoji>]"
 
 
 def _fetch(file_id: str, **extra: str) -> dict[str, object]:
@@ -23,9 +26,11 @@ def _fetch(file_id: str, **extra: str) -> dict[str, object]:
 PRESET = Preset(
     name="telegram",
     provider="Telegram (Bot API)",
-    supports="message and edited_message: text, photo (largest size), document/voice/audio/video/sticker, "
-             "location, contact; replies with sendMessage",
-    ignores="callback queries, channel posts, member updates and other update types (200 ignored)",
+    supports="message and edited_message (an edit replaces its original): text, photo (largest size), "
+             "document/voice/audio/video (type and file name), sticker, location, contact; groups and supergroups "
+             "(named by their title, each member an author); replies with sendMessage",
+    ignores="callback queries, channel posts, member updates and other update types (200 ignored); the Bot API "
+            "has no delivery or read receipts",
     parameters=(
         Parameter(name="token", kind="ssm", description="SSM parameter holding the bot token from @BotFather"),
         Parameter(name="secret", required=True,
@@ -45,23 +50,33 @@ PRESET = Preset(
         "nick": "from.first_name|||from.last_name",
         "nick_combine": "join",
         "time": "edit_date|||date",
+        "message_id": "message_id",
+        "message_id_scope": "chat",
+        "group": "chat.type=group,supergroup",
+        "chat_name": "chat.title",
+        "author_name": "from.first_name|||from.username",
+        "author_id": "from.id",
+        "edits": {"conditions": "edit_date=__exists__", "body": "{{msg.text|||caption}}"},
         "text": [
-            {"conditions": "edit_date=__exists__||text=__exists__", "body": "(edited) {{msg.text}}"},
             {"conditions": "text=__exists__", "body": "{{msg.text}}"},
             {"conditions": "location=__exists__",
              "body": "https://maps.google.com/?q={{msg.location.latitude}},{{msg.location.longitude}}"},
+            {"conditions": "sticker=__exists__", "body": "[sticker {{msg.sticker.emoji|||sticker.file_id}}]"},
             {"conditions": "contact=__exists__",
              "body": "{{msg.contact.first_name}} {{msg.contact.phone_number}}"},
         ],
         "image": {"conditions": "photo=__exists__", "body": "[image {{msg.photo.-1.file_id}}] {{msg.caption}}"},
-        "attachment": {"conditions": "document|||voice|||audio|||video|||video_note|||sticker=__exists__",
+        "attachment": {"conditions": "document|||voice|||audio|||video|||video_note=__exists__",
                        "body": "[file {{msg.document.file_id|||voice.file_id|||audio.file_id|||video.file_id|||"
-                               "video_note.file_id|||sticker.file_id}}] {{msg.document.file_name|||caption|||"
-                               "sticker.emoji}}"},
+                               "video_note.file_id}}] {{msg.document.mime_type|||voice.mime_type|||"
+                               "audio.mime_type|||video.mime_type|||video_note.mime_type}} "
+                               "{{msg.document.file_name|||audio.file_name|||video.file_name}} {{msg.caption}}"},
         "on_closed_chat": "pending",
     },
     media={"image": {"body": "{{msg.caption}}", "fetch": _fetch("photo.-1.file_id")},
-           "attachment": {"body": "[file] {{msg.document.file_name|||caption|||sticker.emoji}}",
+           "attachment": {"body": "[{{msg.document.mime_type|||voice.mime_type|||audio.mime_type|||video.mime_type|||"
+                                  "video_note.mime_type}}] {{msg.document.file_name|||audio.file_name|||"
+                                  "video.file_name}} {{msg.caption}}",
                           "fetch": _fetch(_FILES.replace("|||", ".file_id|||") + ".file_id",
                                           content_type="{{msg." + _FILES.replace("|||", ".mime_type|||") +
                                                        ".mime_type}}",
@@ -73,6 +88,7 @@ PRESET = Preset(
         "headers": {"Content-Type": "application/json"},
         "body": '{"chat_id": {{args.chat.incoming_chat.chat_external_id}}, "text": {{msg_url}}}',
         "success_codes": [200],
+        "response_message_id": "result.message_id",
     },
     setup=(
         "Register the webhook with the secret (allowed_updates keeps other update types away):",

@@ -8,6 +8,10 @@ sorted form fields, so the spec stores that URL. Replies go out ``From`` the num
 Media: ``MediaUrl0`` is fetched with the Messages API's basic auth (accounts may require it for media).
 Only the API host (``base_url``'s) may receive that header: Twilio answers with a redirect to its media
 CDN, which the fetch follows without headers. Files after the first stay as their URLs in the body.
+
+Replies ask Twilio for status callbacks (``StatusCallback``: this webhook, signed the same way), which are
+receipts of the reply whose ``sid`` the Messages API answered: ``undelivered`` and ``failed`` keep Twilio's
+error code as the reason.
 """
 
 from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
@@ -22,7 +26,7 @@ PRESET = Preset(
     supports="text, MMS/WhatsApp media (image or attachment; the first file stored, the next two as URLs), "
              "WhatsApp location and "
              "quick-reply buttons; X-Twilio-Signature; replies through the Messages API",
-    ignores="status callbacks (MessageStatus: sent, delivered, read, failed...)",
+    ignores="status callbacks of messages chatbridge did not send (counted, 200); queued/accepted/sending",
     parameters=(
         Parameter(name="account_sid", required=True, description="your Account SID (Console > Account info)",
                   pattern=r"AC[0-9a-fA-F]{32}", example="AC0123456789abcdef0123456789abcdef"),
@@ -44,6 +48,10 @@ PRESET = Preset(
         "nick": "ProfileName",
         "message_id": "MessageSid",
         "chat_attributes": {"to": "To"},
+        "receipts": {"conditions": "MessageStatus=__exists__", "message_id": "MessageSid", "status": "MessageStatus",
+                     "status_map": {"sent": "sent", "delivered": "delivered", "read": "read",
+                                    "undelivered": "failed", "failed": "failed"},
+                     "reason": "ErrorMessage|||ErrorCode"},
         "text": [
             {"conditions": "Latitude=__exists__",
              "body": "{{msg.Address}} https://maps.google.com/?q={{msg.Latitude}},{{msg.Longitude}}"},
@@ -63,13 +71,16 @@ PRESET = Preset(
         "method": "POST",
         "url": "<<base_url>>/2010-04-01/Accounts/<<account_sid>>/Messages.json",
         "headers": {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic <<basic_auth>>"},
-        "body": "To={{args.chat.incoming_chat.chat_external_id}}&From={{args.chat.incoming_chat.attributes.to}}&Body={{msg_url}}",
+        "body": "To={{args.chat.incoming_chat.chat_external_id}}&From={{args.chat.incoming_chat.attributes.to}}"
+                "&Body={{msg_url}}&StatusCallback=<<webhook_url>>",
         "success_codes": [200, 201],
+        "response_message_id": "sid",
     },
     setup=(
         "Console > Phone Numbers > your number > Messaging (or the WhatsApp sender): "
         "'A message comes in' -> Webhook, HTTP POST, <<webhook_url>>",
-        "Use exactly this URL: the signature covers it. Leave the status callback empty (statuses are ignored anyway).",
+        "Use exactly this URL: the signature covers it. Replies name it as their status callback, so their "
+        "delivered/read/failed statuses come back here.",
     ),
 )
 

@@ -5,7 +5,8 @@ so the token is both the verification secret stored in the spec and, as an SSM r
 ``X-Viber-Auth-Token`` header.
 
 Pictures, videos and files come with a download URL (``message.media``) that needs no auth, so the fetch
-is a plain GET; stickers carry only a sticker id and stay text.
+is a plain GET; stickers carry only a sticker id and stay text. ``delivered``, ``seen`` and ``failed`` callbacks
+are receipts of the reply whose ``message_token`` ``send_message`` answered.
 """
 
 from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
@@ -15,8 +16,8 @@ PRESET = Preset(
     provider="Viber (REST bot API)",
     supports="message events: text, picture, video/file (files stored), sticker, location, contact, url; "
              "X-Viber-Content-Signature; replies with send_message",
-    ignores="delivered/seen/failed receipts, subscribed, unsubscribed, conversation_started and the "
-            "set_webhook check (200 ignored)",
+    ignores="subscribed, unsubscribed, conversation_started and the set_webhook check (200 ignored); receipts "
+            "of messages chatbridge did not send (counted, 200)",
     parameters=(
         Parameter(name="auth_token", required=True, description="the bot's authentication token (checks signatures)",
                   pattern=r"[A-Za-z0-9-]{20,100}", example="445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"),
@@ -37,6 +38,9 @@ PRESET = Preset(
         "nick": "sender.name",
         "time": "timestamp",
         "message_id": "message_token",
+        "message_type": "message.type",
+        "receipts": {"conditions": "event=delivered,seen,failed", "message_id": "message_token", "status": "event",
+                     "status_map": {"delivered": "delivered", "seen": "read", "failed": "failed"}, "reason": "desc"},
         "text": [
             {"conditions": "message.type=text,url", "body": "{{msg.message.text|||message.media}}"},
             {"conditions": "message.type=location",
@@ -61,6 +65,7 @@ PRESET = Preset(
         "body": '{"receiver": {{args.chat.incoming_chat.chat_external_id}}, "min_api_version": 1, '
                 '"sender": {"name": "<<sender_name>>"}, "type": "text", "text": {{msg_url}}}',
         "success_codes": [200],
+        "response_message_id": "message_token",
     },
     setup=(
         "Point the bot at chatbridge (Viber answers with status 0 once its check callback got a 200):",

@@ -1,8 +1,12 @@
 """WhatsApp Cloud API (Meta): ``entry[].changes[].value.messages[]``, replies through ``/<phone id>/messages``.
 
-Status updates (sent, delivered, read, failed) arrive in the same webhook under ``value.statuses`` with no
-``messages``: the spec answers them ``ignored``. The sender's name sits beside the messages
-(``value.contacts``), hence the ``$root`` nick.
+Status updates (sent, delivered, read, failed) arrive in the same webhook under ``value.statuses``: they are
+receipts of replies, which the send call's answer names (``messages.0.id``); a failed one keeps Meta's reason.
+Messages the business sent from the WhatsApp Business app (``smb_message_echoes``: ``value.message_echoes``)
+are operator messages in the chat of their ``to``. A group message (``group_id``) makes the group's own
+chat, each member its author, and the reply goes to the group (``recipient_type`` from the chat's
+``chat_type``). Edits (``type`` edit) replace their original, reactions go on their message. The sender's name
+sits beside the messages (``value.contacts``), hence the ``$root`` nick.
 
 Media: the webhook names a media id. ``GET <base_url>/<api_version>/<media id>`` with the access token answers
 ``{"url": ...}`` (a short-lived URL on ``lookaside.fbsbx.com``), which is fetched with the token again. The
@@ -33,7 +37,8 @@ PRESET = Preset(
     provider="WhatsApp Cloud API (Meta)",
     supports="text, image, document/audio/video/sticker/voice, location, contacts, button and interactive "
              "replies; X-Hub-Signature-256 and the GET subscribe handshake; replies as text messages",
-    ignores="statuses (sent, delivered, read, failed) and reactions",
+    ignores="statuses of messages chatbridge did not send (counted, 200); group names (Meta sends none with a "
+            "message)",
     parameters=(
         Parameter(name="phone_number_id", required=True, description="the sender's Phone number ID (WhatsApp > API Setup)",
                   pattern=r"[0-9]{5,30}", example="106540352242922"),
@@ -56,10 +61,25 @@ PRESET = Preset(
                                   "encoding": "hex", "prefix": "sha256="},
                          "handshake": {"verify_token": "<<verify_token>>"}},
         "conditions": "object=whatsapp_business_account",
-        "messages": "entry.0.changes.0.value.messages",
-        "chat_id": "from",
+        "messages": "entry.0.changes.0.value.messages|||entry.0.changes.0.value.message_echoes",
+        "chat_id": "group_id|||from",
         "nick": "$root.entry.0.changes.0.value.contacts.0.profile.name",
+        "nick_fallback": "from",
         "phone": "from",
+        "group": "group_id=__exists__",
+        "author_name": "$root.entry.0.changes.0.value.contacts.0.profile.name|||from",
+        "author_id": "from",
+        "operator": "$root.entry.0.changes.0.field=smb_message_echoes",
+        "operator_chat_id": "to",
+        "message_type": "unsupported.type|||type",
+        "receipts": {"items": "entry.0.changes.0.value.statuses", "message_id": "id", "status": "status",
+                     "status_map": {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"},
+                     "reason": "errors.0.error_data.details|||errors.0.title|||errors.0.message"},
+        "edits": {"conditions": "type=edit", "message_id": "edit.original_message_id",
+                  "body": "{{msg.edit.message.text.body|||edit.message.image.caption|||edit.message.video.caption|||"
+                          "edit.message.document.caption}}"},
+        "reactions": {"conditions": "type=reaction", "message_id": "reaction.message_id",
+                      "reaction": "reaction.emoji"},
         "time": "timestamp",
         "message_id": "id",
         "text": [
@@ -75,12 +95,12 @@ PRESET = Preset(
         "image": {"conditions": "type=image", "body": "[image {{msg.image.id}}] {{msg.image.caption}}"},
         "attachment": {"conditions": "type=document,audio,video,sticker,voice",
                        "body": "[{{msg.type}} {{msg." + _MEDIA.replace("|||", ".id|||") + ".id}}] "
-                               "{{msg.document.caption|||video.caption|||document.filename}}"},
+                               "{{msg.document.filename}} {{msg.document.caption|||video.caption}}"},
         "on_closed_chat": "active",
     },
     media={"image": {"body": "{{msg.image.caption}}",
                      "fetch": _fetch("image.id", content_type="{{msg.image.mime_type}}")},
-           "attachment": {"body": "[{{msg.type}}] {{msg.document.caption|||video.caption|||document.filename}}",
+           "attachment": {"body": "[{{msg.type}}] {{msg.document.filename}} {{msg.document.caption|||video.caption}}",
                           "fetch": _fetch(_MEDIA.replace("|||", ".id|||") + ".id", content_type=_field("mime_type"),
                                           filename="{{msg.document.filename}}")}},
     rest_api={
@@ -88,14 +108,16 @@ PRESET = Preset(
         "method": "POST",
         "url": "<<base_url>>/<<api_version>>/<<phone_number_id>>/messages",
         "headers": {"Content-Type": "application/json", "Authorization": "Bearer <<token>>"},
-        "body": '{"messaging_product": "whatsapp", "recipient_type": "individual", '
+        "body": '{"messaging_product": "whatsapp", "recipient_type": "{{args.chat.incoming_chat.chat_type}}", '
                 '"to": "{{args.chat.incoming_chat.chat_external_id}}", "type": "text", '
                 '"text": {"preview_url": true, "body": {{msg_url}}}}',
         "success_codes": [200],
+        "response_message_id": "messages.0.id",
     },
     setup=(
         "Meta app > WhatsApp > Configuration > Webhook: Callback URL <<webhook_url>>, Verify token <<verify_token>>",
-        "Subscribe the webhook field 'messages' (statuses come with it and are ignored).",
+        "Subscribe the webhook field 'messages' (statuses come with it: replies show delivered and read); "
+        "'smb_message_echoes' too if the number is also used in the WhatsApp Business app.",
     ),
 )
 

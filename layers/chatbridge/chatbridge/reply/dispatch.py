@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from chatbridge.errors import OutboundUrlRefused
+from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
 from chatbridge.outbound.url_guard import check_url, pinned_connection, split_url
 from chatbridge.reply.rest_api import RenderedRequest
 
 EXCERPT_CHARS = 2000
+RESPONSE_BYTES = 65_536  # of a send call's answer, read for its message id (response_message_id)
 USER_AGENT = "chatbridge/1"
 MAX_BACKOFF_SECONDS = 900
 BASE_BACKOFF_SECONDS = 5
@@ -87,6 +88,7 @@ class HttpResult(BaseModel):
     error: str | None = None
     refused: bool = False
     duration_ms: int = 0
+    response: str = Field("", exclude=True, repr=False)  # the answer's text (up to RESPONSE_BYTES): never stored
 
 
 class Verdict(BaseModel):
@@ -174,14 +176,36 @@ def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
                 headers["User-Agent"] = USER_AGENT
             connection.request(request.method, target, body=data, headers=headers)
             response = connection.getresponse()
+            raw = response.read(RESPONSE_BYTES)
             return HttpResult(status=response.status, retry_after=response.getheader("Retry-After"),
-                              excerpt=_excerpt(response.read(EXCERPT_CHARS * 4)), duration_ms=elapsed())
+                              excerpt=_excerpt(raw), response=raw.decode("utf-8", errors="replace"),
+                              duration_ms=elapsed())
         finally:
             connection.close()
     except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as error:
         return HttpResult(error=f"network error: {error}", duration_ms=elapsed())
     except ValueError as error:  # e.g. a rendered URL or header http.client cannot send: retrying cannot help
         return HttpResult(refused=True, error=f"the request cannot be sent: {error}", duration_ms=elapsed())
+
+
+def sent_message_id(location: str, result: HttpResult) -> str | None:
+    """The provider's id of the message a send call created, at ``location`` in its JSON answer; None when the
+    answer is no JSON or has nothing there (the reply is sent all the same: only receipts cannot find it)."""
+    from chatbridge.ingest.payload import decode_body
+    from chatbridge.lang.core import is_empty, value_text
+    from chatbridge.lang.locations import compile_location
+
+    compiled = compile_location(location)
+    if compiled is None or not result.response.strip():
+        return None
+    try:
+        answer = decode_body(result.response, content_type="application/json")
+    except ChatbridgeError:
+        return None
+    value = compiled.first(answer, answer)
+    if is_empty(value) or isinstance(value, (dict, list)):
+        return None
+    return value_text(value) or None
 
 
 def redacted_request(request: RenderedRequest, secret_headers: set[str]) -> dict[str, Any]:

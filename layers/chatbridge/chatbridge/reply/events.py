@@ -1,7 +1,8 @@
 """What a DynamoDB stream record of the chat table means for outgoing webhooks (pure, no AWS call).
 
 ``chat.web_add_msg_admin`` (operator message inserted), ``chat.addmsguser`` (visitor message inserted),
-``chat.close`` (a chat's status became ``closed``), ``chat.started`` (chat inserted); and the ``args`` a
+``chat.close`` (a chat's status became ``closed``), ``chat.started`` (chat inserted), ``chat.message_edited``
+(a message's text replaced by the provider's edit: its ``edited_at`` moved); and the ``args`` a
 rule and a REST API template see, shaped as Live Helper Chat exposes them, plus ``args.file`` for a message
 that carries an operator's file (``url``, ``name``, ``type``, ``kind``, ``size``, ``caption``: the text
 without the file's markup), so one outgoing webhook can send text and another files, as LHC's do.
@@ -61,6 +62,12 @@ def event_of(record: dict[str, Any]) -> ChatEvent | None:
         else:
             return None  # system messages (user_id -1) fire nothing, as in LHC
         return ChatEvent(name=name, chat_id=chat_id, message=new)
+    if item_type == "message" and kind == "MODIFY" and new.get("edited_at") is not None and \
+            (new.get("edited_at"), new.get("msg")) != ((old or {}).get("edited_at"), (old or {}).get("msg")):
+        chat_id = new.get("chat_id")
+        if not isinstance(chat_id, int) or "id" not in new:
+            raise ValueError(f"message record without integer chat_id/id: {sorted(new)}")
+        return ChatEvent(name="chat.message_edited", chat_id=chat_id, message=new)
     if item_type == "chat":
         chat_id = new.get("id")
         if not isinstance(chat_id, int):
@@ -90,6 +97,9 @@ def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str
         variables.setdefault("iwh_id", chat["iwh_id"])
     chat["chat_variables"] = variables
     chat["chat_variables_array"] = variables
+    incoming_chat = chat.get("incoming_chat")
+    if isinstance(incoming_chat, dict) and "chat_type" not in incoming_chat:
+        chat["incoming_chat"] = {**incoming_chat, "chat_type": "individual"}  # chats stored before groups
     args: dict[str, Any] = {"chat": chat}
     if message is not None:
         args["msg"] = {key: value for key, value in plain(message).items() if key not in _KEY_ATTRIBUTES}

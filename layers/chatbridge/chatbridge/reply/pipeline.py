@@ -6,7 +6,8 @@ pipeline safe to retry, reads in one place:
 * evaluator: delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
   enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
 * dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
-  message's ``delivery`` state. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
+  message's ``delivery`` state, then (sent, with a ``response_message_id``) the reply's id at the provider,
+  which the provider's receipts move on to ``delivered`` and ``read``. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
   retries exhausted) are recorded ``failed`` and moved to the dead-letter queue.
 * operator Retry (``retry_jobs``): the failed jobs of one message, rebuilt as the evaluator built them; the
   admin route flips each delivery ``failed`` -> ``queued`` (conditional: once), the message to ``queued``, and
@@ -16,11 +17,19 @@ pipeline safe to retry, reads in one place:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatbridge.errors import ChatbridgeError, StoredDefinitionInvalid
-from chatbridge.reply.dispatch import DispatchJob, HttpResult, Verdict, judge, redacted_request, send
+from chatbridge.reply.dispatch import (
+    DispatchJob,
+    HttpResult,
+    Verdict,
+    judge,
+    redacted_request,
+    send,
+    sent_message_id,
+)
 from chatbridge.reply.events import build_args, event_of
 from chatbridge.reply.rest_api import RestApi, context_for
 from chatbridge.reply.webhooks import OutgoingWebhook
@@ -49,6 +58,8 @@ class ReplyStorage:
     record_attempt: Callable[..., None]
     dead_letter: Callable[[DispatchJob], None]
     add_system_message: Callable[[int, str], None]
+    # a sent reply's id at the provider (the REST API's response_message_id): kept so receipts find the reply
+    link_provider_message_id: Callable[[DispatchJob, str], None] = field(default=lambda job, provider_id: None)
 
 
 def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
@@ -110,6 +121,13 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
         storage.dead_letter(job)
     if job.message_id is not None and verdict.outcome != "retry":
         storage.set_message_delivery(job.chat_id, job.message_id, status)
+    if verdict.outcome == "sent" and job.message_id is not None and rest_api is not None and \
+            rest_api.response_message_id:
+        # after ``sent`` is on the message: a receipt can find the reply only from here on, so it never lands
+        # before the dispatcher's own ``sent`` (which would move it backwards)
+        provider_id = sent_message_id(rest_api.response_message_id, result)
+        if provider_id is not None:
+            storage.link_provider_message_id(job, provider_id)
     if verdict.outcome == "sent" and rest_api is not None and rest_api.save_response_as_message and result.excerpt:
         storage.add_system_message(job.chat_id, result.excerpt)
     return verdict

@@ -29,6 +29,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
 from chatbridge.lang.core import MISSING, resolve, value_text
+from chatbridge.lang.fields import LocationText
 from chatbridge.lang.templates import json_string_state_after, json_template_problem
 from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_PREFIX, header_problem, upper_method
 from chatbridge.outbound.url_guard import split_url
@@ -204,6 +205,9 @@ class RestApi(BaseModel):
                                                          "dispatcher's Timeout")
     success_codes: list[int] = Field(default_factory=list, description="empty: any 2xx")
     save_response_as_message: bool = False
+    response_message_id: LocationText = Field(
+        "", description="location of the sent message's id in the JSON answer (messages.0.id, sid): kept on the "
+                        "reply as provider_message_id, so the provider's receipts and echoes find it")
 
     @field_validator("url")
     @classmethod

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatbridge.lang.rules import compile_rule_conditions
 
-EventName = Literal["chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started"]
-EVENTS: tuple[str, ...] = ("chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started")
+EventName = Literal["chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started", "chat.message_edited"]
+EVENTS: tuple[str, ...] = ("chat.web_add_msg_admin", "chat.addmsguser", "chat.close", "chat.started",
+                           "chat.message_edited")
 
 
 class OutgoingWebhook(BaseModel):

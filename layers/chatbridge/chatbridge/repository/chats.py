@@ -48,8 +48,10 @@ class NewMessage:
     kind: str
     msg: str
     time: int
-    user_id: int = 0
+    user_id: int = 0  # 0 visitor; -2 the business itself (from its phone or app: an operator message, LHC's -2)
     index: int | None = None  # position in the webhook payload, to name it if it cannot be stored
+    author: dict[str, str] | None = None  # {"name", "id"}: who wrote it (a group member)
+    name_support: str | None = None  # an operator message's shown name
 
     def __post_init__(self) -> None:
         """Bounded whoever builds it (``chatbridge.spec.limits``): an over-long id becomes ``sha256:<hex>``, the
@@ -72,6 +74,8 @@ class ChatDraft:
     incoming: dict[str, Any]  # {id, identifier, name, scope}
     raw: Any
     attributes: dict[str, str] = field(default_factory=dict)  # the spec's chat_attributes, for replies
+    chat_type: str = "individual"  # "group": a group chat (replies go to the group)
+    nick_fallback: bool = False  # the nick is a stand-in (Visitor, a phone): a later real name replaces it
 
     def __post_init__(self) -> None:
         """Contact fields and attributes cut to ``chatbridge.spec.limits``: a 900 KB nick must not make the chat
@@ -97,6 +101,10 @@ class _ChatState:
     last_message_id: int
     status: str
     user_id: int
+    nick_fallback: bool = False
+
+
+OPERATOR_FIRST = "sent by the business itself, so it does not start a chat (as in Live Helper Chat)"
 
 
 def _part(text: str) -> str:
@@ -118,6 +126,13 @@ def lookup_key(spec_id: int, chat_external_id: str) -> dict[str, str]:
 
 def dedup_key(spec_id: int, dedup_id: str) -> dict[str, str]:
     return {"pk": f"DEDUP#{spec_id}#{_part(dedup_id)}", "sk": "DEDUP"}
+
+
+def provider_dedup_id(message_id: str, chat_external_id: str | None = None) -> str:
+    """The dedup id of a provider message id: as is, or inside its chat when the provider's ids are unique only
+    there (``message_id_scope`` 'chat', Telegram). Visitor messages, replies (``provider_message_id``), edits,
+    reactions and receipts all find a message through it."""
+    return message_id if chat_external_id is None else f"chat:{chat_external_id}:{message_id}"
 
 
 # -- reads ------------------------------------------------------------------------------------------
@@ -229,6 +244,9 @@ def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id
         if state is None:
             pointer, state = _read_state(draft)
         create = state is None or (state.status == "closed" and on_closed_chat == "new_chat" and not renewed)
+        while create and pending and pending[0].user_id < 0:
+            stored.refused.append((pending[0], OPERATOR_FIRST))
+            pending = pending[1:]
         if not pending and create and stored.refused:
             return stored  # every message was refused: no chat without messages
         if not pending and not create:
@@ -239,7 +257,7 @@ def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id
             spare_chat_id = spare_chat_id or next_chat_id()
             items, after = _create_items(draft, chunk, spare_chat_id, pointer)
         else:
-            items, after = _append_items(draft.spec_id, state, chunk, on_closed_chat, reset_operator)  # type: ignore[arg-type]
+            items, after = _append_items(draft, state, chunk, on_closed_chat, reset_operator)  # type: ignore[arg-type]
         try:
             tables.client().transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -317,8 +335,10 @@ def _read_state(draft: ChatDraft) -> tuple[int | None, _ChatState | None]:
     item = tables.chat_table().get_item(Key=chat_key(pointer), ConsistentRead=True).get("Item")
     if item is None:  # a lookup whose chat is gone: start a new chat and move the pointer
         return pointer, None
+    fallback = bool(item["nick_fallback"]) if "nick_fallback" in item else item.get("nick") == "Visitor"
     return pointer, _ChatState(chat_id=pointer, last_message_id=int(item.get("last_message_id", 0)),
-                               status=str(item.get("status", "pending")), user_id=int(item.get("user_id", 0)))
+                               status=str(item.get("status", "pending")), user_id=int(item.get("user_id", 0)),
+                               nick_fallback=fallback)
 
 
 def _message_items(chat_id: int, spec_id: int, chunk: list[NewMessage], first_id: int) -> list[dict[str, Any]]:
@@ -329,7 +349,9 @@ def _message_items(chat_id: int, spec_id: int, chunk: list[NewMessage], first_id
         items.append({"Put": {"TableName": table, "Item": {
             **message_key(chat_id, message_id), "type": "message", "chat_id": chat_id, "id": message_id,
             "user_id": message.user_id, "kind": message.kind, "msg": message.msg, "time": message.time,
-            "message_id": message.message_id, "delivery": None}}})
+            "message_id": message.message_id, "delivery": None,
+            **({"author": message.author} if message.author else {}),
+            **({"name_support": message.name_support} if message.name_support else {})}}})
         items.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
             **dedup_key(spec_id, message.dedup_id), "type": "message_dedup", "chat_id": chat_id, "id": message_id}}})
     return items
@@ -357,17 +379,20 @@ def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
             "phone": draft.phone, "email": draft.email, "user_id": 0, "iwh_id": draft.spec_id,
             "chat_variables": {"iwh_id": draft.spec_id},
             "incoming_chat": {"chat_external_id": draft.chat_external_id, "incoming": draft.incoming,
-                              "attributes": draft.attributes},
+                              "attributes": draft.attributes, "chat_type": draft.chat_type},
+            "nick_fallback": draft.nick_fallback,
             "created_at": now, "updated_at": now, "raw": tables.storable(draft.raw), "last_message_id": len(chunk),
             "visitor_messages": _visitor_messages(chunk)}
     items = [{"Put": lookup},
              {"Put": {"TableName": table, "Item": chat, "ConditionExpression": "attribute_not_exists(pk)"}},
              *_message_items(chat_id, draft.spec_id, chunk, 1)]
-    return items, _ChatState(chat_id=chat_id, last_message_id=len(chunk), status="pending", user_id=0)
+    return items, _ChatState(chat_id=chat_id, last_message_id=len(chunk), status="pending", user_id=0,
+                             nick_fallback=draft.nick_fallback)
 
 
-def _append_items(spec_id: int, state: _ChatState, chunk: list[NewMessage], on_closed_chat: str,
+def _append_items(draft: ChatDraft, state: _ChatState, chunk: list[NewMessage], on_closed_chat: str,
                   reset_operator: bool) -> tuple[list[dict[str, Any]], _ChatState]:
+    spec_id = draft.spec_id
     status, user_id = state.status, state.user_id
     if status == "closed":  # reopen (on_closed_chat pending/active) as Live Helper Chat does
         user_id = 0 if reset_operator else user_id
@@ -383,5 +408,132 @@ def _append_items(spec_id: int, state: _ChatState, chunk: list[NewMessage], on_c
               "ExpressionAttributeValues": {":last": last, ":now": int(time.time()), ":status": status,
                                             ":user": user_id, ":seen": state.status, ":old": state.last_message_id,
                                             ":visitors": _visitor_messages(chunk)}}
+    nick_fallback = state.nick_fallback
+    if state.nick_fallback and not draft.nick_fallback:  # the first real name replaces a stand-in (LHC)
+        update["UpdateExpression"] = update["UpdateExpression"].replace(
+            " ADD ", ", nick = :nick, nick_fallback = :real ADD ")  # SET clauses come before the ADD
+        update["ExpressionAttributeValues"].update({":nick": draft.nick, ":real": False})
+        nick_fallback = False
     items = [{"Update": update}, *_message_items(state.chat_id, spec_id, chunk, state.last_message_id + 1)]
-    return items, _ChatState(chat_id=state.chat_id, last_message_id=last, status=status, user_id=user_id)
+    return items, _ChatState(chat_id=state.chat_id, last_message_id=last, status=status, user_id=user_id,
+                             nick_fallback=nick_fallback)
+
+
+# -- what providers say about stored messages: receipts, provider ids, edits, reactions ----------------------
+
+DELIVERY_ORDER = ("queued", "sent", "delivered", "read")
+# a state never moves backwards: what each target may not overwrite (``failed`` is final for receipts; the
+# dispatcher's own ``sent`` after an operator's Retry goes through ``reply_storage``, not here)
+_NOT_OVER = {"sent": ("sent", "delivered", "read", "failed"), "delivered": ("delivered", "read", "failed"),
+             "read": ("read", "failed"), "failed": ("read", "failed")}
+
+
+def find_message(spec_id: int, dedup_id: str) -> tuple[int, int] | None:
+    """(chat id, message id) of the message stored under a provider id (the dedup item points at it)."""
+    item = tables.chat_table().get_item(Key=dedup_key(spec_id, limits.bounded_id(dedup_id)),
+                                        ConsistentRead=True).get("Item")
+    if not item or "chat_id" not in item or "id" not in item:
+        return None
+    return int(item["chat_id"]), int(item["id"])
+
+
+def link_provider_message_id(spec_id: int, dedup_id: str, chat_id: int, message_id: int,
+                             provider_message_id: str) -> None:
+    """A reply's id at the provider (from the send call's answer): kept on the message, and its dedup item
+    written, so receipts, and the provider's echo of the very reply (Messenger, WhatsApp), find the message
+    instead of storing it twice."""
+    provider_message_id = limits.bounded_id(provider_message_id)
+    tables.chat_table().update_item(
+        Key=message_key(chat_id, message_id), UpdateExpression="SET provider_message_id = :pmid",
+        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":pmid": provider_message_id})
+    try:  # a dedup item is never repointed: an id the provider already used for another message keeps its message
+        tables.chat_table().put_item(Item={**dedup_key(spec_id, limits.bounded_id(dedup_id)), "type": "message_dedup",
+                                           "chat_id": chat_id, "id": message_id},
+                                     ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def advance_delivery(chat_id: int, message_id: int, state: str) -> Literal["applied", "stale", "not_a_reply"]:
+    """Move a reply's ``delivery`` forward to ``state`` (sent < delivered < read; failed unless read): ``stale``
+    when that would move it backwards (a late ``delivered`` after ``read``), ``not_a_reply`` for a visitor's or
+    the business's own message (a provider reusing an id across directions, as Twilio's test callbacks do)."""
+    blocked = _NOT_OVER[state]
+    names = [f":b{i}" for i in range(len(blocked))]
+    try:
+        tables.chat_table().update_item(
+            Key=message_key(chat_id, message_id), UpdateExpression="SET delivery = :state, updated_at = :now",
+            ConditionExpression=f"attribute_exists(pk) AND user_id > :visitor AND NOT (delivery IN ({', '.join(names)}))",
+            ExpressionAttributeValues={":state": state, ":now": int(time.time()), ":visitor": 0,
+                                       **dict(zip(names, blocked, strict=True))})
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        current = get_message(chat_id, message_id)
+        return "stale" if current is not None and int(current.get("user_id", 0)) > 0 else "not_a_reply"
+    return "applied"
+
+
+def replies_up_to(chat_id: int, moment: int) -> list[int]:
+    """Ids of the chat's operator replies written at or before ``moment`` (a read watermark covers them)."""
+    return [int(message["id"]) for message in list_messages(chat_id)
+            if int(message.get("user_id", 0)) > 0 and int(message.get("time", 0)) <= moment
+            and message.get("delivery") in ("sent", "delivered")]
+
+
+def edit_message(chat_id: int, message_id: int, text: str, edited_at: int) -> bool:
+    """Replace a message's text, keeping the previous one in ``history`` ({"msg", "time"}: the text and when it
+    was written). False when the text is already this one (a retried edit) or there is no such message."""
+    text = limits.cut(text, limits.MAX_MESSAGE_CHARS) or ""
+    for _ in range(MAX_CONFLICTS):
+        current = get_message(chat_id, message_id)
+        if current is None or current.get("msg") == text:
+            return False
+        previous = {"msg": current.get("msg", ""), "time": int(current.get("edited_at") or current.get("time") or 0)}
+        try:
+            tables.chat_table().update_item(
+                Key=message_key(chat_id, message_id),
+                UpdateExpression="SET msg = :text, edited_at = :at, updated_at = :now, "
+                                 "history = list_append(if_not_exists(history, :empty), :previous)",
+                ConditionExpression="attribute_exists(pk) AND msg = :old",
+                ExpressionAttributeValues={":text": text, ":at": edited_at, ":now": int(time.time()), ":empty": [],
+                                           ":previous": [previous], ":old": current.get("msg", "")})
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue  # another edit landed in between: read again
+        return True
+    raise StorageConflict(f"message {message_id} of chat {chat_id} kept changing; retry the request")
+
+
+def react(chat_id: int, message_id: int, reaction: str, author: dict[str, str] | None, moment: int) -> bool:
+    """Put ``author``'s reaction on a message (one per author, as WhatsApp and Messenger keep it); an empty
+    reaction removes theirs. False when nothing changed (a retried delivery) or there is no such message."""
+    who = (author or {}).get("id") or (author or {}).get("name") or ""
+    for _ in range(MAX_CONFLICTS):
+        current = get_message(chat_id, message_id)
+        if current is None:
+            return False
+        before = list(current.get("reactions") or [])
+        kept = [r for r in before if ((r.get("author") or {}).get("id") or (r.get("author") or {}).get("name")
+                                      or "") != who]
+        after = kept + ([{"reaction": reaction[:64], "author": author, "time": moment}] if reaction else [])
+        if [(r.get("reaction"), r.get("author")) for r in after] == [(r.get("reaction"), r.get("author"))
+                                                                     for r in before]:
+            return False
+        condition, values = "attribute_exists(pk) AND attribute_not_exists(reactions)", {}
+        if "reactions" in current:
+            condition, values = "attribute_exists(pk) AND reactions = :before", {":before": before}
+        try:
+            tables.chat_table().update_item(
+                Key=message_key(chat_id, message_id), UpdateExpression="SET reactions = :after, updated_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":after": tables.storable(after), ":now": int(time.time()),
+                                           **tables.storable(values)})
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue
+        return True
+    raise StorageConflict(f"message {message_id} of chat {chat_id} kept changing; retry the request")

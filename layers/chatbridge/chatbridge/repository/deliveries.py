@@ -162,3 +162,32 @@ def _sorted(items: list[dict[str, Any]]) -> list[Delivery]:
     fields = set(Delivery.model_fields)
     deliveries = [Delivery.model_validate({k: v for k, v in plain(item).items() if k in fields}) for item in items]
     return sorted(deliveries, key=lambda d: (d.created_at, d.id), reverse=True)
+
+
+def record_provider_failure(chat_id: int, message_id: int, reason: str) -> int:
+    """The provider refused a reply it had accepted (a ``failed`` receipt: WhatsApp's 24-hour window): each
+    ``sent`` delivery of the message turns ``failed`` with the provider's reason as its ``error``, where the
+    console and ``deliveries list`` show why a delivery failed. Returns how many changed."""
+    from boto3.dynamodb.conditions import Attr, Key
+
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("chat_id").eq(chat_id), "ConsistentRead": True,
+                              "FilterExpression": Attr("message_id").eq(message_id) & Attr("status").eq("sent")}
+    changed = 0
+    while True:
+        answer = table().query(**kwargs)
+        for item in answer["Items"]:
+            try:
+                table().update_item(
+                    Key={"chat_id": chat_id, "id": item["id"]},
+                    UpdateExpression="SET #status = :failed, #error = :reason, updated_at = :now",
+                    ConditionExpression="#status = :sent",
+                    ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                    ExpressionAttributeValues={":failed": "failed", ":sent": "sent", ":now": int(time.time()),
+                                               ":reason": f"the provider reported it failed: {reason}"[:2000]})
+                changed += 1
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        if "LastEvaluatedKey" not in answer:
+            return changed
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -46,8 +46,9 @@ def set_message_delivery(chat_id: int, message_id: int, state: str) -> None:
     condition = "attribute_exists(pk)"
     values: dict[str, Any] = {":state": state}
     if state in ("sent", "queued"):
-        condition += " AND (attribute_not_exists(delivery) OR delivery <> :failed)"
-        values[":failed"] = "failed"
+        # never over a receipt's delivered/read either (a replayed record, a duplicate job): states move forward
+        condition += " AND NOT (delivery IN (:failed, :delivered, :read))"
+        values.update({":failed": "failed", ":delivered": "delivered", ":read": "read"})
     if _update_delivery(chat_id, message_id, condition, values) or state != "sent":
         return
     if deliveries.any_failed_for_message(chat_id, message_id):
@@ -58,6 +59,22 @@ def set_message_delivery(chat_id: int, message_id: int, state: str) -> None:
         # another webhook's job failed in between. It records its attempt before it marks the message, so
         # either this second look sees it or its own ``failed`` lands after this ``sent``: failed wins both ways
         _update_delivery(chat_id, message_id, "attribute_exists(pk)", {":state": "failed"})
+
+
+def link_provider_message_id(job: Any, provider_message_id: str) -> None:
+    """Keep a sent reply's provider id (and its dedup item, in the spec's id scope) so receipts and echoes find
+    it; a chat of no known spec keeps the id on the message only through the spec it names."""
+    from chatbridge.repository import chats
+
+    chat = job.args.get("chat") or {}
+    if chat.get("iwh_id") is None or job.message_id is None:
+        return
+    spec_id = int(chat["iwh_id"])
+    spec = _cached_spec_by_id(spec_id, fresh=False)
+    external = (chat.get("incoming_chat") or {}).get("chat_external_id")
+    scope = str(external) if spec is not None and spec.message_id_scope == "chat" and external is not None else None
+    chats.link_provider_message_id(spec_id, chats.provider_dedup_id(provider_message_id, scope), job.chat_id,
+                                   job.message_id, provider_message_id)
 
 
 def requeue_message(chat_id: int, message_id: int) -> dict[str, Any] | None:
@@ -187,4 +204,5 @@ def reply_storage() -> ReplyStorage:
         record_attempt=deliveries.record_attempt,
         dead_letter=queue.dead_letter,
         add_system_message=add_system_message,
+        link_provider_message_id=link_provider_message_id,
     )

@@ -181,9 +181,11 @@ def _configuration_fields(conf: dict[str, Any], warnings: list[str]) -> dict[str
         spec["reset_operator"] = True
     consumed: set[str] = set()
     spec.update(_kinds(conf, attributes, warnings, consumed))
+    provider_side, carried = _provider_side(conf, spec.get("messages", ""), warnings)
+    spec.update(provider_side)
     for key in sorted(conf):
         if key in _SAME or key in _IMPLICIT or key in _HANDLED or _TEXT_N.match(key) or _BUTTON_N.match(key) \
-                or key in consumed:
+                or key in consumed or key in carried:
             continue
         if _is_set(conf[key]) and not (key.startswith(("msg_cond_img_", "msg_img_")) and key in _used_image_keys(conf)):
             warnings.append(f"{key}: {_why_not(key)}")
@@ -465,3 +467,63 @@ def _header_lines(key: str, text: str, warnings: list[str]) -> dict[str, str]:
             continue
         headers[name.strip()] = value.strip()
     return headers
+
+
+# -- what the provider says besides visitor messages: operator messages (msg_cond_op*) and msg_delivery_* ----
+
+_OPERATOR_KEY = re.compile(r"^msg_cond(?:_\d+|_img(?:_\d+)?|_attachments)?_op$|^msg_cond_op(?:_\d+)?$")
+_RECEIPT_STATES = {"sent": "sent", "delivered": "delivered", "read": "read", "rejected": "failed"}
+
+
+def _provider_side(conf: dict[str, Any], messages: str, warnings: list[str]) -> tuple[dict[str, Any], set[str]]:
+    """``operator``, ``receipts``, ``edits`` and ``reactions`` from LHC's keys, and the keys they carried.
+
+    LHC tests a kind's ``*_op`` condition only on messages of that kind; chatbridge has one ``operator``
+    condition for every message, so one distinct condition is carried (with a warning when LHC had it on some
+    kinds only) and differing ones are not. LHC reads receipts among the webhook's messages: the receipt kinds'
+    ``items`` are the spec's ``messages``."""
+    fields: dict[str, Any] = {}
+    carried: set[str] = set()
+    operator_keys = sorted(key for key in conf if _OPERATOR_KEY.match(key) and _is_set(conf[key]))
+    converted = {key: _condition(key, conf[key], warnings) for key in operator_keys}
+    distinct = {value for value in converted.values() if value is not None}
+    if len(distinct) == 1:
+        fields["operator"] = distinct.pop()
+        carried.update(key for key, value in converted.items() if value is not None)
+        if len(operator_keys) > 1 or "msg_cond_op" not in operator_keys:
+            warnings.append(f"{', '.join(operator_keys)}: chatbridge tests one operator condition on every message, "
+                            "not per kind as LHC does")
+    elif distinct:
+        warnings.append(f"{', '.join(operator_keys)}: the kinds' operator conditions differ; chatbridge has one "
+                        "`operator` condition for every message: set it by hand")
+    receipts = []
+    for status, state in _RECEIPT_STATES.items():
+        keys = {part: f"msg_delivery_{status}_{part}" for part in ("id", "condition", "chat_id", "chat_id_2")}
+        if not (_is_set(conf.get(keys["id"])) and _is_set(conf.get(keys["condition"]))):
+            continue
+        condition = _condition(keys["condition"], conf[keys["condition"]], warnings)
+        if condition is None:
+            continue
+        receipts.append({"items": messages, "conditions": condition, "message_id": str(conf[keys["id"]]),
+                         "state": state})
+        carried.update(key for key in keys.values() if key in conf)  # chatbridge finds the reply by its id alone
+    if receipts:
+        fields["receipts"] = receipts
+    edit_id, edit_condition, edit_text = (conf.get(f"msg_delivery_edited_{part}") for part in ("id", "condition",
+                                                                                                "location"))
+    if _is_set(edit_id) and _is_set(edit_condition) and _is_set(edit_text):
+        condition = _condition("msg_delivery_edited_condition", edit_condition, warnings)
+        if condition is not None:
+            fields["edits"] = {"conditions": condition, "message_id": str(edit_id), "body": "{{msg." + str(edit_text)
+                               + "}}"}
+            carried.update(f"msg_delivery_edited_{part}" for part in ("id", "condition", "location", "chat_id",
+                                                                      "chat_id_2"))
+    reaction_id, reaction_condition, emoji = (conf.get(f"msg_delivery_reaction_{part}") for part in (
+        "id", "condition", "location"))
+    if _is_set(reaction_id) and _is_set(reaction_condition) and _is_set(emoji):
+        condition = _condition("msg_delivery_reaction_condition", reaction_condition, warnings)
+        if condition is not None:
+            fields["reactions"] = {"conditions": condition, "message_id": str(reaction_id), "reaction": str(emoji)}
+            carried.update(f"msg_delivery_reaction_{part}" for part in ("id", "condition", "location", "chat_id",
+                                                                        "chat_id_2", "remove_prev", "action_id"))
+    return fields, carried

@@ -17,9 +17,10 @@ from chatbridge.lang.core import MISSING, is_empty, value_text
 from chatbridge.lang.locations import Location
 from chatbridge.media.model import MediaRequest, media_request
 from chatbridge.spec import limits
-from chatbridge.spec.model import CompiledKind, CompiledSpec, IncomingWebhookSpec
+from chatbridge.spec.model import CompiledKind, CompiledReceipt, CompiledSpec, IncomingWebhookSpec
 
 DEFAULT_NICK = "Visitor"
+OPERATOR_USER_ID = -2  # LHC's sender of messages the business sent from its own phone or app
 MAX_CHAT_ID_LENGTH = limits.MAX_CHAT_ID_CHARS  # every stored field's bound lives in chatbridge.spec.limits
 MAX_CHAT_ATTRIBUTE_CHARS = limits.MAX_CHAT_ATTRIBUTE_CHARS  # an address or a number a reply needs, never a document
 _MILLISECONDS_FROM = 100_000_000_000  # a "seconds" value past this would be after year 5000
@@ -31,6 +32,10 @@ class MappedMessage(BaseModel):
     message_id: str | None = None
     time: int | None = None
     index: int  # position in the payload's message list
+    user_id: int = 0  # 0 visitor, OPERATOR_USER_ID: the business sent it from its own phone or app
+    author: dict[str, str] | None = None  # {"name", "id"}: who wrote it (a group member)
+    name_support: str | None = None  # operator messages: the name they show
+    edit_of: str | None = None  # an edit: the provider id of the message it edits (``body`` is the new text)
     raw: Any = Field(None, exclude=True, repr=False)  # the message as it came, for the ingest
     # the file to fetch (image/attachment kinds with ``fetch``); ``body`` then shows ``{{file_url}}`` where the
     # ingest puts the link
@@ -44,6 +49,28 @@ class MappedChat(BaseModel):
     email: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)  # the spec's chat_attributes that were found
     messages: list[MappedMessage] = Field(default_factory=list)
+    chat_type: Literal["individual", "group"] = "individual"
+    nick_fallback: bool = True  # the nick is DEFAULT_NICK or the spec's nick_fallback: a real one replaces it
+    reactions: list[MappedReaction] = Field(default_factory=list)
+
+
+class MappedReaction(BaseModel):
+    message_id: str  # the provider id of the message reacted to
+    reaction: str  # empty: the author's reaction is removed
+    author: dict[str, str] | None = None
+    time: int | None = None
+    index: int
+
+
+class MappedReceipt(BaseModel):
+    """A provider's word on a reply: ``message_ids`` (or every reply up to ``watermark``) now ``state``."""
+
+    message_ids: list[str] = Field(default_factory=list)
+    state: Literal["sent", "delivered", "read", "failed"]
+    reason: str | None = None
+    chat_external_id: str | None = None
+    watermark: int | None = None
+    index: int
 
 
 class SkippedMessage(BaseModel):
@@ -56,6 +83,7 @@ class MappingResult(BaseModel):
     reason: str | None = None
     chats: list[MappedChat] = Field(default_factory=list)
     skipped: list[SkippedMessage] = Field(default_factory=list)
+    receipts: list[MappedReceipt] = Field(default_factory=list)
 
     @property
     def message_count(self) -> int:
@@ -69,44 +97,109 @@ class MappingResult(BaseModel):
             "chats": [{
                 "chat_external_id": chat.chat_external_id, "nick": chat.nick, "phone": chat.phone,
                 "email": chat.email, **({"attributes": chat.attributes} if chat.attributes else {}),
+                **({"chat_type": "group"} if chat.chat_type == "group" else {}),
                 "messages": [_message_document(m) for m in chat.messages],
+                **({"reactions": [r.model_dump(exclude={"index"}) for r in chat.reactions]} if chat.reactions else {}),
             } for chat in self.chats],
             "skipped": [{"index": s.index, "reason": s.reason} for s in self.skipped],
+            **({"receipts": [r.model_dump(exclude_none=True, exclude={"index"}) for r in self.receipts]}
+               if self.receipts else {}),
         }
 
 
 def _message_document(message: MappedMessage) -> dict[str, Any]:
-    document = {"kind": message.kind, "body": message.body, "message_id": message.message_id, "time": message.time}
+    document: dict[str, Any] = {"kind": message.kind, "body": message.body, "message_id": message.message_id,
+                                "time": message.time}
+    if message.user_id:
+        document["user_id"], document["name_support"] = message.user_id, message.name_support
+    if message.author:
+        document["author"] = message.author
+    if message.edit_of is not None:
+        document["edit_of"] = message.edit_of
     if message.media is not None:
         document["fetch"] = message.media.fetch.describe()
     return document
 
 
 def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResult:
-    """Map one decoded payload; never raises on any JSON value."""
+    """Map one decoded payload; never raises on any JSON value.
+
+    Receipts are read first: a payload that only carries receipts (a status callback) is accepted for them even
+    though it fails the general conditions or has no messages; an item that is a receipt is no message.
+    """
     compiled = spec.compiled
+    receipts, receipt_items = _receipts(compiled, payload)
     failed = compiled.conditions.first_failure(payload, payload)
     if failed is not None:
+        if receipts:
+            return _receipts_only(receipts)
         return _refused(f"general conditions not met: {failed.source!r} does not hold")
     messages = _messages_of(compiled, payload)
     if isinstance(messages, str):
-        return _refused(messages)
+        return _receipts_only(receipts) if receipts else _refused(messages)
     chats: dict[str, MappedChat] = {}
     skipped: list[SkippedMessage] = []
     for index, message in enumerate(messages):
+        if id(message) in receipt_items:
+            continue
         outcome = _map_message(compiled, message, payload, index)
         if isinstance(outcome, SkippedMessage):
             skipped.append(outcome)
             continue
         chat_id, mapped = outcome
         chat = chats.get(chat_id)
+        visitor = isinstance(mapped, MappedMessage) and mapped.user_id == 0 and mapped.edit_of is None
         if chat is None:
-            chat = chats[chat_id] = _new_chat(compiled, chat_id, message, payload)
-        elif chat.nick == DEFAULT_NICK or chat.phone is None or chat.email is None or \
-                len(chat.attributes) < len(compiled.chat_attributes):
+            chat = chats[chat_id] = _new_chat(compiled, chat_id, message, payload, fill=visitor)
+        elif visitor and (chat.nick_fallback or chat.phone is None or chat.email is None or
+                          len(chat.attributes) < len(compiled.chat_attributes)):
             _fill_contact(compiled, chat, message, payload)
-        chat.messages.append(mapped)
-    return MappingResult.model_construct(accepted=True, reason=None, chats=list(chats.values()), skipped=skipped)
+        if isinstance(mapped, MappedReaction):
+            chat.reactions.append(mapped)
+        else:
+            chat.messages.append(mapped)
+    return MappingResult.model_construct(accepted=True, reason=None, chats=list(chats.values()), skipped=skipped,
+                                         receipts=receipts)
+
+
+def _receipts_only(receipts: list[MappedReceipt]) -> MappingResult:
+    return MappingResult.model_construct(accepted=True, reason=None, chats=[], skipped=[], receipts=receipts)
+
+
+def _receipts(compiled: CompiledSpec, payload: Any) -> tuple[list[MappedReceipt], set[int]]:
+    """Every receipt in the payload, and the identities of the items that were receipts (no messages then)."""
+    found: list[MappedReceipt] = []
+    items_seen: set[int] = set()
+    for kind in compiled.receipts:
+        items = kind.items.first(payload, payload) if kind.items is not None else payload
+        for index, item in enumerate(items if isinstance(items, list) else [items]):
+            if id(item) in items_seen or not isinstance(item, dict) or not kind.conditions.holds(item, payload):
+                continue
+            receipt = _receipt(kind, item, payload, index)
+            if receipt is not None:
+                found.append(receipt)
+                items_seen.add(id(item))
+    return found, items_seen
+
+
+def _receipt(kind: CompiledReceipt, item: Any, root: Any, index: int) -> MappedReceipt | None:
+    state = kind.state
+    if state is None and kind.status is not None:
+        state = kind.status_map.get(value_text(kind.status.first(item, root)).strip())
+    if state is None:
+        return None  # a status the spec does not map (WhatsApp's "deleted", open-wa's ack 0): not a receipt
+    ids: list[str] = []
+    if kind.message_id is not None:
+        value = kind.message_id.first(item, root)
+        values = value if isinstance(value, list) else [value]
+        ids = [limits.bounded_id(text) for text in (value_text(v) for v in values if not is_empty(v)) if text]
+    watermark = _epoch_seconds(kind.watermark, item, root) if kind.watermark is not None else None
+    if not ids and watermark is None:
+        return None
+    reason = _text(kind.reason, item, root) if state == "failed" else None
+    return MappedReceipt.model_construct(message_ids=ids, state=state, reason=reason[:1000] if reason else None,
+                                         chat_external_id=_text(kind.chat_id, item, root), watermark=watermark,
+                                         index=index)
 
 
 def _refused(reason: str) -> MappingResult:
@@ -129,13 +222,38 @@ def _messages_of(compiled: CompiledSpec, payload: Any) -> list | str:
 
 
 def _map_message(compiled: CompiledSpec, message: Any, root: Any,
-                 index: int) -> SkippedMessage | tuple[str, MappedMessage]:
-    chat_id = _text(compiled.chat_id, message, root)
+                 index: int) -> SkippedMessage | tuple[str, MappedMessage | MappedReaction]:
+    operator = compiled.operator is not None and compiled.operator.holds(message, root)
+    chat_location = compiled.operator_chat_id if operator and compiled.operator_chat_id is not None \
+        else compiled.chat_id
+    chat_id = _text(chat_location, message, root)
     if chat_id is None:
-        return SkippedMessage.model_construct(index=index, reason=f"no chat id at {compiled.chat_id.source!r}")
+        return SkippedMessage.model_construct(index=index, reason=f"no chat id at {chat_location.source!r}")
     if len(chat_id) > MAX_CHAT_ID_LENGTH:
         return SkippedMessage.model_construct(
-            index=index, reason=f"chat id at {compiled.chat_id.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
+            index=index, reason=f"chat id at {chat_location.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
+    author = _author(compiled, message, root)
+    time = _epoch_seconds(compiled.time, message, root)
+    reaction = compiled.reaction
+    if reaction is not None and reaction.conditions.holds(message, root):
+        target = _text(reaction.message_id, message, root)
+        if target is None:
+            return SkippedMessage.model_construct(
+                index=index, reason=f"a reaction without the id of its message at {reaction.message_id.source!r}")
+        return chat_id, MappedReaction.model_construct(
+            message_id=target, reaction=value_text(reaction.reaction.first(message, root)).strip(), author=author,
+            time=time, index=index)
+    extra: dict[str, Any] = {"author": author}
+    if operator:
+        extra.update(user_id=OPERATOR_USER_ID, name_support=compiled.name_support)
+    edit = compiled.edit
+    if edit is not None and edit.conditions.holds(message, root):
+        original = _text(edit.message_id, message, root)
+        body = edit.body.render(message, root)
+        if original is not None and body.strip():
+            return chat_id, MappedMessage.model_construct(
+                kind="text", body=body, message_id=None, time=time, index=index, raw=message, media=None,
+                edit_of=original, **extra)
     for kind in compiled.kinds:
         if not kind.conditions.holds(message, root):
             continue
@@ -148,9 +266,22 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
                 index=index, reason=f"matched {kind.name} but its body {kind.body.source!r} rendered empty")
         return chat_id, MappedMessage.model_construct(
             kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root),
-            time=_epoch_seconds(compiled.time, message, root), index=index, raw=message, media=media)
+            time=time, index=index, raw=message, media=media, **extra)
     tried = ", ".join(kind.name for kind in compiled.kinds)
-    return SkippedMessage.model_construct(index=index, reason=f"matched no message kind (tried {tried})")
+    if not compiled.store_unsupported:
+        return SkippedMessage.model_construct(index=index, reason=f"matched no message kind (tried {tried})")
+    kind_name = _text(compiled.message_type, message, root) or "unknown"
+    return chat_id, MappedMessage.model_construct(
+        kind="text", body=f"[unsupported: {kind_name[:100]}]", message_id=_text(compiled.message_id, message, root),
+        time=time, index=index, raw=message, media=None, **extra)
+
+
+def _author(compiled: CompiledSpec, message: Any, root: Any) -> dict[str, str] | None:
+    name = _text(compiled.author_name, message, root)
+    author_id = _text(compiled.author_id, message, root)
+    if name is None and author_id is None:
+        return None
+    return {"name": (name or author_id or "")[:limits.MAX_NICK_CHARS], "id": (author_id or "")[:limits.MAX_NICK_CHARS]}
 
 
 def _media(kind: CompiledKind, before: str, message: Any, root: Any) -> MediaRequest | None:
@@ -169,21 +300,35 @@ def _text(location: Location | None, message: Any, root: Any) -> str | None:
     return value_text(value) or None
 
 
-def _new_chat(compiled: CompiledSpec, chat_id: str, message: Any, root: Any) -> MappedChat:
+def _new_chat(compiled: CompiledSpec, chat_id: str, message: Any, root: Any, *, fill: bool = True) -> MappedChat:
     chat = MappedChat.model_construct(chat_external_id=chat_id, nick=DEFAULT_NICK, phone=None, email=None,
-                                      attributes={}, messages=[])
-    _fill_contact(compiled, chat, message, root)
+                                      attributes={}, messages=[], chat_type="individual", nick_fallback=True,
+                                      reactions=[])
+    if compiled.group is not None and compiled.group.holds(message, root):
+        chat.chat_type = "group"
+    if fill:
+        _fill_contact(compiled, chat, message, root)
     return chat
 
 
 def _fill_contact(compiled: CompiledSpec, chat: MappedChat, message: Any, root: Any) -> None:
-    """Nick, phone, email and each chat attribute come from the chat's first message that has them."""
-    if chat.nick == DEFAULT_NICK and compiled.nick is not None:
-        nick = (compiled.nick.joined(message, root) if compiled.nick_join
-                else _text(compiled.nick, message, root))
-        if nick and nick.strip():
-            chat.nick = nick.strip()
-    if chat.phone is None:
+    """Nick, phone, email and each chat attribute come from the chat's first message that has them; a group's nick
+    is its name (``chat_name``), never a member's, and its phone is never the group's id."""
+    group = chat.chat_type == "group"
+    if chat.nick_fallback:
+        name = _text(compiled.chat_name, message, root)
+        if name and name.strip():
+            chat.nick, chat.nick_fallback = name.strip(), False
+        elif not group and compiled.nick is not None:
+            nick = (compiled.nick.joined(message, root) if compiled.nick_join
+                    else _text(compiled.nick, message, root))
+            if nick and nick.strip():
+                chat.nick, chat.nick_fallback = nick.strip(), False
+        if chat.nick_fallback and chat.nick == DEFAULT_NICK and not group:
+            fallback = _text(compiled.nick_fallback, message, root)
+            if fallback and fallback.strip():
+                chat.nick = fallback.strip()
+    if chat.phone is None and not group:
         chat.phone = _text(compiled.phone, message, root)
     if chat.email is None:
         chat.email = _text(compiled.email, message, root)

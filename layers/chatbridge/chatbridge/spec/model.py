@@ -59,6 +59,106 @@ class MediaKind(MessageKind):
         return self
 
 
+DeliveryState = Literal["sent", "delivered", "read", "failed"]
+
+
+class ReceiptKind(BaseModel):
+    """One kind of receipt a provider posts about a reply it was given (sent, delivered, read, failed).
+
+    Matched on the reply's provider id (``provider_message_id``, read from the send call's answer with the REST
+    API's ``response_message_id``), or, with ``watermark``, on every reply of the chat sent up to that time
+    (Messenger's read receipts name no message)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    items: LocationText = Field("", description="where the receipts sit, from the payload root (a list: each item "
+                                                "one receipt); empty: the payload is one receipt")
+    conditions: ConditionText = Field("", description="what makes an item this kind of receipt (on the item)")
+    message_id: LocationText = Field("", description="the provider's id of the reply (a list: each id)")
+    status: LocationText = Field("", description="where the provider's status is; its text is looked up in status_map")
+    status_map: dict[str, DeliveryState] = Field(default_factory=dict, description="provider status -> state; a "
+                                                 "status it does not name is ignored")
+    state: DeliveryState | None = Field(None, description="the state, when the kind itself says it (no status)")
+    reason: LocationText = Field("", description="why the provider failed it (stored on the delivery)")
+    chat_id: LocationText = Field("", description="the chat the receipt is about: needed with watermark and with "
+                                                  "message_id_scope 'chat'")
+    watermark: LocationText = Field("", description="a time: every reply of the chat sent up to it takes the state")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReceiptKind:
+        if not (self.message_id or self.watermark):
+            raise ValueError("give message_id (the reply's provider id) or watermark (a time)")
+        if self.watermark and not self.chat_id:
+            raise ValueError("watermark needs chat_id: the chat whose replies it covers")
+        if self.state is None and not (self.status and self.status_map):
+            raise ValueError("give status and status_map (provider status -> sent/delivered/read/failed), or state")
+        if self.state is not None and self.status:
+            raise ValueError("give either state or status with status_map, not both")
+        return self
+
+
+class EditKind(BaseModel):
+    """Messages that edit an earlier one (Telegram ``edited_message``): the original's text is replaced, its
+    previous texts kept in ``history``, and ``chat.message_edited`` fires."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    conditions: ConditionText = Field(description="what makes a message an edit (on the message)")
+    message_id: LocationText = Field("", description="the edited message's provider id; empty: the spec's message_id")
+    body: TemplateText = Field(description="the new text")
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an edit kind needs conditions (an empty one would make every message an edit)")
+        return value
+
+
+class ReactionKind(BaseModel):
+    """Messages that react to an earlier one: stored on that message's ``reactions``, never as a message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    conditions: ConditionText = Field(description="what makes a message a reaction (on the message)")
+    message_id: LocationText = Field(description="the provider id of the message reacted to")
+    reaction: LocationText = Field(description="the reaction (an emoji); empty: the author's reaction is removed")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReactionKind:
+        for name in ("conditions", "message_id", "reaction"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"a reaction kind needs {name}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledReceipt:
+    items: Location | None
+    conditions: Condition
+    message_id: Location | None
+    status: Location | None
+    status_map: dict[str, str]
+    state: str | None
+    reason: Location | None
+    chat_id: Location | None
+    watermark: Location | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEdit:
+    conditions: Condition
+    message_id: Location | None
+    body: Template
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledReaction:
+    conditions: Condition
+    message_id: Location
+    reaction: Location
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledKind:
     name: str  # "attachment", "image", "text[0]"...
@@ -82,6 +182,20 @@ class CompiledSpec:
     conditions: Condition
     kinds: tuple[CompiledKind, ...]  # in Live Helper Chat's order: attachment, image, text kinds
     chat_attributes: tuple[tuple[str, Location], ...] = ()
+    receipts: tuple[CompiledReceipt, ...] = ()
+    edit: CompiledEdit | None = None
+    reaction: CompiledReaction | None = None
+    operator: Condition | None = None
+    operator_chat_id: Location | None = None
+    name_support: str = ""
+    author_name: Location | None = None
+    author_id: Location | None = None
+    chat_name: Location | None = None
+    group: Condition | None = None
+    nick_fallback: Location | None = None
+    message_type: Location | None = None
+    store_unsupported: bool = True
+    chat_scoped_ids: bool = False
 
 
 class IncomingWebhookSpec(BaseModel):
@@ -116,6 +230,32 @@ class IncomingWebhookSpec(BaseModel):
                     "To, the number the visitor wrote to), read from a new chat's first message that has them and "
                     "kept as incoming_chat.attributes.<name>")
 
+    nick_fallback: LocationText = Field(
+        "", description="a nick used only when `nick` finds none (the phone): the chat's first message with a real "
+                        "nick replaces it, as `Visitor` is replaced")
+    message_id_scope: Literal["spec", "chat"] = Field(
+        "spec", description="'chat': the provider's message ids are unique only inside a chat (Telegram)")
+    author_name: LocationText = Field("", description="who wrote the message (a group member): its `author.name`")
+    author_id: LocationText = Field("", description="the writer's id: the message's `author.id`")
+    chat_name: LocationText = Field("", description="the chat's own name (a group's title): the chat's nick")
+    group: ConditionText | None = Field(None, description="what makes a message a group message: its chat is a "
+                                                          "group (chat_type), and its phone is not filled")
+    operator: ConditionText | None = Field(
+        None, description="what makes a message one the business sent itself (from its phone or app; LHC's "
+                          "msg_cond_op): stored as an operator message (user_id -2) that fires no reply webhook "
+                          "and never starts a chat")
+    operator_chat_id: LocationText = Field("", description="the chat id of operator messages (the recipient); "
+                                                           "empty: chat_id")
+    name_support: str = Field("", max_length=100, description="the name operator messages show; empty: the spec's "
+                                                              "name")
+    message_type: LocationText = Field("", description="the message's type, named in the placeholder of a message "
+                                                       "no kind matches")
+    unsupported: Literal["store", "skip"] = Field(
+        "store", description="a message no kind matches: 'store' keeps it as [unsupported: <type>], 'skip' skips it")
+    receipts: list[ReceiptKind] = Field(default_factory=list, description="delivery receipts of replies")
+    edits: EditKind | None = None
+    reactions: ReactionKind | None = None
+
     conditions: ConditionText = Field("", description="general conditions on the payload's first-level attributes")
     text: list[MessageKind] = Field(default_factory=list)
     image: MediaKind | None = None
@@ -133,6 +273,11 @@ class IncomingWebhookSpec(BaseModel):
     @field_validator("text", mode="before")
     @classmethod
     def _single_text_kind_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("receipts", mode="before")
+    @classmethod
+    def _single_receipt_kind_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
     @field_validator("chat_id")
@@ -168,8 +313,48 @@ class IncomingWebhookSpec(BaseModel):
             time=compile_location(self.time), message_id=compile_location(self.message_id),
             conditions=compile_condition(self.conditions), kinds=tuple(kinds),
             chat_attributes=tuple((name, cast(Location, compile_location(location)))
-                                  for name, location in self.chat_attributes.items()))
+                                  for name, location in self.chat_attributes.items()),
+            receipts=tuple(_compile_receipt(kind) for kind in self.receipts),
+            edit=self._compile_edit(), reaction=self._compile_reaction(),
+            operator=compile_condition(self.operator) if self.operator is not None else None,
+            operator_chat_id=compile_location(self.operator_chat_id), name_support=self.name_support or self.name,
+            author_name=compile_location(self.author_name), author_id=compile_location(self.author_id),
+            chat_name=compile_location(self.chat_name),
+            group=compile_condition(self.group) if self.group is not None else None,
+            nick_fallback=compile_location(self.nick_fallback), message_type=compile_location(self.message_type),
+            store_unsupported=self.unsupported == "store", chat_scoped_ids=self.message_id_scope == "chat")
         return self
+
+    @model_validator(mode="after")
+    def _ids_to_match_on(self) -> IncomingWebhookSpec:
+        """Edits and reactions find their message by its provider id: without one they could never match."""
+        if self.edits is not None and not (self.edits.message_id or self.message_id):
+            raise ValueError("edits: give edits.message_id or the spec's message_id (the edited message's id)")
+        if self.message_id_scope == "chat":
+            for index, kind in enumerate(self.receipts):
+                if kind.message_id and not kind.chat_id:
+                    raise ValueError(f"receipts.{index}: with message_id_scope 'chat' a receipt needs chat_id")
+        if self.operator is not None and not self.operator.strip():
+            raise ValueError("operator: give the conditions of a message the business sent (an empty one would "
+                             "make every message an operator message)")
+        return self
+
+    def _compile_edit(self) -> CompiledEdit | None:
+        if self.edits is None:
+            return None
+        try:
+            body = compile_template(self.edits.body, self.attributes)
+        except SpecSyntaxError as exc:
+            raise ValueError(f"edits.body: {exc}") from None
+        return CompiledEdit(compile_condition(self.edits.conditions),
+                            compile_location(self.edits.message_id or self.message_id), body)
+
+    def _compile_reaction(self) -> CompiledReaction | None:
+        if self.reactions is None:
+            return None
+        return CompiledReaction(compile_condition(self.reactions.conditions),
+                                cast(Location, compile_location(self.reactions.message_id)),
+                                cast(Location, compile_location(self.reactions.reaction)))
 
     def _compile_kind(self, name: str, kind: Literal["text", "image", "attachment"],
                       definition: MessageKind) -> CompiledKind:
@@ -213,3 +398,11 @@ class IncomingWebhookSpec(BaseModel):
         if private is None or "_compiled" not in private:
             self._compiled = type(self).model_validate(self.model_dump(mode="python", warnings=False))._compiled
         return self._compiled
+
+
+def _compile_receipt(kind: ReceiptKind) -> CompiledReceipt:
+    return CompiledReceipt(
+        items=compile_location(kind.items), conditions=compile_condition(kind.conditions),
+        message_id=compile_location(kind.message_id), status=compile_location(kind.status),
+        status_map=dict(kind.status_map), state=kind.state, reason=compile_location(kind.reason),
+        chat_id=compile_location(kind.chat_id), watermark=compile_location(kind.watermark))
