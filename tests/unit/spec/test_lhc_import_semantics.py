@@ -380,3 +380,23 @@ def test_media_requests_reading_the_webhooks_attributes_read_the_specs():
     [message] = mapped(result, {"from": "1", "type": "image", "id": "m1"}).chats[0].messages
     assert (message.media.fetch.url, message.media.fetch.headers["api_key"]) == (
         "https://wa.example.com/decryptMedia", "t1")
+
+
+REST_FORM_KEYS = (  # every method setting LHC's Rest API form (form_rest_api.tpl.php) saves, and its lists
+    "api_key_location", "auth_api_key_key", "auth_api_key_name", "auth_bearer", "auth_password", "auth_username",
+    "authorization", "body_raw", "body_raw_file", "body_request_type", "body_request_type_content", "check_not_empty",
+    "check_word", "http_protocol", "max_execution_time", "method", "name", "polling_n_delay", "polling_n_times",
+    "polling_no_delay_first", "position", "remote_message_id", "split_into_parts", "streaming_event_type_field",
+    "streaming_request", "streaming_sse_start", "suburl", "suburl_file", "suburl_file_convert",
+    "suburl_file_skip_ext", "switch_form_data", "query", "header", "conditions", "postparams", "userparams", "output")
+
+
+@pytest.mark.parametrize("key", REST_FORM_KEYS)
+def test_every_method_setting_lhcs_rest_api_form_saves_is_read_or_warned_with_a_reason(key):
+    export = json.loads(GUIDE_REST.read_text())
+    configuration = json.loads(export["configuration"])
+    value = [{"key": "k", "value": "v"}] if key in ("query", "header", "postparams", "userparams", "output") else "1"
+    configuration["parameters"][0][key] = {"method": "POST", "name": "SendMessage", "suburl": "https://x.example/x",
+                                           "conditions": []}.get(key, value)
+    result = convert_rest_api({**export, "configuration": json.dumps(configuration)}, scope="whatsapp")
+    assert not [w for w in result.warnings if "unknown to chatbridge" in w], result.warnings
