@@ -171,7 +171,8 @@ def _method(rest_api_id: str, name: str, host: str, item: dict[str, Any], where:
                  if isinstance(p, dict) and str(p.get("key") or "")]
         rest_api["body"] = "&".join(f"{quote(key, safe='')}={_form_value(value)}" for key, value in pairs)
         rest_api["body_format"] = "form"
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
     if http_method == "GET":
         rest_api.pop("body", None)
         rest_api.pop("body_format", None)
