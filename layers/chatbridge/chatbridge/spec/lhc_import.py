@@ -54,6 +54,8 @@ _NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match
     (r"^(chat_id(_2)?_(name|list)|add_field_value_placeholder)$",
      "LHC's form for an operator starting a chat (push chat); chatbridge chats start with the third party"),
     (r"_op(_\d+)?_unread$", "LHC's unread flag for messages the operator sent from the phone; not carried"),
+    (r"^msg_(img(_\d+)?|attachments)_base64$", "older LHC forms' 'base64 encoded content' flag: chatbridge fetches files "
+                                            "by URL (a fetch), not from the payload's text"),
     (r"^msg_cond_(img(_\d+)?|attachments)_array$", "one file per message: chatbridge fetches the first, not a list"),
     (r"^msg_cond_(img(_\d+)?|attachments)_file_size$", "the file's size is checked as it is fetched (fetch.max_bytes)"),
     (r"^msg_(cond_)?(img(_\d+)?|attachments)_|^msg_(img(_\d+)?|attachments)_download$",
