@@ -96,7 +96,10 @@ def convert_rest_api(document: Any, *, identifier: str | None = None, scope: str
         raise LhcImportError(f"Rest API {name!r} has no methods (configuration.parameters is empty)")
     for key in sorted(set(configuration) - {"host", "parameters"}):
         if _is_set(configuration[key]):
-            warnings.append(f"{key}: not carried (chatbridge's REST APIs have no such setting)")
+            why = {"log_audit": "every call is recorded as a delivery", "log_code": "every call is recorded as a delivery",
+                   "log_system": "every call is recorded as a delivery", "ecache": "answers are not cached"}.get(
+                key, "chatbridge's REST APIs have no such setting")
+            warnings.append(f"{key}: not carried ({why})")
     rest_apis: list[tuple[dict[str, Any], dict[str, Any]]] = []
     used: set[str] = set()
     for position, item in enumerate(methods, 1):
