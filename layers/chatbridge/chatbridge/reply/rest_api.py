@@ -7,9 +7,9 @@ URL's path only ``{{ssm:/parameter/name}}`` (a secret read from SSM Parameter St
 here). The URL may *start* with ``{{incoming_webhook.attributes.<key>}}``: the chat's spec attribute (set by an
 admin, never by a payload) then gives the scheme and host, as Live Helper Chat's
 ``{{args.chat.incoming_chat.incoming.attributes.host}}/sendText`` does; the URL guard checks it at dispatch like
-any other host, and a chat whose spec does not set it to an http(s) URL fails without a call. A URL secret exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered
-request keeps a copy of the URL with each secret shown as ``***``, which is all a delivery record or an error
-message may show.
+any other host, and a chat whose spec does not set it to an http(s) URL fails without a call. A URL secret
+exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered request keeps a copy
+of the URL with each secret shown as ``***``, which is all a delivery record or an error message may show.
 
 Where a placeholder sits decides how it is escaped, so no message text can break the request:
 a bare placeholder in a JSON body is a JSON value (strings quoted); inside a JSON string it is escaped
