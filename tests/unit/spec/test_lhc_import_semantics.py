@@ -191,7 +191,7 @@ def test_media_requests_reading_the_webhooks_attributes_read_the_specs():
         "https://wa.example.com/decryptMedia", "t1")
 
 
-# 6. Rest API exports (the conversion itself: tests/unit/reply/test_lhc_rest_api_import.py) ------------------------------------------------------------------------------------
+# 6. Rest API exports through the CLI (the conversion: tests/unit/reply/test_lhc_rest_api_import.py) -------
 
 def test_a_rest_api_export_is_recognised_instead_of_failing_with_no_identifier(tmp_path, capsys):
     with pytest.raises(LhcImportError, match="this is an LHC Rest API export"):
