@@ -330,3 +330,10 @@ def test_every_key_lhcs_form_saves_is_carried_or_warned_with_a_reason_and_never_
 def test_rest_api_options_without_a_rest_api_export_are_an_error(capsys):
     assert run_cli("import-lhc", str(GUIDE), "--scope", "whatsapp") == 2
     assert "--scope and --method apply to a Rest API export" in capsys.readouterr().err
+
+
+def test_a_split_index_in_a_body_placeholder_never_loses_the_body():
+    result = imported({"msg_body": "{{msg.from||@||x}}: {{msg.text}}"})
+    assert result.spec["text"] == [{"conditions": "", "body": "{{msg.from||@||0}}: {{msg.text}}"}]
+    assert result.warnings[0].startswith("msg_body: LHC renders {{msg.from||@||x}} as nothing")
+    assert result.warnings[1] == "msg_body: LHC reads the split index 'x' as 0; imported so"
