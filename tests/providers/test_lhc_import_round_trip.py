@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import urllib.parse
 
 import boto3
 import pytest
@@ -84,6 +85,7 @@ def test_an_imported_lhc_open_wa_setup_answers_text_and_image_and_replies_like_l
     answer = open_wa_posts(imported, sample("openwa_v5docs_incoming_text.json"))
     assert answer["messages"] == 1
     [chat_id] = answer["chats"]
+    assert open_wa_posts(imported, sample("openwa_v5docs_incoming_location.json"))["messages"] == 1  # msg_body_2
 
     openwa.answer = (200, {"success": True, "response": "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()})
     image = sample("openwa_v5docs_incoming_image.json")  # body null, as open-wa sends images: LHC still stores it
@@ -93,9 +95,10 @@ def test_an_imported_lhc_open_wa_setup_answers_text_and_image_and_replies_like_l
     assert (decrypt.method, decrypt.path) == ("POST", "/decryptMedia")
     assert decrypt.json() == {"args": {"message": image["id"]}}
     messages = get(imported, f"/admin/chats/{chat_id}/messages")["messages"]
-    assert [m["msg"] for m in messages][0] == "Hi, is my order ready?"
-    link = messages[1]["msg"]
-    assert messages[1]["kind"] == "image" and "/media/" in link and link.endswith(".jpg"), messages[1]
+    assert [m["msg"] for m in messages][:2] == ["Hi, is my order ready?", "London\n51.5074,-0.1278"]
+    link = messages[2]["msg"]
+    assert messages[2]["kind"] == "image" and "/media/" in link and link.endswith(".jpg"), messages[2]
+    assert urllib.parse.urlsplit(link).path.startswith("/media/1/"), link  # the stable link to the stored file
     [stored] = boto3.client("s3").list_objects_v2(Bucket=os.environ["MEDIA_BUCKET"])["Contents"]
     assert boto3.client("s3").get_object(Bucket=os.environ["MEDIA_BUCKET"], Key=stored["Key"])["Body"].read() == JPEG
 

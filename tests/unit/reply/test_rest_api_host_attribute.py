@@ -41,9 +41,17 @@ def test_the_url_guard_still_checks_the_host_the_attribute_gives():
 @pytest.mark.parametrize("url, reason", [
     ("https://{{incoming_webhook.attributes.host}}/x", "placeholders may not choose the host"),
     ("{{args.chat.incoming_chat.attributes.host}}/x", "placeholders may not choose the host"),
-    ("{{incoming_webhook.attributes.host}}sendText", "goes on with '/' or '?'"),
     ("{{msg}}/sendText", "placeholders may not choose the host"),
 ])
 def test_only_a_leading_spec_attribute_may_choose_the_host(url, reason):
     with pytest.raises(ValidationError, match=reason):
         RestApi(id="x", url=url)
+
+
+def test_a_url_going_on_right_after_the_attribute_needs_the_attribute_to_end_its_host():
+    # MessageBird's LHC Rest API: {{...attributes.host}}{{args.chat.incoming_chat.chat_external_id}}/messages
+    api = RestApi(id="mb", url="{{incoming_webhook.attributes.host}}{{args.chat.incoming_chat.chat_external_id}}/m")
+    assert rendered(api, host="https://conv.example.com/v1/conversations/").url == \
+        "https://conv.example.com/v1/conversations/4477%40c.us/m"
+    request = rendered(api, host="https://conv.example.com")  # the chat's id would become part of the host
+    assert "must then end its host with '/'" in request.refusal and send(request, allow="").refused

@@ -9,8 +9,6 @@ import pytest
 
 from chatbridge.cli import import_lhc
 from chatbridge.errors import LhcImportError
-from chatbridge.reply.lhc_import import convert_rest_api, is_rest_api_export
-from chatbridge.reply.rest_api import RestApi, context_for
 from chatbridge.spec.lhc_import import convert
 from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
@@ -181,59 +179,21 @@ def test_media_settings_that_cannot_become_a_fetch_are_warned_and_the_kind_kept(
     assert "list the hosts they may go to" in sent_headers.warnings[0]
 
 
-# 6. Rest API exports ------------------------------------------------------------------------------------
-
-def test_the_open_wa_rest_api_export_becomes_a_rest_api_and_its_reply_webhook():
-    result = convert_rest_api(json.loads(GUIDE_REST.read_text()), identifier="open-wa-guide")
-    assert result.rest_apis == [{
-        "id": "open-wa-sendmessage", "name": "open-wa SendMessage", "method": "POST",
-        "url": "{{incoming_webhook.attributes.host}}/sendText", "headers": {"Content-Type": "application/json"},
-        "query": {}, "body_format": "json",
-        "body": '{"args": {\n    "to": {{args.chat.incoming_chat.chat_external_id}},\n    "content": {{msg_url}}\n}}'}]
-    assert result.webhooks == [{"id": "open-wa-sendmessage-replies", "event": "chat.web_add_msg_admin",
-                                "conditions": ["{args.chat.incoming_chat.incoming.identifier} = open-wa-guide"],
-                                "rest_api_id": "open-wa-sendmessage"}]
-    assert sorted(w.split(": ")[1] for w in result.warnings) == ["body_raw_file", "suburl_file"]
-    request = RestApi.model_validate(result.rest_apis[0]).render(context_for(
-        {"chat": {"incoming_chat": {"chat_external_id": "4477@c.us"}}, "msg": {"msg": "Hi [img]https://x/a.png[/img]"}},
-        attributes={"host": "https://wa.example.com"}))
-    assert request.url == "https://wa.example.com/sendText"
-    assert json.loads(request.body) == {"args": {"to": "4477@c.us", "content": "Hi https://x/a.png"}}
+def test_media_requests_reading_the_webhooks_attributes_read_the_specs():
+    result = imported({"attr": [{"key": "host", "value": "https://wa.example.com"}, {"key": "token", "value": "t1"}],
+                       "msg_cond_img": "type=image", "msg_img": "{{msg.body}}", "msg_cond_img_body": "body",
+                       "msg_cond_img_url_decode": "{{msg.incoming_webhook.attributes.host}}/decryptMedia",
+                       "msg_cond_img_url_decode_content": '{"args": {"message": {{msg.id}}}}',
+                       "msg_cond_img_url_decode_output": "response",
+                       "msg_cond_img_url_headers_content": "api_key: {{msg.incoming_webhook.attributes.token}}"})
+    fetch = result.spec["image"]["fetch"]
+    assert (fetch["url"], fetch["headers"]) == ("{{attributes.host}}/decryptMedia", {"api_key": "{{attributes.token}}"})
+    [message] = mapped(result, {"from": "1", "type": "image", "id": "m1"}).chats[0].messages
+    assert (message.media.fetch.url, message.media.fetch.headers["api_key"]) == (
+        "https://wa.example.com/decryptMedia", "t1")
 
 
-def test_authorization_query_form_bodies_and_method_conditions_carry_over():
-    export = {"name": "SMS gateway", "description": "", "configuration": json.dumps({
-        "host": "https://sms.example.com/", "parameters": [
-            {"name": "Send", "method": "POST", "suburl": "api/send/{{args.chat.id}}", "authorization": "bearer",
-             "auth_bearer": "tok", "query": [{"key": "v", "value": "2"}],
-             "header": [{"key": "X-App", "value": "lhc"}], "body_request_type": "form-data-urlencoded",
-             "postparams": [{"key": "to", "value": "{{args.chat.phone}}"}, {"key": "text", "value": "Re: {{msg}}"}],
-             "conditions": [{"key": "{{args.chat.phone}}", "success_condition": "neq", "value": ""},
-                            {"key": "{{lhc.var.x}}", "success_condition": "eq", "value": "1"}],
-             "output": [{"success_name": "sent"}], "max_execution_time": "60"},
-            {"name": "Check", "method": "GET", "suburl": "api/check", "authorization": "apikey",
-             "api_key_location": "queryparams", "auth_api_key_name": "key", "auth_api_key_key": "k1"}]})}
-    assert is_rest_api_export(export)
-    result = convert_rest_api(export, scope="sms", method="Send")
-    send, check = result.rest_apis
-    assert send == {"id": "sms-gateway-send", "name": "SMS gateway Send", "method": "POST",
-                    "url": "https://sms.example.com/api/send/{{args.chat.id}}",
-                    "headers": {"X-App": "lhc", "Authorization": "Bearer tok",
-                                "Content-Type": "application/x-www-form-urlencoded"},
-                    "query": {"v": "2"}, "body": "to={{args.chat.phone}}&text=Re%3A%20{{msg}}", "body_format": "form",
-                    "timeout": 30}
-    assert check["query"] == {"key": "k1"} and "body" not in check
-    assert result.webhooks[0]["conditions"] == ["{args.chat.incoming_chat.incoming.scope} = sms",
-                                                "{args.chat.phone} !="]
-    warned = "\n".join(result.warnings)
-    for fragment in ("authorization bearer became an Authorization header", "{{ssm:/chatbridge/<name>}}",
-                     "max_execution_time 60 s is cut to 30 s", "output: LHC parses the answer into bot triggers",
-                     "condition {'key': '{{lhc.var.x}}'", "apikey became a query parameter"):
-        assert fragment in warned
-    with pytest.raises(LhcImportError, match="--method 'Nope': no such method"):
-        convert_rest_api(export, scope="sms", method="Nope")
-    assert "name it with --method" in convert_rest_api(export, scope="sms").warnings[-1]
-
+# 6. Rest API exports through the CLI (the conversion: tests/unit/reply/test_lhc_rest_api_import.py) -------
 
 def test_a_rest_api_export_is_recognised_instead_of_failing_with_no_identifier(tmp_path, capsys):
     with pytest.raises(LhcImportError, match="this is an LHC Rest API export"):
@@ -329,7 +289,8 @@ def test_row_settings_old_and_new(row_fields, spec_fields, warned):
 
 
 def _form_keys():
-    """Every configuration key LHC's incoming webhook form (form_incoming.tpl.php) saves today."""
+    """Every configuration key LHC's incoming webhook form (form_incoming.tpl.php) saves today, and the two its
+    older versions saved that it no longer does."""
     media = ["_array", "_body", "_file_name", "_file_size", "_mime_type", "_op", "_op_unread", "_url_decode",
              "_url_decode_content", "_url_decode_output", "_url_headers_content", "_url_remote_headers_content",
              "_url_remote_location"]
@@ -354,6 +315,7 @@ def _form_keys():
         "msg_cond_op", *(f"msg_cond_op_{n}" for n in range(2, 5)), "msg_cond_op_unread",
         *(f"msg_cond_op_{n}_unread" for n in range(2, 5)),
         *(f"msg_delivery_{status}_{field}" for status, fields in delivery.items() for field in fields),
+        "msg_img_base64", "msg_attachments_base64",  # saved by older versions of the form
     ]
 
 
@@ -363,6 +325,8 @@ def test_every_key_lhcs_form_saves_is_carried_or_warned_with_a_reason_and_never_
     result = convert(guide_row(**{key: value}))
     about = [w for w in result.warnings if w.startswith(f"{key}:")]
     assert not [w for w in about if "unknown to chatbridge" in w], about
+    if key.endswith("_base64"):
+        assert "older LHC forms' 'base64 encoded content' flag" in about[0]
 
 
 def test_rest_api_options_without_a_rest_api_export_are_an_error(capsys):
@@ -370,15 +334,8 @@ def test_rest_api_options_without_a_rest_api_export_are_an_error(capsys):
     assert "--scope and --method apply to a Rest API export" in capsys.readouterr().err
 
 
-def test_media_requests_reading_the_webhooks_attributes_read_the_specs():
-    result = imported({"attr": [{"key": "host", "value": "https://wa.example.com"}, {"key": "token", "value": "t1"}],
-                       "msg_cond_img": "type=image", "msg_img": "{{msg.body}}", "msg_cond_img_body": "body",
-                       "msg_cond_img_url_decode": "{{msg.incoming_webhook.attributes.host}}/decryptMedia",
-                       "msg_cond_img_url_decode_content": '{"args": {"message": {{msg.id}}}}',
-                       "msg_cond_img_url_decode_output": "response",
-                       "msg_cond_img_url_headers_content": "api_key: {{msg.incoming_webhook.attributes.token}}"})
-    fetch = result.spec["image"]["fetch"]
-    assert (fetch["url"], fetch["headers"]) == ("{{attributes.host}}/decryptMedia", {"api_key": "{{attributes.token}}"})
-    [message] = mapped(result, {"from": "1", "type": "image", "id": "m1"}).chats[0].messages
-    assert (message.media.fetch.url, message.media.fetch.headers["api_key"]) == (
-        "https://wa.example.com/decryptMedia", "t1")
+def test_a_split_index_in_a_body_placeholder_never_loses_the_body():
+    result = imported({"msg_body": "{{msg.from||@||x}}: {{msg.text}}"})
+    assert result.spec["text"] == [{"conditions": "", "body": "{{msg.from||@||0}}: {{msg.text}}"}]
+    assert result.warnings[0].startswith("msg_body: LHC renders {{msg.from||@||x}} as nothing")
+    assert result.warnings[1] == "msg_body: LHC reads the split index 'x' as 0; imported so"

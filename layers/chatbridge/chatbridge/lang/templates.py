@@ -3,7 +3,8 @@
 ``<location>`` is any location (any depth, ``||`` split steps, ``|||`` alternatives, ``$root.``).
 ``{{msg}}`` alone is the whole message as JSON. Values render with Live Helper Chat's rules (absent or
 null -> '', true -> '1', false -> '', numbers as JSON text, objects/lists as compact JSON); the text
-around placeholders is kept byte-exact. Attribute values are constants, so they are rendered into the
+around placeholders is kept byte-exact. A placeholder holds no brace, so a stray ``}`` or an unclosed ``{{``
+stays text and never swallows the next placeholder (as in Live Helper Chat). Attribute values are constants, so they are rendered into the
 literal text when the template is compiled; rendering is then one join. A template that fills a JSON
 request body (media fetches) keeps attributes as constant parts instead, so ``render_json`` can escape
 them like any other value.

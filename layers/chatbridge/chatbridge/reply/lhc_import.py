@@ -34,7 +34,8 @@ _OPERATORS = {"eq": "=", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": 
 # method keys read below, or empty-by-default keys whose LHC meaning chatbridge has anyway
 _READ = {"id", "name", "method", "suburl", "query", "header", "authorization", "auth_username", "auth_password",
          "auth_bearer", "api_key_location", "auth_api_key_name", "auth_api_key_key", "body_request_type",
-         "body_raw", "body_request_type_content", "postparams", "conditions", "max_execution_time", "$$hashKey"}
+         "body_raw", "body_request_type_content", "postparams", "conditions", "max_execution_time", "$$hashKey",
+         "position"}  # position: the method's place in LHC's editor
 _WHY_NOT = {
     "output": "LHC parses the answer into bot triggers; chatbridge records the answer on the delivery "
               "(save_response_as_message keeps it as a message)",
@@ -43,6 +44,18 @@ _WHY_NOT = {
     "body_raw_file": "operator files go through their own REST API and outgoing webhook in chatbridge",
     "split_into_parts": "a reply is sent as one request",
     "check_not_empty": "a reply is sent whatever it holds; add an outgoing webhook condition instead",
+    "check_word": "a reply is sent whatever it holds; add an outgoing webhook condition instead",
+    "suburl_file_convert": "operator files go through their own REST API and outgoing webhook in chatbridge",
+    "suburl_file_skip_ext": "operator files go through their own REST API and outgoing webhook in chatbridge",
+    "switch_form_data": "operator files go through their own REST API and outgoing webhook in chatbridge",
+    "remote_message_id": "where the answer holds the sent message's id; not carried by the import",
+    "http_protocol": "the HTTP version is the dispatcher's (HTTP/1.1)",
+    "polling_n_times": "LHC's polling for a bot answer; a reply is one request",
+    "polling_n_delay": "LHC's polling for a bot answer; a reply is one request",
+    "polling_no_delay_first": "LHC's polling for a bot answer; a reply is one request",
+    "streaming_request": "streamed answers feed LHC's bots; a reply reads one answer",
+    "streaming_event_type_field": "streamed answers feed LHC's bots; a reply reads one answer",
+    "streaming_sse_start": "streamed answers feed LHC's bots; a reply reads one answer",
 }
 EVENT = "chat.web_add_msg_admin"
 
@@ -83,7 +96,10 @@ def convert_rest_api(document: Any, *, identifier: str | None = None, scope: str
         raise LhcImportError(f"Rest API {name!r} has no methods (configuration.parameters is empty)")
     for key in sorted(set(configuration) - {"host", "parameters"}):
         if _is_set(configuration[key]):
-            warnings.append(f"{key}: not carried (chatbridge's REST APIs have no such setting)")
+            why = {"log_audit": "every call is recorded as a delivery", "log_code": "every call is recorded as a delivery",
+                   "log_system": "every call is recorded as a delivery", "ecache": "answers are not cached"}.get(
+                key, "chatbridge's REST APIs have no such setting")
+            warnings.append(f"{key}: not carried ({why})")
     rest_apis: list[tuple[dict[str, Any], dict[str, Any]]] = []
     used: set[str] = set()
     for position, item in enumerate(methods, 1):
@@ -158,7 +174,8 @@ def _method(rest_api_id: str, name: str, host: str, item: dict[str, Any], where:
                  if isinstance(p, dict) and str(p.get("key") or "")]
         rest_api["body"] = "&".join(f"{quote(key, safe='')}={_form_value(value)}" for key, value in pairs)
         rest_api["body_format"] = "form"
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
     if http_method == "GET":
         rest_api.pop("body", None)
         rest_api.pop("body_format", None)

@@ -7,9 +7,9 @@ URL's path only ``{{ssm:/parameter/name}}`` (a secret read from SSM Parameter St
 here). The URL may *start* with ``{{incoming_webhook.attributes.<key>}}``: the chat's spec attribute (set by an
 admin, never by a payload) then gives the scheme and host, as Live Helper Chat's
 ``{{args.chat.incoming_chat.incoming.attributes.host}}/sendText`` does; the URL guard checks it at dispatch like
-any other host, and a chat whose spec does not set it to an http(s) URL fails without a call. A URL secret exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered
-request keeps a copy of the URL with each secret shown as ``***``, which is all a delivery record or an error
-message may show.
+any other host, and a chat whose spec does not set it to an http(s) URL fails without a call. A URL secret
+exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered request keeps a copy
+of the URL with each secret shown as ``***``, which is all a delivery record or an error message may show.
 
 Where a placeholder sits decides how it is escaped, so no message text can break the request:
 a bare placeholder in a JSON body is a JSON value (strings quoted); inside a JSON string it is escaped
@@ -216,10 +216,7 @@ class RestApi(BaseModel):
         host_attribute = _HOST_ATTRIBUTE.match(value)
         if host_attribute:  # the rest is checked as a path under a host the attribute will give
             rest = value[host_attribute.end():]
-            if rest and rest[0] not in "/?":
-                raise RestApiSyntaxError(f"url: after {host_attribute.group(0)} (which gives scheme and host, e.g. "
-                                         "https://wa.example.com) the URL goes on with '/' or '?'")
-            value_checked = "https://attribute-host.invalid" + rest
+            value_checked = "https://attribute-host.invalid" + ("" if not rest or rest[0] in "/?" else "/") + rest
         elif value.lstrip().startswith("{{"):
             raise RestApiSyntaxError("url: placeholders may not choose the host; only a spec attribute may start the "
                                      "URL ({{incoming_webhook.attributes.host}}/sendText), never a chat's or "
@@ -333,6 +330,10 @@ def _origin_of(template: str, context: RenderContext) -> tuple[str, str | None, 
         return "", (f"the URL's host comes from the incoming webhook's attribute {name!r}, which is "
                     f"{repr(origin[:100]) if origin else 'not set'}: set it to the API's base URL, e.g. "
                     "https://wa.example.com"), rest
+    if rest and rest[0] not in "/?" and "/" not in origin.split("://", 1)[1]:
+        # the URL goes on with a placeholder or text: without a '/' the chat's value would extend the host
+        return "", (f"the URL goes on right after the attribute {name!r} ({origin[:100]!r}), which must then end "
+                    "its host with '/' (e.g. https://api.example.com/v1/)"), rest
     return (origin.rstrip("/") if rest.startswith("/") else origin), None, rest
 
 

@@ -54,6 +54,8 @@ _NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match
     (r"^(chat_id(_2)?_(name|list)|add_field_value_placeholder)$",
      "LHC's form for an operator starting a chat (push chat); chatbridge chats start with the third party"),
     (r"_op(_\d+)?_unread$", "LHC's unread flag for messages the operator sent from the phone; not carried"),
+    (r"^msg_(img(_\d+)?|attachments)_base64$", "older LHC forms' 'base64 encoded content' flag: chatbridge fetches files "
+                                            "by URL (a fetch), not from the payload's text"),
     (r"^msg_cond_(img(_\d+)?|attachments)_array$", "one file per message: chatbridge fetches the first, not a list"),
     (r"^msg_cond_(img(_\d+)?|attachments)_file_size$", "the file's size is checked as it is fetched (fetch.max_bytes)"),
     (r"^msg_(cond_)?(img(_\d+)?|attachments)_|^msg_(img(_\d+)?|attachments)_download$",
@@ -365,7 +367,7 @@ def _kind(cond_key: str, body_key: str, conf: dict[str, Any], attributes: dict[s
     if needs_condition and not _is_set(condition):
         warnings.append(f"{body_key}: LHC uses it only when {cond_key} is set, and it is empty; not imported")
         return None
-    kind: dict[str, Any] = {"conditions": "", "body": str(body)}
+    kind: dict[str, Any] = {"conditions": "", "body": _body(body_key, str(body), warnings)}
     if _is_set(condition):
         converted = _condition(cond_key, condition, warnings, kind=True)
         if converted is None:
@@ -378,6 +380,22 @@ def _kind(cond_key: str, body_key: str, conf: dict[str, Any], attributes: dict[s
         warnings.append(f"{body_key}: body {body!r} cannot be converted ({exc}); not imported")
         return None
     return kind
+
+
+def _body(key: str, body: str, warnings: list[str]) -> str:
+    """A body's ``{{msg.a||@||0}}`` / ``{{msg.a|||b}}``: LHC's bodies have neither (it looks for a key named
+    ``a||@||0`` and renders nothing), chatbridge's have both; kept with chatbridge's meaning and a warning, the
+    split index read as ``_location`` reads it so the body is never lost to it."""
+    def placeholder(match: re.Match[str]) -> str:
+        location = match.group(1).strip()
+        if "||" not in location:
+            return match.group(0)
+        warnings.append(f"{key}: LHC renders {match.group(0)} as nothing (its bodies have no split steps or "
+                        "alternatives); chatbridge splits / picks the alternative")
+        converted = _location(key, location, warnings)
+        return match.group(0) if converted is None else "{{msg." + converted + "}}"
+
+    return re.sub(r"\{\{\s*msg\.([^{}]*)\}\}", placeholder, body)
 
 
 def _with_fetch(media: str, kind: dict[str, Any], conf: dict[str, Any], attributes: dict[str, str],
