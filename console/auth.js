@@ -102,6 +102,7 @@ class CognitoSigner {
     this.client = null;
     this.expires = 0;
     this.pending = null;
+    this.identityId = null;
   }
 
   async idToken() {
@@ -124,10 +125,11 @@ class CognitoSigner {
 
   async freshCredentials() {
     const logins = {[this.config.provider_name]: await this.idToken()};
-    const {IdentityId} = await cognitoIdentity(this.config, 'GetId',
-                                               {IdentityPoolId: this.config.identity_pool_id, Logins: logins});
+    // a user's identity id never changes: asked once per page, then only credentials are renewed
+    this.identityId = this.identityId || (await cognitoIdentity(this.config, 'GetId',
+      {IdentityPoolId: this.config.identity_pool_id, Logins: logins})).IdentityId;
     const {Credentials} = await cognitoIdentity(this.config, 'GetCredentialsForIdentity',
-                                                {IdentityId, Logins: logins});
+                                                {IdentityId: this.identityId, Logins: logins});
     this.expires = Credentials.Expiration * 1000;
     this.client = new AwsClient({accessKeyId: Credentials.AccessKeyId, secretAccessKey: Credentials.SecretKey,
                                  sessionToken: Credentials.SessionToken, service: 'execute-api',

@@ -17,8 +17,8 @@ What stands in for AWS, and how faithful it is:
 One liberty: Cognito answers the login form with a 302 to the console; here that answer is a page that moves
 on at once, because Playwright does not route the target of a redirect it fulfilled, and the console page
 must come through the route that gives it its AWS CSP.
-Not covered: Cognito's real hosted pages and its token lifetimes, IAM evaluating ``ConsoleOperatorRole``'s
-policy (tests/template checks the policy), and the refresh-token grant.
+Not covered: Cognito's real hosted pages and its real token lifetimes, and IAM evaluating
+``ConsoleOperatorRole``'s policy (tests/template checks the policy).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import importlib.util
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -72,7 +73,8 @@ def cognito():
     idp = boto3.client("cognito-idp", **options)
     pool = idp.create_user_pool(PoolName="chatbridge-console")["UserPool"]["Id"]
     client = idp.create_user_pool_client(UserPoolId=pool, ClientName="console", GenerateSecret=False,
-                                         ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]
+                                         ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                                                            "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
     idp.admin_create_user(UserPoolId=pool, Username=USER, TemporaryPassword="Temp0rary-pass")
     idp.admin_set_user_password(UserPoolId=pool, Username=USER, Password=PASSWORD, Permanent=True)
     provider = f"cognito-idp.{REGION}.amazonaws.com/{pool}"
@@ -97,6 +99,8 @@ class HostedUi:
     codes: dict = field(default_factory=dict)
     token_requests: list = field(default_factory=list)
     refusals: list = field(default_factory=list)
+    expires_in: int = 3600  # the tokens' life in seconds, as the answer states it
+    refresh_tokens: set = field(default_factory=set)
 
     def handle(self, route):
         request = route.request
@@ -154,6 +158,8 @@ class HostedUi:
         if not request.all_headers().get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return self._refuse(route, "invalid_request: form body expected", cors=origin)
         form = {name: values[0] for name, values in parse_qs(request.post_data or "").items()}
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh(route, form, origin)
         grant = self.codes.pop(form.get("code", ""), None)  # a code works once
         if form.get("grant_type") != "authorization_code" or grant is None:
             return self._refuse(route, "invalid_grant", cors=origin)
@@ -162,10 +168,22 @@ class HostedUi:
         if _b64url(hashlib.sha256(form.get("code_verifier", "").encode()).digest()) != grant["challenge"]:
             return self._refuse(route, "invalid_grant: code_verifier does not match the challenge", cors=origin)
         tokens = grant["tokens"]
+        self.refresh_tokens.add(tokens["RefreshToken"])
         return route.fulfill(status=200, headers={"Access-Control-Allow-Origin": origin}, content_type="application/json",
                              body=json.dumps({"id_token": tokens["IdToken"], "access_token": tokens["AccessToken"],
-                                              "refresh_token": tokens["RefreshToken"], "expires_in": 3600,
+                                              "refresh_token": tokens["RefreshToken"], "expires_in": self.expires_in,
                                               "token_type": "Bearer"}))
+
+    def _refresh(self, route, form, origin):
+        """The refresh grant: new ID and access tokens from moto's pool, no new refresh token (as Cognito)."""
+        if form.get("client_id") != self.cognito["client_id"] or form.get("refresh_token") not in self.refresh_tokens:
+            return self._refuse(route, "invalid_grant: unknown refresh token", cors=origin)
+        tokens = self.cognito["idp"].admin_initiate_auth(
+            UserPoolId=self.cognito["pool"], ClientId=self.cognito["client_id"], AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": form["refresh_token"]})["AuthenticationResult"]
+        return route.fulfill(status=200, headers={"Access-Control-Allow-Origin": origin}, content_type="application/json",
+                             body=json.dumps({"id_token": tokens["IdToken"], "access_token": tokens["AccessToken"],
+                                              "expires_in": self.expires_in, "token_type": "Bearer"}))
 
 
 @dataclass
@@ -177,6 +195,7 @@ class IamAuthoriser:
     checked: list = field(default_factory=list)
     refused: list = field(default_factory=list)
     secret_key: str | None = None  # the key IAM holds for the issued access key id (default: the one issued)
+    credentials_life: int | None = None  # seconds the issued credentials live (default: what moto says)
 
     def identity(self, route, endpoint):
         request = route.request
@@ -187,8 +206,10 @@ class IamAuthoriser:
         response = route.fetch(url=endpoint + "/")
         body = response.json()
         if target.endswith("GetCredentialsForIdentity") and response.ok:
+            if self.credentials_life is not None:
+                body["Credentials"]["Expiration"] = time.time() + self.credentials_life
             self.issued = body["Credentials"]
-        return route.fulfill(response=response, headers={**response.headers, **_cors(request)})
+        return route.fulfill(response=response, headers={**response.headers, **_cors(request)}, body=json.dumps(body))
 
     def admin(self, route):
         request = route.request
@@ -297,3 +318,19 @@ def test_without_a_valid_signature_the_admin_api_is_refused_and_the_console_says
     page.get_by_role("link", name="Integrations").click()
     expect(page.get_by_role("status")).to_contain_text("signature")
     assert iam.refused and iam.refused[-1][1] == "signature does not match"
+
+
+def test_expiring_tokens_are_refreshed_and_the_new_id_token_buys_new_credentials(aws_page, stack):
+    page, hosted, iam = aws_page
+    hosted.expires_in = 30  # under the console's one-minute margin: every credential fetch refreshes first
+    iam.credentials_life = 30
+    _sign_in(page, stack)
+    expect(page.locator("#who")).to_have_text("signed in")
+    page.get_by_role("link", name="Integrations").click()
+    expect(page.locator("tr[data-identifier='openwa-demo']")).to_be_visible()
+    grants = [parse_qs(body)["grant_type"][0] for body in hosted.token_requests]
+    assert grants[0] == "authorization_code" and "refresh_token" in grants[1:], grants
+    assert hosted.refusals == [] and iam.refused == []
+    targets = [target.rsplit(".", 1)[1] for target, _ in iam.identity_calls]
+    # credentials that expire are fetched again with the refreshed ID token; the identity id is asked once
+    assert targets.count("GetId") == 1 and targets.count("GetCredentialsForIdentity") >= 2, targets
