@@ -22,8 +22,9 @@ export async function signIn(config) {
   const params = new URLSearchParams(location.search);
   let tokens = JSON.parse(sessionStorage.getItem(TOKENS) || 'null');
   if (params.get('code')) {
-    tokens = await exchangeCode(config, params.get('code'), redirectUri);
-    history.replaceState(null, '', redirectUri + location.hash);
+    const {hash, ...fresh} = await exchangeCode(config, params.get('code'), redirectUri);
+    tokens = fresh;
+    history.replaceState(null, '', redirectUri + (location.hash || hash));  // back where the operator was
   }
   if (!tokens) {
     await redirectToLogin(config, redirectUri);
@@ -48,7 +49,8 @@ function base64url(bytes) {
 async function redirectToLogin(config, redirectUri) {
   const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
   const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
-  sessionStorage.setItem(VERIFIER, JSON.stringify({verifier, state}));
+  // the hash (#/chats/42) is not part of the redirect URI Cognito knows: kept here to return to it
+  sessionStorage.setItem(VERIFIER, JSON.stringify({verifier, state, hash: location.hash}));
   const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
   const url = new URL('/oauth2/authorize', config.login_domain);
   url.search = new URLSearchParams({
@@ -78,7 +80,7 @@ async function exchangeCode(config, code, redirectUri) {
     code_verifier: saved.verifier,
   });
   sessionStorage.setItem(TOKENS, JSON.stringify(tokens));
-  return tokens;
+  return {...tokens, hash: saved.hash || ''};
 }
 
 async function cognitoIdentity(config, target, body) {
@@ -99,6 +101,8 @@ class CognitoSigner {
     this.redirectUri = redirectUri;
     this.client = null;
     this.expires = 0;
+    this.pending = null;
+    this.identityId = null;
   }
 
   async idToken() {
@@ -112,13 +116,20 @@ class CognitoSigner {
     return this.tokens.id_token;
   }
 
-  async credentials() {
-    if (this.client && this.expires - Date.now() > 60000) return this.client;
+  /** One identity-pool exchange at a time: the views' first requests start together and share it. */
+  credentials() {
+    if (this.client && this.expires - Date.now() > 60000) return Promise.resolve(this.client);
+    if (!this.pending) this.pending = this.freshCredentials().finally(() => { this.pending = null; });
+    return this.pending;
+  }
+
+  async freshCredentials() {
     const logins = {[this.config.provider_name]: await this.idToken()};
-    const {IdentityId} = await cognitoIdentity(this.config, 'GetId',
-                                               {IdentityPoolId: this.config.identity_pool_id, Logins: logins});
+    // a user's identity id never changes: asked once per page, then only credentials are renewed
+    this.identityId = this.identityId || (await cognitoIdentity(this.config, 'GetId',
+      {IdentityPoolId: this.config.identity_pool_id, Logins: logins})).IdentityId;
     const {Credentials} = await cognitoIdentity(this.config, 'GetCredentialsForIdentity',
-                                                {IdentityId, Logins: logins});
+                                                {IdentityId: this.identityId, Logins: logins});
     this.expires = Credentials.Expiration * 1000;
     this.client = new AwsClient({accessKeyId: Credentials.AccessKeyId, secretAccessKey: Credentials.SecretKey,
                                  sessionToken: Credentials.SessionToken, service: 'execute-api',

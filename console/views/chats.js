@@ -66,8 +66,7 @@ export function groupedReactions(reactions) {
     if (!key) continue;
     const group = groups.get(key) || {reaction: key, authors: []};
     const author = reaction.author && typeof reaction.author === 'object' ? reaction.author.name : reaction.author;
-    if (author) group.authors.push(String(author));
-    else group.authors.push('');
+    group.authors.push(author ? String(author) : '');  // an unnamed reaction still counts
     groups.set(key, group);
   }
   return [...groups.values()];
