@@ -12,6 +12,9 @@ from typing import Any
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
 _SAFE_INT = 10**38  # fewer than 38 digits: always a DynamoDB number
+# DynamoDB's magnitude range; boto3's context still takes subnormal numbers below it (3.4e-148 passes boto3,
+# then DynamoDB refuses the whole item with "Number underflow")
+_SMALLEST, _LARGEST = Decimal("1E-130"), Decimal("1E+126")
 
 
 def plain(value: Any) -> Any:
@@ -49,7 +52,7 @@ def _number(value: int | float) -> Any:
     if isinstance(value, int) and -_SAFE_INT < value < _SAFE_INT:
         return value
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
+    if not number.is_finite() or (number and not _SMALLEST <= abs(number) < _LARGEST):
         return repr(value)
     try:
         DYNAMODB_CONTEXT.create_decimal(number)
