@@ -347,6 +347,50 @@ def test_stopping_the_stack_lets_a_request_in_flight_finish_in_its_function_inst
     assert json.loads(body)["event"]["path"] == "/things/in-flight"
 
 
+@pytest.mark.slow
+def test_ctrl_c_under_keep_alive_load_answers_200_or_503_never_502():
+    import signal
+    from urllib.parse import urlsplit
+
+    from support.local_stack import LocalStackProcess
+    from support.paths import FIXTURES
+
+    process = LocalStackProcess("--template", str(FIXTURES / "local_stack" / "template.yaml"))
+    url = urlsplit(process.url)
+    answers, loaded = [], threading.Event()
+
+    def keep_alive_client():  # one connection, request after request, until the stack is gone
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=CLIENT_TIMEOUT)
+        try:
+            while True:
+                connection.request("GET", "/things/load")
+                response = connection.getresponse()
+                answers.append((response.status, response.getheader("Retry-After"), response.read()))
+                if len(answers) >= 3:
+                    loaded.set()
+                if response.getheader("Connection") == "close":
+                    connection.close()  # told to reconnect: do, as a provider would
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    client = threading.Thread(target=keep_alive_client)
+    client.start()
+    try:
+        assert loaded.wait(60), process.lines[-20:]
+        process.process.send_signal(signal.SIGINT)
+        assert process.process.wait(60) == 0
+    finally:
+        if process.process.poll() is None:
+            process.process.kill()
+        client.join(CLIENT_TIMEOUT)
+    statuses = {status for status, _, _ in answers}
+    assert statuses <= {200, 503}, [a for a in answers if a[0] not in (200, 503)][:3]
+    assert all(retry_after and json.loads(body)["code"] == "stopping"
+               for status, retry_after, body in answers if status == 503)
+
+
 # -- E. operator routes refuse what a web page could send -----------------------------------------------
 
 def test_a_cross_site_text_plain_post_to_the_admin_api_reaches_no_function():
