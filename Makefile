@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: venv run test lint bench clean vendor browser
+.PHONY: venv run test lint bench clean vendor browser deploy-check sam-venv
 
 venv: $(STAMP)
 
@@ -34,17 +34,33 @@ bench: venv
 # The console's third-party browser code, committed under console/vendor/ with its version and sha256.
 # Run only to upgrade (needs npm and the registry); make test never does.
 AWS4FETCH_VERSION := 1.0.20
+JS_YAML_VERSION := 4.1.0
 vendor:
 	rm -rf build/vendor && mkdir -p build/vendor
 	cd build/vendor && npm pack --silent aws4fetch@$(AWS4FETCH_VERSION) >/dev/null && tar xzf aws4fetch-$(AWS4FETCH_VERSION).tgz
 	{ printf '// aws4fetch %s (npm: package/dist/aws4fetch.esm.mjs, MIT), vendored by `make vendor`\n' $(AWS4FETCH_VERSION); \
 	  printf '// sha256 of the upstream file: %s\n' $$(sha256sum build/vendor/package/dist/aws4fetch.esm.mjs | cut -d' ' -f1); \
 	  cat build/vendor/package/dist/aws4fetch.esm.mjs; } > console/vendor/aws4fetch.js
+	rm -rf build/vendor/package
+	cd build/vendor && npm pack --silent js-yaml@$(JS_YAML_VERSION) >/dev/null && tar xzf js-yaml-$(JS_YAML_VERSION).tgz
+	{ printf '// js-yaml %s (npm: package/dist/js-yaml.mjs, MIT), vendored by `make vendor`\n' $(JS_YAML_VERSION); \
+	  printf '// sha256 of the upstream file: %s\n' $$(sha256sum build/vendor/package/dist/js-yaml.mjs | cut -d' ' -f1); \
+	  cat build/vendor/package/dist/js-yaml.mjs; } > console/vendor/js-yaml.js
 	rm -rf build/vendor
 
 # The browser tests' chromium (Debian's; Playwright cannot download its own here). Needs root.
 browser:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+# `sam build` as a deploy does (arm64 layer: aarch64 wheels, no dev packages), then each built handler imported
+# with only its layer and boto3 on the path (docs/deploy.md). Skips, saying why, without the SAM CLI or python3.12.
+deploy-check:
+	$(PYTHON) tools/deploy_check.py
+
+# The SAM CLI in a venv of its own (~315 MB, its own boto3): never in the project's requirements.
+sam-venv:
+	$(PYTHON) -m venv build/sam-venv
+	build/sam-venv/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

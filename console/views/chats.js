@@ -11,15 +11,29 @@ const SEEN = 'chatbridge.console.seen';
 const OPERATOR = 'chatbridge.console.operator';
 const TITLE = 'chatbridge console';
 
-function seenIds() {
+// What the operator has seen of each chat: {chat id: {id: last message id, visitors: the chat's
+// visitor_messages then}}. Unread = visitor messages since, so the operator's own replies (from this or
+// another browser) and messages sent from the provider side never count.
+function seenChats() {
   try { return JSON.parse(localStorage.getItem(SEEN) || '{}'); } catch { return {}; }
 }
 
-function markSeen(chatId, messageId) {
-  const seen = seenIds();
-  if ((seen[chatId] || 0) >= messageId) return;
-  seen[chatId] = messageId;
+function markSeen(chatId, messageId, visitors) {
+  const seen = seenChats();
+  const before = typeof seen[chatId] === 'object' && seen[chatId] ? seen[chatId] : {id: 0, visitors: 0};
+  if (before.id >= messageId && before.visitors >= visitors) return;
+  seen[chatId] = {id: Math.max(before.id, messageId), visitors: Math.max(before.visitors || 0, visitors)};
   localStorage.setItem(SEEN, JSON.stringify(seen));
+}
+
+/** Visitor messages the operator has not seen; a count kept by an older console (a bare id) is read as far
+ *  as it goes: nothing new since that id means nothing unread. */
+export function unreadOf(chat, seen) {
+  const visitors = chat.visitor_messages || 0;
+  if (typeof seen === 'number') {
+    return chat.last_message_id > seen ? Math.min(visitors, chat.last_message_id - seen) : 0;
+  }
+  return Math.max(0, visitors - (seen?.visitors || 0));
 }
 
 export function operatorId() {
@@ -27,10 +41,36 @@ export function operatorId() {
   return Number.isInteger(value) && value > 0 ? value : 1;
 }
 
+// user_id: 0 the visitor, > 0 an operator here, -2 an operator on the provider's side (the business phone),
+// -1 (and any other negative) chatbridge itself.
+const FROM_PROVIDER_SIDE = -2;
+
 function sender(message) {
   if (message.user_id === 0) return 'visitor';
-  if (message.user_id < 0) return 'system';
-  return 'operator';
+  if (message.user_id > 0 || message.user_id === FROM_PROVIDER_SIDE) return 'operator';
+  return 'system';
+}
+
+const DELIVERY = {
+  sending: {icon: '🕓', label: 'Sending'}, queued: {icon: '🕓', label: 'Queued'}, sent: {icon: '✓', label: 'Sent'},
+  delivered: {icon: '✓✓', label: 'Delivered'}, read: {icon: '✓✓', label: 'Read'}, failed: {icon: '!', label: 'Failed to send'},
+};
+const SETTLED = new Set(['read', 'failed']);
+const RECEIPT_WATCH_S = 15 * 60;  // a sent reply is watched this long for its delivered / read receipts
+
+/** Reactions grouped by emoji, in first-seen order, with who reacted. */
+export function groupedReactions(reactions) {
+  const groups = new Map();
+  for (const reaction of Array.isArray(reactions) ? reactions : []) {
+    const key = String(reaction?.reaction ?? '');
+    if (!key) continue;
+    const group = groups.get(key) || {reaction: key, authors: []};
+    const author = reaction.author && typeof reaction.author === 'object' ? reaction.author.name : reaction.author;
+    if (author) group.authors.push(String(author));
+    else group.authors.push('');
+    groups.set(key, group);
+  }
+  return [...groups.values()];
 }
 
 const MARKUP = /\[img\](https?:\/\/[^\s[\]]+)\[\/img\]|\[file=(https?:\/\/[^\s\]]+)\]|\[url=(https?:\/\/[^\s\]]+)\]([^[]*)\[\/url\]|(https?:\/\/[^\s<>"']+)/g;
@@ -145,7 +185,7 @@ export class ChatsView {
 
   unread(chat) {
     if (chat.id === this.openId) return 0;
-    return Math.max(0, (chat.last_message_id || 0) - (seenIds()[chat.id] || 0));
+    return unreadOf(chat, seenChats()[chat.id]);
   }
 
   visibleChats() {
@@ -161,13 +201,16 @@ export class ChatsView {
       const unread = this.unread(chat);
       total += unread;
       const incoming = chat.incoming_chat?.incoming || {};
-      return h('li', {class: 'chat-row', dataset: {chatId: chat.id}},
+      const integration = `${incoming.name || ''}${chat.incoming_deleted ? ' (deleted)' : ''}`;
+      return h('li', {class: 'chat-row', dataset: {chatId: chat.id, incomingDeleted: chat.incoming_deleted ? 'true' : null}},
         h('a', {href: `#/chats/${chat.id}`, 'aria-current': chat.id === this.openId ? 'true' : null,
-                'aria-label': `${chat.nick}, ${chat.status}, ${incoming.name || ''}${unread ? `, ${unread} unread` : ''}`},
+                'aria-label': `${chat.nick}, ${chat.status}, ${integration}${unread ? `, ${unread} unread` : ''}`},
           h('span', {class: 'nick'}, chat.nick || 'Visitor'),
           unread ? h('span', {class: 'unread', 'aria-hidden': 'true'}, String(unread)) : null,
           h('span', {class: `badge status-${chat.status}`}, chat.status),
-          h('span', {class: 'integration'}, incoming.name || '', incoming.scope ? ` · ${incoming.scope}` : ''),
+          h('span', {class: `integration${chat.incoming_deleted ? ' deleted' : ''}`}, incoming.name || '',
+            chat.incoming_deleted ? h('span', {class: 'gone'}, ' (deleted)') : null,
+            incoming.scope ? ` · ${incoming.scope}` : ''),
           h('time', {datetime: new Date(chat.updated_at * 1000).toISOString()}, timeOf(chat.updated_at))));
     });
     clear(this.list, rows.length ? rows : h('li', {class: 'muted empty'}, 'No chats yet.'));
@@ -219,7 +262,8 @@ export class ChatsView {
     status.className = `badge status-${chat.status}`;
     this.closeButton.disabled = chat.status === 'closed';
     const rows = [
-      ['Integration', `${incoming.name || ''} (${incoming.identifier || ''})`], ['Scope', incoming.scope || '-'],
+      ['Integration', `${incoming.name || ''} (${incoming.identifier || ''})${chat.incoming_deleted ? ', deleted' : ''}`],
+      ['Scope', incoming.scope || '-'],
       ['Provider chat id', chat.incoming_chat?.chat_external_id], ['Phone', chat.phone], ['Email', chat.email],
       ['Chat id', chat.id], ['Started', dateTimeOf(chat.created_at)], ['Operator', chat.user_id || 'none'],
       ...Object.entries(chat.incoming_chat?.attributes || {}).map(([k, v]) => [`Attribute ${k}`, v]),
@@ -233,9 +277,13 @@ export class ChatsView {
     return last;
   }
 
+  /** Replies whose state may still change: queued ones (the hour after they were written), and sent or
+   *  delivered ones for a while, for the provider's delivered / read receipts. */
   inFlight() {
-    return [...this.messages.values()].filter(m => typeof m.id === 'number' && m.user_id > 0 &&
-      (m.delivery === 'queued' || m.delivery === null || m.delivery === undefined) && m.time > Date.now() / 1000 - 3600);
+    const now = Date.now() / 1000;
+    return [...this.messages.values()].filter(m => typeof m.id === 'number' && m.user_id > 0 && !SETTLED.has(m.delivery) &&
+      ((m.delivery === 'queued' || !m.delivery) ? m.time > now - 3600
+        : (m.updated_at || m.time) > now - RECEIPT_WATCH_S));
   }
 
   /** One chat poll: the chat, new messages (after=last id) and, while a reply is in flight, changed ones. */
@@ -243,6 +291,7 @@ export class ChatsView {
     const id = this.openId;
     const chat = await this.api.get(`admin/chats/${id}`);
     if (id !== this.openId) return;
+    const movedSince = this.chat && chat.updated_at > (this.chat.updated_at || 0) ? this.chat.updated_at : null;
     this.chat = chat;
     if (this.chats.has(id)) this.chats.set(id, chat);  // the list shows what the open chat shows, at once
     this.renderHeader();
@@ -256,14 +305,17 @@ export class ChatsView {
       const path = known ? query({changed_after: cursor ? cursor - 1 : 0})
                          : query({after: Math.min(...waiting.map(m => m.id)) - 1});
       changed = (await this.api.get(`admin/chats/${id}/messages${path}`)).messages;
+    } else if (movedSince !== null && this.messages.size) {
+      // the chat moved with no reply in flight: a message may have been edited, reacted to or receipted
+      changed = (await this.api.get(`admin/chats/${id}/messages${query({changed_after: movedSince - 1})}`)).messages;
     }
     if (id !== this.openId) return;
     const failedBefore = new Set([...this.messages.values()].filter(m => m.delivery === 'failed').map(m => m.id));
     for (const message of [...fresh, ...changed]) {
       const before = this.messages.get(message.id);
-      if (before && before.delivery !== message.delivery && message.user_id > 0 &&
-          (message.delivery === 'sent' || message.delivery === 'failed')) {
-        announce(`Reply ${message.id} ${message.delivery === 'sent' ? 'sent' : 'failed to send'}`,
+      if (before && before.delivery !== message.delivery && message.user_id > 0 && DELIVERY[message.delivery] &&
+          message.delivery !== 'queued') {
+        announce(`Reply ${message.id} ${message.delivery === 'failed' ? 'failed to send' : message.delivery}`,
                  message.delivery === 'failed' ? 'error' : 'info');
       }
       this.messages.set(message.id, message);
@@ -271,7 +323,7 @@ export class ChatsView {
     const newlyFailed = [...this.messages.values()].some(m => m.delivery === 'failed' && !failedBefore.has(m.id));
     if (newlyFailed || (failedBefore.size && !this.deliveries.size)) await this.loadDeliveries();
     if (fresh.length || changed.length || !this.log.children.length) this.renderMessages();
-    markSeen(id, this.lastId());
+    markSeen(id, this.lastId(), chat.visitor_messages || 0);
     this.renderList();
   }
 
@@ -303,23 +355,45 @@ export class ChatsView {
     if (stick) this.log.scrollTop = this.log.scrollHeight;
   }
 
+  /** Who a message is from, as the operator reads it. */
+  whoOf(message) {
+    const who = sender(message);
+    if (who === 'visitor') return this.chat?.nick || 'Visitor';
+    if (message.user_id === FROM_PROVIDER_SIDE) return `${message.name_support || 'Operator'} (from the provider side)`;
+    if (who === 'operator') return message.name_support || 'operator';
+    return 'system';
+  }
+
   messageItem(message) {
     const who = sender(message);
-    const item = h('li', {class: `message ${who}`, dataset: {messageId: message.id, delivery: message.delivery || ''}},
-      h('div', {class: 'meta'}, h('span', {class: 'who'}, who === 'visitor' ? (this.chat?.nick || 'Visitor') : who),
-        ' ', h('time', {datetime: new Date(message.time * 1000).toISOString()}, timeOf(message.time))),
+    const author = message.author && typeof message.author === 'object' && message.author.name ? message.author : null;
+    const edited = Number(message.edited_at) > 0 ? Number(message.edited_at) : null;
+    const item = h('li', {class: `message ${who}${message.user_id === FROM_PROVIDER_SIDE ? ' provider-side' : ''}`,
+                          dataset: {messageId: message.id, delivery: message.delivery || ''}},
+      h('div', {class: 'meta'}, h('span', {class: 'who'}, this.whoOf(message)),
+        ' ', h('time', {datetime: new Date(message.time * 1000).toISOString()}, timeOf(message.time)),
+        edited ? [' · ', h('span', {class: 'edited', title: `Edited ${dateTimeOf(edited)}`,
+                                    'aria-label': `edited ${dateTimeOf(edited)}`}, 'edited')] : null),
+      author ? h('div', {class: 'author', dataset: {authorId: author.id ?? ''}}, String(author.name)) : null,
       h('div', {class: 'body'}, messageBody(message)));
-    if (who === 'operator') item.append(this.deliveryState(message));
+    const reactions = groupedReactions(message.reactions);
+    if (reactions.length) {
+      item.append(h('ul', {class: 'reactions', 'aria-label': 'Reactions'}, reactions.map(group => {
+        const names = group.authors.filter(Boolean).join(', ');
+        return h('li', {title: names, 'aria-label': `${group.reaction} ${group.authors.length}${names ? `: ${names}` : ''}`},
+          h('span', {'aria-hidden': 'true'}, group.reaction, group.authors.length > 1 ? ` ${group.authors.length}` : ''));
+      })));
+    }
+    if (who === 'operator' && (message.user_id > 0 || message.delivery)) item.append(this.deliveryState(message));
     return item;
   }
 
   deliveryState(message) {
     const state = message.delivery || (typeof message.id === 'number' ? 'queued' : 'sending');
-    const labels = {sending: 'Sending', queued: 'Queued', sent: 'Sent', failed: 'Failed to send'};
-    const icons = {sending: '🕓', queued: '🕓', sent: '✓', failed: '!'};
+    const shown = DELIVERY[state] || {icon: '', label: state};
     const box = h('div', {class: `delivery delivery-${state}`},
-      h('span', {class: 'icon', 'aria-hidden': 'true'}, icons[state] || ''),
-      h('span', {class: 'label'}, labels[state] || state));
+      h('span', {class: 'icon', 'aria-hidden': 'true'}, shown.icon),
+      h('span', {class: 'label'}, shown.label));
     if (state === 'failed' && typeof message.id === 'number') {
       const failed = (this.deliveries.get(message.id) || []).filter(d => d.status === 'failed');
       for (const delivery of failed) {
@@ -387,7 +461,7 @@ export class ChatsView {
   async closeChat() {
     if (this.openId === null) return;
     try {
-      this.chat = await this.api.post(`admin/chats/${this.openId}/close`);
+      this.chat = {incoming_deleted: this.chat?.incoming_deleted, ...await this.api.post(`admin/chats/${this.openId}/close`)};
       this.chats.set(this.chat.id, this.chat);
       this.renderHeader();
       this.renderList();

@@ -1,13 +1,40 @@
 // Integrations: the incoming webhooks with their URL (copy), a preset applied from a form (its
 // parameters, required ones marked, the secrets it needs), Draft from payload, and the spec editor: the
-// spec as JSON beside a sample payload with a live preview (chats, messages, skipped reasons) and the
-// 422 field errors beside the spec.
+// spec as JSON or YAML beside a sample payload (typed, from the request log or from the provider's
+// captured samples) with a live preview (chats, messages, skipped reasons), the 422 field errors beside the
+// spec and syntax errors with their line and column.
 
 import {API_ROOT, query, webhookUrl} from '../api.js';
 import {announce, clear, copyText, debounce, h, pretty} from '../dom.js';
+import {FORMATS, SpecTextError, formatSpec, lineOfField, offsetOf, parseSpec} from '../spec_text.js';
 import {SAMPLE_KEY} from './requests.js';
 
 const PREVIEW_DELAY_MS = 400;
+const FORMAT_KEY = 'chatbridge.console.spec-format';
+
+const MASK = '••••••••';
+
+/** The URL the provider must be configured with, as the spec's verification wants it: open-wa's shared
+ *  secret rides in the query (shown masked, copied whole), Twilio signs the exact URL its console holds. */
+export function providerUrl(spec) {
+  const verification = spec.verification || {};
+  const secret = verification.shared_secret;
+  if (secret && secret.query) {
+    const base = webhookUrl(spec.identifier);
+    const name = encodeURIComponent(secret.query);
+    return {url: `${base}?${name}=${encodeURIComponent(secret.value)}`, shown: `${base}?${name}=${MASK}`,
+            note: `its ${secret.query} included`};
+  }
+  if (verification.twilio && verification.twilio.url) {
+    return {url: verification.twilio.url, shown: verification.twilio.url, note: null};
+  }
+  const url = webhookUrl(spec.identifier);
+  return {url, shown: url, note: null};
+}
+
+function specLabel(format) {
+  return `Spec (${format.toUpperCase()})`;
+}
 
 export class IntegrationsView {
   constructor(api, root, args) {
@@ -57,13 +84,14 @@ export class IntegrationsView {
   }
 
   specRow(spec) {
-    const url = webhookUrl(spec.identifier);
+    const {url, shown, note} = providerUrl(spec);
     return h('tr', {dataset: {identifier: spec.identifier}},
       h('td', {}, spec.name, spec.enabled === false ? ' (disabled)' : ''), h('td', {}, h('code', {}, spec.identifier)),
       h('td', {}, spec.scope || ''), h('td', {}, spec.preset || ''),
-      h('td', {}, h('code', {class: 'url'}, url), ' ',
+      h('td', {}, h('code', {class: 'url'}, shown), ' ',
         h('button', {type: 'button', 'aria-label': `Copy the webhook URL of ${spec.name}`,
-                     onclick: async () => announce(await copyText(url) ? `Copied ${url}` : 'Copy failed')}, 'Copy')),
+                     onclick: async () => announce(await copyText(url) ? `Copied ${shown}${note ? ` (${note})` : ''}` : 'Copy failed')}, 'Copy'),
+        note ? h('div', {class: 'hint'}, `Copy gives the complete URL, ${note}.`) : null),
       h('td', {}, h('a', {href: `#/integrations/edit/${encodeURIComponent(spec.identifier)}`}, 'Edit'), ' · ',
         h('a', {href: `#/requests/${encodeURIComponent(spec.identifier)}`}, 'Request log')));
   }
@@ -118,7 +146,7 @@ export class IntegrationsView {
       const answer = await this.api.post(`admin/presets/${encodeURIComponent(name)}/apply`,
                                            {identifier, values, webhook_base: API_ROOT.href.replace(/\/$/, '')});
       announce(`Preset ${name} applied as ${identifier}`);
-      const url = webhookUrl(identifier);
+      const url = answer.webhook_url || webhookUrl(identifier);  // with the query a preset adds (open-wa's secret)
       clear(result, h('h3', {}, 'Applied'),
         h('p', {}, 'Webhook URL to give the provider: ', h('code', {id: 'preset-webhook-url'}, url), ' ',
           h('button', {type: 'button', onclick: async () => announce(await copyText(url) ? 'Copied' : 'Copy failed')}, 'Copy')),
@@ -178,49 +206,61 @@ export class IntegrationsView {
   // -- spec editor ----------------------------------------------------------------------------------
 
   async editor(identifier) {
-    this.specArea = h('textarea', {id: 'spec-json', spellcheck: 'false', 'aria-describedby': 'spec-errors'});
-    this.sampleArea = h('textarea', {id: 'sample-payload', spellcheck: 'false'});
+    this.format = FORMATS.includes(localStorage.getItem(FORMAT_KEY)) ? localStorage.getItem(FORMAT_KEY) : 'json';
+    this.specLabel = h('label', {for: 'spec-text'}, specLabel(this.format));
+    this.specArea = h('textarea', {id: 'spec-text', spellcheck: 'false', 'aria-describedby': 'spec-errors'});
+    this.sampleArea = h('textarea', {id: 'sample-payload', spellcheck: 'false', 'aria-describedby': 'sample-source'});
+    this.sampleSource = h('p', {id: 'sample-source', class: 'hint'});
     this.specErrors = h('div', {id: 'spec-errors', class: 'field-errors', 'aria-live': 'polite'});
     this.preview = h('section', {class: 'preview card', id: 'preview', 'aria-label': 'Preview', 'aria-live': 'polite'});
     this.requestSelect = h('select', {id: 'sample-request'}, h('option', {value: ''}, 'Load from the request log…'));
+    this.providerSelect = h('select', {id: 'sample-provider'}, h('option', {value: ''}, "Load from a provider's samples…"));
+    const formats = h('fieldset', {class: 'formats'}, h('legend', {}, 'Spec format'),
+      FORMATS.map(format => h('label', {}, h('input', {type: 'radio', name: 'spec-format', value: format,
+        checked: format === this.format, onchange: e => this.switchFormat(e.target.value)}), ` ${format.toUpperCase()}`)));
     const saveButton = h('button', {type: 'button', id: 'save-spec', onclick: () => this.save()}, 'Save');
     clear(this.root, h('div', {class: 'page'},
       h('h1', {}, identifier ? `Edit ${identifier}` : 'New incoming webhook'),
       h('p', {}, h('a', {href: '#/integrations'}, '← Integrations')),
       h('div', {class: 'editor'},
-        h('div', {}, h('label', {for: 'spec-json'}, 'Spec (JSON)'), this.specArea, this.specErrors),
-        h('div', {}, h('label', {for: 'sample-payload'}, 'Sample payload'), this.sampleArea,
-          h('label', {for: 'sample-request', class: 'visually-hidden'}, 'Sample from the request log'), this.requestSelect)),
+        h('div', {}, h('div', {class: 'editor-bar'}, this.specLabel, formats), this.specArea, this.specErrors),
+        h('div', {}, h('div', {class: 'editor-bar'}, h('label', {for: 'sample-payload'}, 'Sample payload')),
+          this.sampleArea,
+          h('div', {class: 'sample-pickers'},
+            h('label', {for: 'sample-request', class: 'visually-hidden'}, 'Sample from the request log'), this.requestSelect,
+            h('label', {for: 'sample-provider', class: 'visually-hidden'}, "Sample from the provider's sample set"),
+            this.providerSelect),
+          this.sampleSource)),
       h('p', {}, saveButton),
       this.preview));
     const schedule = debounce(() => this.refreshPreview(), PREVIEW_DELAY_MS);
     this.specArea.addEventListener('input', schedule);
-    this.sampleArea.addEventListener('input', schedule);
+    this.sampleArea.addEventListener('input', () => { this.sampleSource.textContent = ''; schedule(); });
     this.requestSelect.addEventListener('change', () => {
       const chosen = this.requests?.[Number(this.requestSelect.value)];
-      if (chosen) {
-        this.sampleArea.value = typeof chosen.body === 'string' ? chosen.body : pretty(chosen.body);
-        this.refreshPreview();
-      }
+      if (chosen) this.useSample(typeof chosen.body === 'string' ? chosen.body : pretty(chosen.body), 'From the request log');
     });
+    this.providerSelect.addEventListener('change', () => this.loadProviderSample(this.providerSelect.value));
     const draft = sessionStorage.getItem('chatbridge.console.draft');
     sessionStorage.removeItem('chatbridge.console.draft');
     const sample = sessionStorage.getItem(SAMPLE_KEY);
     sessionStorage.removeItem(SAMPLE_KEY);
     if (sample) this.sampleArea.value = sample;  // before any await: what the admin types must not be replaced
+    let spec = null;
     if (identifier) {
       try {
-        const spec = await this.api.get(`admin/incoming-webhooks/${encodeURIComponent(identifier)}`);
+        spec = await this.api.get(`admin/incoming-webhooks/${encodeURIComponent(identifier)}`);
         for (const field of ['id', 'created_at', 'updated_at', 'webhook_path']) delete spec[field];
-        if (!this.specArea.value) this.specArea.value = pretty(spec);
       } catch (error) {
         announce(`Could not load ${identifier}: ${error.reason}`, 'error');
       }
       this.loadRequests(identifier);
     } else {
-      this.specArea.value = draft || pretty({identifier: 'my-provider', name: 'My provider', messages: '',
-                                            chat_id: 'from', nick: 'name', text: [{conditions: '', body: '{{msg.text}}'}]});
+      spec = draft ? JSON.parse(draft) : {identifier: 'my-provider', name: 'My provider', messages: '', chat_id: 'from',
+                                          nick: 'name', text: [{conditions: '', body: '{{msg.text}}'}]};
     }
+    this.loadProviderSamples(spec?.preset);
+    if (spec && !this.specArea.value) this.specArea.value = await formatSpec(spec, this.format);
     this.refreshPreview();
   }
 
@@ -237,17 +277,77 @@ export class IntegrationsView {
     }
   }
 
-  specValue() {
-    return JSON.parse(this.specArea.value);
+  /** Every preset's captured payloads, grouped by preset; the spec's own preset first. */
+  async loadProviderSamples(preset) {
+    let presets;
+    try {
+      ({presets} = await this.api.get('admin/presets'));
+    } catch (error) {
+      this.providerSelect.disabled = true;
+      this.providerSelect.title = `Samples unavailable: ${error.reason}`;
+      return;
+    }
+    const ordered = [...presets].sort((a, b) => (b.name === preset) - (a.name === preset));
+    for (const each of ordered) {
+      if (!(each.samples || []).length) continue;
+      this.providerSelect.append(h('optgroup', {label: `${each.name}: ${each.provider}`},
+        each.samples.map(sample => h('option', {value: `${each.name}/${sample.name}`}, sample.title))));
+    }
+  }
+
+  async loadProviderSample(value) {
+    if (!value) return;
+    const [preset, name] = value.split('/');
+    this.presetSamples = this.presetSamples || new Map();
+    try {
+      if (!this.presetSamples.has(preset)) {
+        const {samples} = await this.api.get(`admin/presets/${encodeURIComponent(preset)}/samples`);
+        this.presetSamples.set(preset, samples);
+      }
+    } catch (error) {
+      announce(`Could not load the samples of ${preset}: ${error.reason}`, 'error');
+      return;
+    }
+    const sample = this.presetSamples.get(preset).find(each => each.name === name);
+    if (sample) this.useSample(sample.body, `${preset} sample "${sample.title}", from ${sample.source}`);
+  }
+
+  useSample(body, source) {
+    this.sampleArea.value = body;
+    this.sampleSource.textContent = source;
+    announce(`Sample loaded: ${source}`);
+    this.refreshPreview();
+  }
+
+  /** The spec in the other format; the text must read in the current one first (nothing is lost). */
+  async switchFormat(format) {
+    if (format === this.format) return;
+    let spec;
+    try {
+      spec = await parseSpec(this.specArea.value, this.format);
+    } catch (error) {
+      if (!(error instanceof SpecTextError)) throw error;
+      this.root.querySelector(`input[name="spec-format"][value="${this.format}"]`).checked = true;
+      this.showTextError(error);
+      announce(`Fix the ${this.format.toUpperCase()} before switching to ${format.toUpperCase()}`, 'error');
+      return;
+    }
+    this.format = format;
+    localStorage.setItem(FORMAT_KEY, format);
+    this.specLabel.textContent = specLabel(format);
+    this.specArea.value = await formatSpec(spec, format);
+    announce(`Spec shown as ${format.toUpperCase()}`);
+    this.refreshPreview();
   }
 
   async refreshPreview() {
     const turn = this.previewTurn = (this.previewTurn || 0) + 1;  // only the latest edit's answer is shown
     let spec;
     try {
-      spec = this.specValue();
+      spec = await parseSpec(this.specArea.value, this.format);
     } catch (error) {
-      this.showErrors([{field: 'JSON', reason: error.message}]);
+      if (!(error instanceof SpecTextError)) throw error;
+      if (turn === this.previewTurn) this.showTextError(error);
       return;
     }
     const sampleText = this.sampleArea.value.trim();
@@ -258,12 +358,11 @@ export class IntegrationsView {
         sample = {body: sampleText, content_type: 'application/x-www-form-urlencoded'};
       }
     }
-    const payload = sampleText ? true : null;
     try {
       const result = await this.api.post('admin/spec-previews', {spec, ...sample});
       if (turn !== this.previewTurn) return;
       this.showErrors([]);
-      this.showPreview(result, payload !== null);
+      this.showPreview(result, Boolean(sampleText));
     } catch (error) {
       if (turn !== this.previewTurn) return;
       if (error.status === 422 && error.data?.errors) {
@@ -275,14 +374,36 @@ export class IntegrationsView {
     }
   }
 
+  /** Put the caret where a field or a syntax error is (the line the error names). */
+  goTo(line, column = 1) {
+    const offset = offsetOf(this.specArea.value, line, column);
+    this.specArea.focus();
+    this.specArea.setSelectionRange(offset, offset);
+    const lineHeight = parseFloat(getComputedStyle(this.specArea).lineHeight) || 18;
+    this.specArea.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  }
+
+  lineButton(line, column) {
+    const text = column ? `line ${line}, column ${column}` : `line ${line}`;
+    return h('button', {type: 'button', class: 'link', 'aria-label': `Go to ${text}`,
+                        onclick: () => this.goTo(line, column || 1)}, text);
+  }
+
+  showTextError(error) {
+    this.specArea.setAttribute('aria-invalid', 'true');
+    clear(this.specErrors, h('div', {class: 'field-error syntax', dataset: {field: error.format.toUpperCase()}},
+      h('p', {}, h('strong', {}, `Not valid ${error.format.toUpperCase()}`),
+        error.line ? [' (', this.lineButton(error.line, error.column), ')'] : '', `: ${error.reason}`),
+      error.snippet ? h('pre', {class: 'snippet'}, error.snippet) : null));
+    clear(this.preview, h('p', {class: 'muted'}, `Fix the ${error.format.toUpperCase()} to see the preview.`));
+  }
+
   showErrors(errors) {
     this.specArea.setAttribute('aria-invalid', errors.length ? 'true' : 'false');
-    const lines = this.specArea.value.split('\n');
     clear(this.specErrors, errors.map(error => {
-      const key = String(error.field).split('.')[0];
-      const line = lines.findIndex(text => text.includes(`"${key}"`));
+      const line = lineOfField(this.specArea.value, error.field);
       return h('p', {class: 'field-error', dataset: {field: error.field}},
-        h('strong', {}, error.field), line >= 0 ? ` (line ${line + 1})` : '', `: ${error.reason}`);
+        h('strong', {}, error.field), line >= 0 ? [' (', this.lineButton(line + 1), ')'] : '', `: ${error.reason}`);
     }));
   }
 
@@ -305,8 +426,10 @@ export class IntegrationsView {
 
   async save() {
     let spec;
-    try { spec = this.specValue(); } catch (error) {
-      this.showErrors([{field: 'JSON', reason: error.message}]);
+    try { spec = await parseSpec(this.specArea.value, this.format); } catch (error) {
+      if (!(error instanceof SpecTextError)) throw error;
+      this.showTextError(error);
+      announce(`Not saved: ${error.message}`, 'error');
       return;
     }
     if (!spec.identifier) {

@@ -1,7 +1,7 @@
 """Admin API (IAM-authorised on AWS): specs, chats, outgoing webhooks, REST APIs, deliveries, SSM secrets.
 
 The routes live in the layer as Powertools routers (``chatbridge.admin``: ``spec_routes``, ``reply_routes``,
-``secret_routes``, each with the error answers of ``admin.http``); this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.repository.failures``),
+``secret_routes``, ``preset_routes``, ``file_routes``, each with the error answers of ``admin.http``); this handler only joins them and turns storage failures a retry can fix into 503 (``chatbridge.repository.failures``),
 those it cannot (DynamoDB refusing the request) into 422, and bugs into a bare 500.
 """
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatbridge.admin import preset_routes, reply_routes, secret_routes, spec_routes
+from chatbridge.admin import file_routes, preset_routes, reply_routes, secret_routes, spec_routes
 from chatbridge.answers import answer
 from chatbridge.errors import StorageConflict
 from chatbridge.repository.failures import retry_can_fix
@@ -24,6 +24,7 @@ app.include_router(spec_routes.router)
 app.include_router(reply_routes.router)
 app.include_router(secret_routes.router)
 app.include_router(preset_routes.router)
+app.include_router(file_routes.router)
 
 
 @app.exception_handler([ClientError, BotoCoreError, StorageConflict])

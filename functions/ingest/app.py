@@ -37,6 +37,8 @@ def _failed(error: Exception) -> Response:
     status, body = failure_answer(error)
     logger.exception(f"request failed; answered {status}", extra={"error_type": type(error).__name__})
     metrics.add_metric(name="IngestFailures", unit=MetricUnit.Count, value=1)
+    if status == 503:  # a retry can fix it (storage, time budget, deployment): the Ingest503Alarm counts these
+        metrics.add_metric(name="IngestUnavailable", unit=MetricUnit.Count, value=1)
     return answer(status, body)
 
 

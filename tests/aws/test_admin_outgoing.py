@@ -88,7 +88,7 @@ def test_operator_reply_route_writes_message_marks_chat_active_and_is_delivered(
     assert status == 200 and [d["status"] for d in body["deliveries"]] == ["sent"]
     assert call("GET", "/admin/deliveries")[1]["deliveries"][0]["chat_id"] == chat_id
     assert call("GET", "/admin/deliveries", query={"chat_id": "abc"})[0] == 400
-    assert call("POST", "/admin/deliveries/redrive")[1] == {"redriven": 0}
+    assert call("POST", "/admin/deliveries/redrive")[1] == {"redriven": 0, "remaining": False}
 
 
 @pytest.mark.parametrize("body", [{"msg": "", "user_id": 1}, {"msg": "x", "user_id": 0}, {"msg": "x"},

@@ -306,6 +306,8 @@ def test_odd_numbers_in_admin_urls_are_400_or_404_never_500(ingest_spec, number)
         assert admin_call("GET", f"/admin/chats/{number}/messages", chat_id=number)[0] == 404
         assert admin_call("POST", f"/admin/chats/{number}/messages", body={"msg": "hi", "user_id": 1},
                           chat_id=number)[0] == 404
+        assert admin_call("POST", f"/admin/chats/{number}/files", body={"name": "a.pdf", "size": 9},
+                          chat_id=number)[0] == 404
     chat_id = post(Case(message()))[1]["chats"][0]
     for path, query in [("/admin/deliveries", {"chat_id": number}), ("/admin/chats", {"limit": number}),
                         (f"/admin/chats/{chat_id}/messages", {"after": number}),

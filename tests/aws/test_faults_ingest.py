@@ -188,3 +188,34 @@ def test_the_same_request_retried_through_a_storm_of_faults_lands_once(faults):
     assert set(answers[:-1]) == {503} and len(answers) > 3
     assert list(assert_consistent().values()) == [[f"m{i}" for i in range(100)]]
     assert counts() == Counter(chat=1, chat_lookup=1, message=100, message_dedup=100)
+
+
+@pytest.fixture
+def slow_writes():
+    """Every chat transaction takes 0.3 s longer (a throttled DynamoDB that botocore keeps retrying)."""
+    import time
+
+    def slow(**_):
+        time.sleep(0.3)
+
+    events = tables.client().meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", slow, unique_id="slow-writes")
+    yield
+    events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="slow-writes")
+
+
+def test_writes_that_outlast_the_request_budget_answer_503_before_the_gateway_gives_up_and_the_retry_lands_once(
+        faults, slow_writes, monkeypatch):
+    """INGEST_BUDGET_SECONDS (ingest.budget): no chat is begun once the budget is spent, so the provider hears
+    503 (not API Gateway's 504 while the function writes on) and its retry stores the rest exactly once."""
+    monkeypatch.setenv("INGEST_BUDGET_SECONDS", "0.2")
+    body = payload(chat="a", ids=range(2), prefix="a")
+    body["messages"] += payload(chat="b", ids=range(2), prefix="b")["messages"]
+    status, answer = post(body)
+    assert_unavailable(status, answer)
+    assert "time budget ran out before chat 'b' was written" in answer["reason"]
+    assert list(assert_consistent().values()) == [["a0", "a1"]]  # the first chat whole, the second not begun
+    monkeypatch.setenv("INGEST_BUDGET_SECONDS", "25")
+    status, answer = post(body)
+    assert status == 200 and (answer["messages"], answer["duplicates"]) == (2, 2)
+    assert sorted(assert_consistent().values()) == [["a0", "a1"], ["b0", "b1"]]

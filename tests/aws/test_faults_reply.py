@@ -298,7 +298,7 @@ def test_a_reply_that_failed_for_good_and_went_through_after_redrive_marks_its_m
     send_reply(reply, "second time lucky")
     reply["pipeline"].pump()
     assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed" and accepted == []
-    assert redrive() == {"redriven": 1}
+    assert redrive() == {"redriven": 1, "remaining": False}
     reply["pipeline"].pump()
     assert_sent_once(reply, attempts=2, received=accepted)
 
@@ -328,11 +328,11 @@ def test_a_message_with_two_webhooks_stays_failed_until_every_failed_one_has_gon
     pipeline = reply["pipeline"]
     pipeline.pump()
     assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
-    assert redrive() == {"redriven": 2}
+    assert redrive() == {"redriven": 2, "remaining": False}
     pipeline.pump()
     assert accepted == ["/sendText"]  # one went through, the other failed again: the message stays failed
     assert messages_of(reply["chat_id"])[-1]["delivery"] == "failed"
-    assert redrive() == {"redriven": 1}
+    assert redrive() == {"redriven": 1, "remaining": False}
     pipeline.pump()
     assert sorted(accepted) == ["/other", "/sendText"]
     assert sorted(d.status for d in deliveries.list_for_chat(reply["chat_id"])) == ["sent", "sent"]

@@ -67,6 +67,34 @@ def test_chats_carry_their_last_message_id_so_a_console_can_count_unread(api):
     assert http(api, "GET", f"/admin/chats/{chat}")[1]["last_message_id"] == 2
 
 
+def test_chats_count_their_visitor_messages_apart_from_operator_replies(api):
+    chat = post_message(api, "447700900004", "one")
+    assert http(api, "POST", f"/admin/chats/{chat}/messages", {"msg": "an answer", "user_id": 3})[0] in (200, 201)
+    post_message(api, "447700900004", "two")
+    listed = next(c for c in http(api, "GET", "/admin/chats")[1]["chats"] if c["id"] == chat)
+    assert (listed["last_message_id"], listed["visitor_messages"]) == (3, 2)
+    assert http(api, "GET", f"/admin/chats/{chat}")[1]["visitor_messages"] == 2
+
+
+def test_chats_of_a_deleted_spec_are_still_listed_across_all_specs_and_marked(api):
+    kept = post_message(api, "447700900005", "still here")
+    doomed = {**OPENWA_SPEC, "identifier": "doomed-shop", "name": "Doomed shop"}
+    assert http(api, "PUT", "/admin/incoming-webhooks/doomed-shop", doomed)[0] == 201
+    status, answer = http(api, "POST", "/webhooks/incoming/doomed-shop?output=json", {
+        "id": "doomed-1", "body": "hello", "type": "chat", "t": 1768848000, "from": "447700900006@c.us",
+        "fromMe": False, "sender": {"pushname": "Dora"}})
+    assert status == 200, answer
+    orphan = answer["chats"][0]
+    assert http(api, "DELETE", "/admin/incoming-webhooks/doomed-shop")[0] == 200
+    listed = {c["id"]: c for c in http(api, "GET", "/admin/chats")[1]["chats"]}
+    assert listed[orphan]["incoming_deleted"] is True and listed[kept]["incoming_deleted"] is False
+    assert listed[orphan]["incoming_chat"]["incoming"]["name"] == "Doomed shop"
+    assert [c["id"] for c in http(api, "GET", "/admin/chats?updated_after=1")[1]["chats"]].count(orphan) == 1
+    assert http(api, "GET", f"/admin/chats/{orphan}")[1]["incoming_deleted"] is True
+    assert http(api, "GET", f"/admin/chats/{kept}")[1]["incoming_deleted"] is False
+    assert http(api, "GET", "/admin/chats?incoming=doomed-shop")[0] == 404
+
+
 @pytest.mark.parametrize("query", ["updated_after=yesterday", "updated_after=-5", "updated_after=1.5"])
 def test_a_cursor_that_is_not_epoch_seconds_is_400_with_the_reason(api, query):
     status, body = http(api, "GET", f"/admin/chats?{query}")

@@ -122,10 +122,11 @@ def test_console_routes_are_public_and_admin_stays_iam_with_cognito_operators_al
     assert statement[0]["Resource"]["Fn::Sub"].endswith("/Prod/*/admin/*")
 
 
-def test_the_vendored_signer_is_the_upstream_file_its_header_names():
-    vendored = (ROOT / "console/vendor/aws4fetch.js").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["aws4fetch", "js-yaml"])
+def test_each_vendored_file_is_the_upstream_file_its_header_names(name):
+    vendored = (ROOT / f"console/vendor/{name}.js").read_text(encoding="utf-8")
     header, digest_line, body = vendored.split("\n", 2)
-    assert re.match(r"// aws4fetch \d+\.\d+\.\d+ ", header)
+    assert re.match(rf"// {name} \d+\.\d+\.\d+ ", header)
     digest = digest_line.rsplit(" ", 1)[1]
     assert hashlib.sha256(body.encode("utf-8")).hexdigest() == digest
     assert "make vendor" in header

@@ -108,3 +108,27 @@ def _post_signed(stack):
                                                              "X-Telegram-Bot-Api-Secret-Token": "a-long-random-string-0123"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, json.loads(response.read())
+
+
+def test_a_webhook_url_with_a_secret_in_its_query_is_shown_masked_and_copied_whole(page, stack):
+    secret = "masked-in-the-list-0123456789"
+    status, answer = call(stack, "POST", "/admin/presets/open-wa/apply", {
+        "identifier": "list-openwa", "values": {"base_url": "https://wa.example.com", "secret": secret}, "replace": True})
+    assert status == 200, answer
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    page.goto(console_url(stack, "#/integrations"))
+    row = page.locator("tr[data-identifier='list-openwa']")
+    expect(row.locator("code.url")).to_have_text(f"{stack.url}/webhooks/incoming/list-openwa?secret=••••••••")
+    expect(row).not_to_contain_text(secret)
+    row.get_by_role("button", name="Copy the webhook URL of WhatsApp (open-wa)").click()
+    expect(page.get_by_role("status")).to_contain_text("its secret included")
+    expect(page.get_by_role("status")).not_to_contain_text(secret)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == answer["webhook_url"] == f"{stack.url}/webhooks/incoming/list-openwa?secret={secret}"
+    # the URL really is the one the provider must call: without the query the webhook is refused
+    assert call(stack, "POST", "/webhooks/incoming/list-openwa", {"from": "1@c.us"})[0] == 401
+    message = {"id": "m-list-1", "body": "via the copied URL", "type": "chat", "t": int(time.time()),
+               "from": "447700900401@c.us", "fromMe": False, "sender": {"pushname": "Copy Cat"}}
+    status, posted = call(stack, "POST", copied[len(stack.url):], message)
+    assert status == 200 and posted["status"] == "ok", posted
+    screenshot(page, "integrations")

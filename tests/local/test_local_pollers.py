@@ -241,3 +241,46 @@ def test_bisect_on_function_error_isolates_the_poisoned_record(table):
     assert batches[:3] == [["a", "b", "c", "d"], ["a", "b"], ["c", "d"]]
     assert ["d"] in batches  # d is delivered on its own once c is given up on
     assert all("c" not in b or b == ["c"] for b in batches[3:])
+
+
+def test_a_stream_batch_that_keeps_failing_goes_to_the_on_failure_queue_naming_its_range(table):
+    """As Lambda does with DestinationConfig.OnFailure: after MaximumRetryAttempts the failed part of the batch
+    is skipped and one record naming its shard and sequence range goes to the queue; the records before it
+    were checkpointed and are not part of it."""
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
+    recorder = Recorder(fail_times={"b": 99})
+    dynamodb, stream_arn = table
+    poller = StreamPoller(function_name="Fn", stream_arn=stream_arn, streams=boto3.client("dynamodbstreams"),
+                          trigger=StreamTrigger(table_logical_id="Chats", report_batch_item_failures=True,
+                                                maximum_retry_attempts=2, on_failure_queue_url=url),
+                          invoke=recorder, region="us-east-1", retry_delay=0, failures=sqs)
+    for key in ("a", "b", "c"):
+        _put(table, key)
+    while poller.poll_once():
+        pass
+    assert [_keys(b) for b in recorder.batches] == [["a", "b", "c"], ["b", "c"], ["b", "c"]]
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    failure = json.loads(message["Body"])
+    sequence = [r["dynamodb"]["SequenceNumber"] for r in recorder.batches[-1]]
+    shard = boto3.client("dynamodbstreams").describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    assert failure["DDBStreamBatchInfo"] | {"approximateArrivalOfFirstRecord": None,
+                                            "approximateArrivalOfLastRecord": None} == {
+        "shardId": shard["ShardId"], "startSequenceNumber": sequence[0], "endSequenceNumber": sequence[-1],
+        "batchSize": 2, "streamArn": stream_arn, "approximateArrivalOfFirstRecord": None,
+        "approximateArrivalOfLastRecord": None}
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    _put(table, "d")  # the stream moved on past the skipped records
+    while poller.poll_once():
+        pass
+    assert _keys(recorder.batches[-1]) == ["d"]
+
+
+def test_without_an_on_failure_destination_a_batch_that_keeps_failing_is_skipped_with_a_log_line(table, caplog):
+    recorder = Recorder(fail_times={"a": 99})
+    poller = _stream_poller(table, recorder, report_batch_item_failures=True, maximum_retry_attempts=0)
+    _put(table, "a")
+    with caplog.at_level("ERROR", logger="chatbridge.local"):
+        while poller.poll_once():
+            pass
+    assert len(recorder.batches) == 1 and "giving up on 1 stream records" in caplog.text

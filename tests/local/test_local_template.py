@@ -124,3 +124,35 @@ def test_ssm_parameters_and_buckets_are_read_with_their_local_names(template):
     assert environment["SETTINGS_PARAMETER"] == "/chatbridge-local/settings"
     assert environment["UPLOADS_BUCKET"] == "chatbridge-local-uploadsbucket"
     assert environment["ITEMS_TABLE"] == "chatbridge-local-items"  # Globals variables merge with the function's
+
+
+def test_the_real_template_loads_with_what_the_local_stack_does_not_run():
+    """template.yaml declares log groups, alarms, an SNS topic, a dashboard, IAM and API Gateway account
+    settings: the local stack skips them, yet every Ref and GetAtt to them resolves, and the evaluator's
+    on-failure destination becomes the URL of the local failure queue."""
+    from support.paths import TEMPLATE
+
+    template = load_template(TEMPLATE, endpoint_url=ENDPOINT)
+    from chatbridge.local.cfn import load_yaml
+
+    kinds = {resource["Type"] for resource in load_yaml(TEMPLATE)["Resources"].values()}
+    assert {"AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::SNS::Topic", "AWS::CloudWatch::Dashboard",
+            "AWS::ApiGateway::Account"} <= kinds
+    (trigger,) = template.functions["EvaluatorFunction"].stream_triggers
+    failure_queue = f"{ENDPOINT}/123456789012/chatbridge-local-StreamFailureQueue"
+    assert trigger.on_failure_queue_url == failure_queue
+    assert "StreamFailureQueue" in template.queues
+    assert template.functions["AdminFunction"].environment["STREAM_FAILURE_QUEUE_URL"] == failure_queue
+    assert template.functions["IngestFunction"].timeout <= 29
+
+
+def test_an_on_failure_destination_outside_the_template_is_a_clear_template_error(tmp_path):
+    path = tmp_path / "template.yaml"
+    path.write_text("Resources:\n  Items:\n    Type: AWS::DynamoDB::Table\n    Properties:\n"
+                    "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n"
+                    "  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                    "      CodeUri: .\n      Handler: app.handler\n      Events:\n        S:\n          Type: DynamoDB\n"
+                    "          Properties:\n            Stream: !GetAtt Items.StreamArn\n"
+                    "            DestinationConfig: {OnFailure: {Type: SQS, Destination: arn:aws:sqs:x:1:elsewhere}}\n")
+    with pytest.raises(TemplateError, match="on-failure destination"):
+        load_template(path, endpoint_url=ENDPOINT)

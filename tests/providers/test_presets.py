@@ -312,7 +312,7 @@ def test_substituted_values_land_where_the_provider_expects_them():
 def test_outgoing_webhook_fires_on_operator_messages_of_this_incoming_webhook_only():
     webhook = setup_of("viber").outgoing_webhook(42)
     assert webhook == {"id": "viber-test-replies", "event": "chat.web_add_msg_admin", "rest_api_id": "viber-test-send",
-                       "conditions": ["{args.chat.iwh_id} = 42"], "enabled": True}
+                       "conditions": ["{args.chat.iwh_id} = 42", "{args.file.url} empty"], "enabled": True}
 
 
 def test_presets_round_trip_through_json_like_the_admin_api_stores_them():

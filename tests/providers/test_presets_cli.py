@@ -50,7 +50,12 @@ def test_apply_stores_the_three_objects_and_prints_the_webhook_url_and_secrets(a
     assert rest_api["headers"]["Authorization"] == "Bearer {{ssm:/chatbridge/wa-cloud/token}}"
     webhook = get(api, "/admin/webhooks/wa-cloud-replies")
     assert webhook["event"] == "chat.web_add_msg_admin" and webhook["rest_api_id"] == "wa-cloud-send"
-    assert webhook["conditions"] == [f"{{args.chat.iwh_id}} = {spec['id']}"]
+    assert webhook["conditions"] == [f"{{args.chat.iwh_id}} = {spec['id']}", "{args.file.url} empty"]
+    for kind in ("image", "document"):  # operator files go by other webhooks: images and documents by link
+        file_webhook = get(api, f"/admin/webhooks/wa-cloud-files-{kind}")
+        assert file_webhook["rest_api_id"] == f"wa-cloud-send-{kind}"
+        assert file_webhook["conditions"][:2] == [f"{{args.chat.iwh_id}} = {spec['id']}", "{args.file.url} notempty"]
+        assert f"applied outgoing webhook wa-cloud-files-{kind}: operator files" in out
     assert f"applied incoming webhook wa-cloud (id {spec['id']})" in out
     assert f"{api}/webhooks/incoming/wa-cloud" in out
     assert "aws ssm put-parameter --type SecureString --name /chatbridge/wa-cloud/token" in out
@@ -63,7 +68,8 @@ def test_reapplying_updates_the_same_objects_and_keeps_the_spec_id(api, capsys):
     assert apply(api, "viber", "viber-bot", sender_name="Help desk") == 0  # the same preset: no --replace needed
     assert get(api, "/admin/incoming-webhooks/viber-bot")["id"] == first
     assert '"name": "Help desk"' in get(api, "/admin/rest-apis/viber-bot-send")["body"]
-    assert [w["id"] for w in get(api, "/admin/webhooks")["webhooks"]] == ["viber-bot-replies"]
+    assert sorted(w["id"] for w in get(api, "/admin/webhooks")["webhooks"]) == [
+        "viber-bot-files-caption", "viber-bot-files-file", "viber-bot-files-picture", "viber-bot-replies"]
 
 
 def test_apply_prints_a_chatbridge_secrets_set_line_for_each_secret_for_local_and_aws(api, capsys):

@@ -24,6 +24,8 @@ class Settings(BaseModel):
     delivery_table: str | None = Field(None, alias="DELIVERY_TABLE")
     dispatch_queue_url: str | None = Field(None, alias="DISPATCH_QUEUE_URL")
     dispatch_dlq_url: str | None = Field(None, alias="DISPATCH_DLQ_URL")
+    stream_failure_queue_url: str | None = Field(None, alias="STREAM_FAILURE_QUEUE_URL",
+                                                 description="the evaluator's on-failure destination (admin reads it)")
     media_bucket: str | None = Field(None, alias="MEDIA_BUCKET")
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL",
                                          description="the local stack's moto server; unset on AWS")
@@ -36,6 +38,8 @@ class Settings(BaseModel):
     max_attempts: int = Field(6, ge=1, alias="MAX_ATTEMPTS")
     outbound_allow: str = Field("", alias="CHATBRIDGE_OUTBOUND_ALLOW",
                                 description="hosts, IPs or CIDRs the outbound URL guard lets through")
+    ingest_budget_seconds: float = Field(25.0, gt=0, alias="INGEST_BUDGET_SECONDS",
+                                         description="one webhook request's work; API Gateway ends it at 29 s")
     # media
     media_fetch_budget_seconds: float = Field(20.0, gt=0, alias="MEDIA_FETCH_BUDGET_SECONDS")
     media_link_seconds: int = Field(300, gt=0, alias="MEDIA_LINK_SECONDS")

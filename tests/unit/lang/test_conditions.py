@@ -24,10 +24,18 @@ def test_all_clauses_must_hold_and_any_listed_value_matches():
 
 def test_booleans_numbers_and_null_compare_by_their_json_text():
     assert holds("fromMe=false") and not holds("fromMe=0") and not holds("fromMe=")
-    assert holds("ack=12") and not holds("ack=12.0")
+    assert holds("ack=12") and not holds("ack=13")
     assert holds("ratio=1.5")
     assert holds("nothing=null")
     assert holds("caption=")
+
+
+def test_json_numbers_also_compare_by_value_as_in_lhc():
+    # LHC's PHP == compares numbers as numbers: ack=1 holds for 1.0; text stays text ("1.0" is not 1)
+    assert holds("ack=12.0") and holds("ack=1.2e1") and holds("ack=11,12.00") and not holds("ack!=12.0")
+    assert holds("ack=1", {"ack": 1.0}) and holds("ratio=1.50") and not holds("ratio=1.4")
+    assert not holds("ack=1", {"ack": "1.0"}) and not holds("ack=1", {"ack": True})
+    assert holds("n=0.1", {"n": 0.1}) and not holds("n=0.1", {"n": 0.1 + 0.2 - 0.2 + 1e-9})
 
 
 def test_negation_holds_for_other_values_and_for_absent_attributes():
@@ -130,3 +138,10 @@ def test_conditions_never_raise_on_any_json(value, source):
     condition = compile_condition(source)
     assert condition.holds(value, value) in (True, False)
     assert condition.holds({"a": value, "b": value}, value) in (True, False)
+
+
+def test_path_helpers_on_the_left_keep_their_own_equals_sign():
+    message = {"contacts": [{"type": "phone", "value": "+44"}], "photo": [{"id": "s"}, {"id": "l"}]}
+    assert holds("contacts.[type=phone].value=+44", message)
+    assert holds("contacts.[type=fax]!=__exists__||photo___array_pop.id=l", message)
+    assert not holds("contacts.[type=phone].value=+45", message)

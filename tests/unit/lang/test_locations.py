@@ -124,3 +124,46 @@ def test_split_and_index_never_raise_on_any_json(value, source):
     location.first(value, value)
     assert isinstance(location.joined(value, value), str)
     assert isinstance(value_text(location.first({"a": value, "b": value}, value)), str)
+
+
+CONTACTS = {"contacts": [{"type": "email", "value": "a@example.com"}, {"type": "phone", "value": "+4477"},
+                         {"type": "phone", "value": "+4478", "primary": 1.0}, {"id": None}],
+            "photo": [{"file_id": "s"}, {"file_id": "l"}], "sizes": {"a": 1, "b": 2}, "empty": [],
+            "data": '{"id": "from-text", "n": [1, 2]}', "broken": "{not json", "n": 3}
+
+
+def test_list_filter_picks_the_item_whose_key_equals_the_value_the_last_one_as_lhc():
+    assert first("contacts.[type=email].value", CONTACTS) == "a@example.com"
+    assert first("contacts.[type=phone].value", CONTACTS) == "+4478"  # LHC's loop keeps the last match
+    assert first("contacts.[primary=1].value", CONTACTS) == "+4478"  # compared as conditions compare
+    assert first("contacts.[primary=__EXIST__].value", CONTACTS) == "+4478"
+    assert first("contacts.[id=__EXIST__]", CONTACTS) is MISSING  # null does not count, as PHP's isset
+    assert first("contacts.[type=fax].value", CONTACTS) is MISSING
+    assert first("sizes.[x=1]", CONTACTS) is MISSING and first("n.[x=1]", CONTACTS) is MISSING
+    assert first("contacts.[type=email].value||@||1|||n", CONTACTS) == "example.com"
+    assert first("by_id.[t=y].n", {"by_id": {"a": {"t": "x", "n": 1}, "b": {"t": "y", "n": 2}}}) == 2  # object values
+
+
+def test_array_pop_takes_the_last_item_and_json_text_reads_a_string_as_json():
+    assert first("photo___array_pop.file_id", CONTACTS) == "l"
+    assert first("sizes___array_pop", CONTACTS) == 2
+    assert first("empty___array_pop", CONTACTS) is None
+    assert first("n___array_pop", CONTACTS) is MISSING
+    assert first("data___json_text.n.1", CONTACTS) == 2
+    assert first("broken___json_text", CONTACTS) is None and first("n___json_text", CONTACTS) is MISSING
+    assert first("$root.data___json_text.id", {}, root=CONTACTS) == "from-text"
+    assert first("photo___other", {"photo___other": "literal"}) == "literal"  # not a helper: a key
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("contacts.[type=phone.value", "character 10: '[type=phone' is not a list filter"),
+    ("contacts.[type].value", "character 10: list filter '[type]' needs key=value"),
+    ("a.[=x]", "character 3: list filter '[=x]' needs key=value"),
+    ("photo[0].id", "character 1: 'photo[0]' is not a list filter"),
+    ("a.b^implode==, ", "character 4: Live Helper Chat's '^' output modifiers"),
+    ("x|||a.___array_pop", "character 7: '___array_pop' names no key"),
+])
+def test_malformed_path_helpers_are_refused_with_their_position(source, fragment):
+    with pytest.raises(SpecSyntaxError) as raised:
+        compile_location(source)
+    assert fragment in str(raised.value)

@@ -87,3 +87,11 @@ def test_rendering_never_raises_on_any_json(value):
 def test_any_text_without_braces_renders_as_itself(text):
     text = text.replace("{", "").replace("}", "")
     assert render(text) == text
+
+
+def test_a_placeholder_never_spans_another_opening_as_in_lhc():
+    # Live Helper Chat renders the unclosed first part as text: chatbridge used to read one placeholder
+    # from the first {{ to the last }} and refuse the body
+    assert render("{{msg.body} and {{msg.body}}") == "{{msg.body} and Hi"
+    assert render("{{{msg.body}}}") == "{Hi}"
+    assert render("{{msg.a}b}} {{msg.body}}") == "{{msg.a}b}} Hi"

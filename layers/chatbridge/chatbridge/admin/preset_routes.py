@@ -1,6 +1,9 @@
 """Admin routes for provider presets: list them with their parameters, apply one (``presets apply``'s
 counterpart, so the console can set up a provider from a form instead of a terminal).
 
+Each preset also carries its provider's sample payloads (``chatbridge.presets.samples``): the listing names
+them, ``GET /admin/presets/{name}/samples`` gives their bodies, for the console's spec editor.
+
 Applying stores what the CLI stores (REST API, incoming webhook, outgoing webhook), through the same
 models, and refuses, as the CLI does, to replace a spec another preset or a person made unless
 ``replace`` is true (409 naming it). Secrets are never taken here: the answer names the SSM parameters the
@@ -37,13 +40,31 @@ def _parameter_document(parameter: Any) -> dict[str, Any]:
             "kind": parameter.kind}
 
 
+def _sample_document(sample: Any) -> dict[str, Any]:
+    return {"name": sample.name, "title": sample.title, "source": sample.source, "content_type": sample.content_type}
+
+
 @router.get("/admin/presets")
 def list_presets() -> Response:
     from chatbridge.presets import PRESETS
+    from chatbridge.presets.samples import samples_of
 
     return answer(200, {"presets": [
         {"name": preset.name, "provider": preset.provider, "supports": preset.supports, "ignores": preset.ignores,
-         "parameters": [_parameter_document(p) for p in preset.parameters]} for preset in PRESETS.values()]})
+         "parameters": [_parameter_document(p) for p in preset.parameters],
+         "samples": [_sample_document(s) for s in samples_of(preset.name)]} for preset in PRESETS.values()]})
+
+
+@router.get("/admin/presets/<name>/samples")
+def list_preset_samples(name: str) -> Response:
+    """The provider's captured payloads with their bodies (text, as the provider sent them)."""
+    from chatbridge.presets import PRESETS
+    from chatbridge.presets.samples import body_of, samples_of
+
+    if name not in PRESETS:
+        return not_found("preset", name)
+    return answer(200, {"preset": name, "samples": [
+        {**_sample_document(sample), "body": body_of(name, sample)} for sample in samples_of(name)]})
 
 
 def _webhook_base() -> str:
@@ -89,12 +110,17 @@ def apply_preset(name: str) -> Response:
             f"made {made_by}: applying {setup.preset} would turn it and its chats into a {setup.preset} webhook; "
             "choose another identifier or set replace")})
     outgoing.put_rest_api(RestApi.model_validate(setup.rest_api))
+    for file_api in setup.file_rest_apis():
+        outgoing.put_rest_api(RestApi.model_validate(file_api))
     stored, _ = specs.save_spec(IncomingWebhookSpec.model_validate(setup.incoming_webhook))
     webhook = OutgoingWebhook.model_validate(setup.outgoing_webhook(stored.id))
     outgoing.put_webhook(webhook)
+    for file_webhook in setup.file_webhooks(stored.id):
+        outgoing.put_webhook(OutgoingWebhook.model_validate(file_webhook))
     return answer(200, {"status": "applied", "preset": setup.preset, "identifier": setup.identifier,
                         "incoming_webhook_id": stored.id, "rest_api_id": setup.rest_api_id,
                         "webhook_id": setup.webhook_id, "webhook_url": setup.webhook_url,
+                        "file_webhook_ids": [w["id"] for w in setup.file_webhooks(stored.id)],
                         "secrets": [{"name": s.name, "parameter": s.parameter, "description": s.description}
                                     for s in setup.ssm_secrets],
                         "setup": setup.setup})

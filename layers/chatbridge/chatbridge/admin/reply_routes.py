@@ -2,28 +2,39 @@
 
 ``POST /admin/chats/{id}/messages`` (operator reply), ``PUT/GET/DELETE /admin/webhooks/{id}``,
 ``PUT/GET/DELETE /admin/rest-apis/{id}``, ``GET /admin/deliveries?chat_id=``, ``POST /admin/deliveries/redrive``,
+``POST /admin/deliveries/redrive-stream`` (stream records the evaluator gave up on),
 ``POST /admin/chats/{id}/messages/{message_id}/retry`` (an operator's Retry of one failed reply).
 Invalid definitions answer 422 naming the field and the reason; nothing is stored half-checked.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatbridge.admin.http import BadRequest, as_id, invalid, json_body, new_router, not_found
 from chatbridge.answers import answer
 
 router = new_router()
+REDRIVE_SECONDS = 20.0  # one redrive request's work, inside API Gateway's 29 s; `remaining` says to call again
+REDRIVE_LIMIT = 1000
 
 
 class OperatorMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    msg: str = Field(min_length=1, max_length=65536)
+    msg: str = Field("", max_length=65536)
     user_id: int = Field(gt=0, lt=10**18, description="the operator answering; 0 and below are visitor/system ids")
+    file: str | None = Field(None, max_length=100, description="the id POST /admin/chats/{id}/files answered")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> OperatorMessage:
+        if not self.msg.strip() and self.file is None:
+            raise ValueError("msg: the message is empty (give a text, a file, or both)")
+        return self
 
 
 def _definition(item_id: str) -> dict[str, Any]:
@@ -138,14 +149,32 @@ def list_deliveries() -> Response:
 def redrive_deliveries() -> Response:
     from chatbridge.repository import queue
 
-    return answer(200, {"redriven": queue.redrive()})
+    started = time.monotonic()
+    moved = queue.redrive(limit=REDRIVE_LIMIT, seconds=REDRIVE_SECONDS)
+    cut_short = moved >= REDRIVE_LIMIT or time.monotonic() - started >= REDRIVE_SECONDS
+    return answer(200, {"redriven": moved, "remaining": cut_short and queue.dead_letters_waiting() > 0})
+
+
+@router.post("/admin/deliveries/redrive-stream")
+def redrive_stream_failures() -> Response:
+    """The chat stream batches the evaluator gave up on, read from the stream again and re-evaluated."""
+    from chatbridge.reply.stream_redrive import redrive_stream_failures
+    from chatbridge.repository.reply_storage import reply_storage
+    from chatbridge.repository.stream_failures import StreamFailureError
+
+    try:
+        return answer(200, redrive_stream_failures(reply_storage()).answer())
+    except StreamFailureError as error:  # the deployment lacks the queue: fixing it, not the request, helps
+        return answer(503, {"status": "unavailable", "reason": str(error)})
 
 
 # -- operator replies -----------------------------------------------------------------------------
 
 @router.post("/admin/chats/<chat_id>/messages")
 def post_operator_message(chat_id: str) -> Response:
-    from chatbridge.repository import reply_storage
+    from chatbridge.admin import file_routes
+    from chatbridge.media.uploads import UploadRefused
+    from chatbridge.repository import media, reply_storage
 
     if as_id(chat_id) is None:
         return not_found("chat", chat_id)
@@ -153,7 +182,20 @@ def post_operator_message(chat_id: str) -> Response:
         message = OperatorMessage.model_validate(json_body(router.current_event))
     except ValidationError as error:
         return invalid(error)
-    stored = reply_storage.add_operator_message(int(chat_id), message.msg, message.user_id)
+    if message.file is None:
+        stored = reply_storage.add_operator_message(int(chat_id), message.msg, message.user_id)
+    else:  # the message carries the link as LHC's [file=URL] markup, and the file itself for file webhooks
+        chat = reply_storage.get_chat(int(chat_id))
+        if chat is None:
+            return not_found("chat", chat_id)
+        if media.bucket_name() is None:
+            return file_routes.no_bucket()
+        try:
+            file = file_routes.attached_file(chat, message.file)
+        except UploadRefused as error:
+            return file_routes.refused(error)
+        text = "\n".join(part for part in (message.msg.strip(), f"[file={file['url']}]") if part)
+        stored = reply_storage.add_operator_message(int(chat_id), text, message.user_id, file=file)
     if stored is None:
         return not_found("chat", chat_id)
     return answer(201, {"status": "ok", "message": stored})

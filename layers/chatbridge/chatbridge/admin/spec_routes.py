@@ -182,7 +182,8 @@ def list_requests(identifier: str) -> Response:
 def list_chats() -> Response:
     """``?incoming=<identifier>&status=pending|active|closed&updated_after=<epoch s>&limit=N``; most recently
     updated first. ``updated_after`` is a poller's cursor: only chats updated later (a new message, a status
-    change), across every spec unless ``incoming`` names one."""
+    change), across every spec unless ``incoming`` names one: deleted specs too, their chats marked
+    ``incoming_deleted`` (a chat outlives its spec, and an operator may still have to read or close it)."""
     from chatbridge.repository import chats, specs
 
     event = router.current_event
@@ -201,10 +202,10 @@ def list_chats() -> Response:
         spec = specs.get_spec(incoming)
         if spec is None:
             return not_found("incoming webhook", incoming)
-        spec_ids = [spec.id]
+        spec_ids, live = [spec.id], {spec.id}
     else:
-        spec_ids = [spec.id for spec in specs.list_specs()]
-    found = [chat for spec_id in spec_ids
+        spec_ids, live = specs.ids_ever_assigned(), {spec.id for spec in specs.list_specs()}
+    found = [{**chat, "incoming_deleted": spec_id not in live} for spec_id in spec_ids
              for chat in chats.list_chats(spec_id, status=status, updated_after=since, limit=int(limit))]
     found.sort(key=lambda chat: (chat.get("updated_at", 0), chat.get("id", 0)), reverse=True)
     return answer(200, {"chats": found[:int(limit)]})
@@ -212,11 +213,13 @@ def list_chats() -> Response:
 
 @router.get("/admin/chats/<chat_id>")
 def get_chat(chat_id: str) -> Response:
-    from chatbridge.repository import chats
+    from chatbridge.repository import chats, specs
 
     number = _chat_id(chat_id)
     chat = chats.get_chat(number) if number is not None else None
-    return answer(200, chat) if chat else not_found("chat", chat_id)
+    if not chat:
+        return not_found("chat", chat_id)
+    return answer(200, {**chat, "incoming_deleted": specs.get_spec_by_id(chat["iwh_id"]) is None})
 
 
 @router.get("/admin/chats/<chat_id>/messages")

@@ -7,6 +7,7 @@ where ``/admin`` routes are IAM-authorised: requests to any non-loopback endpoin
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
@@ -198,9 +199,38 @@ class ChatbridgeClient:
     def list_messages(self, chat_id: int | str) -> Any:
         return self.request("GET", f"/admin/chats/{quote(str(chat_id), safe='')}/messages")
 
-    def reply(self, chat_id: int | str, text: str, *, user_id: int = 1) -> Any:
-        return self.request("POST", f"/admin/chats/{quote(str(chat_id), safe='')}/messages",
-                            body={"msg": text, "user_id": user_id})
+    def reply(self, chat_id: int | str, text: str, *, user_id: int = 1, file: str | None = None) -> Any:
+        """An operator message; ``file`` is the id ``upload_file`` answered (the message then carries it)."""
+        body: dict[str, Any] = {"msg": text, "user_id": user_id}
+        if file is not None:
+            body["file"] = file
+        return self.request("POST", f"/admin/chats/{quote(str(chat_id), safe='')}/messages", body=body)
+
+    def upload_file(self, chat_id: int | str, name: str, content: bytes, *, media_type: str | None = None) -> Any:
+        """Store a file for a chat; returns the API's ``file`` (``id``, ``url``, ``name``, ``type``, ``kind``...).
+
+        Up to ``INLINE_MAX_BYTES`` the bytes go inline (base64 JSON, one request); a larger file is PUT to the
+        presigned S3 URL the API answers (not signed again: the URL carries its own signature)."""
+        from chatbridge.media.uploads import INLINE_MAX_BYTES
+
+        path = f"/admin/chats/{quote(str(chat_id), safe='')}/files"
+        body: dict[str, Any] = {"name": name, "type": media_type}
+        if len(content) <= INLINE_MAX_BYTES:
+            answer = self.request("POST", path, body={**body, "content_base64": base64.b64encode(content).decode()})
+            return answer["file"]
+        answer = self.request("POST", path, body={**body, "size": len(content)})
+        upload = answer["upload"]
+        request = urllib.request.Request(upload["url"], data=content, method=upload.get("method", "PUT"),
+                                         headers=upload.get("headers") or {})
+        try:
+            with urllib.request.urlopen(request, timeout=max(self.timeout, 120)):  # noqa: S310 (the API's URL)
+                pass
+        except urllib.error.HTTPError as error:
+            text = error.read().decode("utf-8", errors="replace")
+            raise ApiError(error.code, f"the file storage refused the upload: {text.strip()[:300]}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise ApiError(0, f"cannot reach the file storage to upload: {getattr(error, 'reason', error)}") from None
+        return answer["file"]
 
     # -- deliveries -----------------------------------------------------------------------------------
     def list_deliveries(self, *, chat_id: int | str | None = None) -> Any:
@@ -208,6 +238,10 @@ class ChatbridgeClient:
 
     def redrive_deliveries(self) -> Any:
         return self.request("POST", "/admin/deliveries/redrive")
+
+    def redrive_stream_failures(self) -> Any:
+        """One round of stream redrive (about 20 s of work); ``remaining`` in the answer says to call again."""
+        return self.request("POST", "/admin/deliveries/redrive-stream")
 
     # -- secrets (SSM SecureStrings under /chatbridge/) ----------------------------------------------
     def put_secret(self, name: str, value: str) -> Any:

@@ -102,19 +102,26 @@ def _apply(args: argparse.Namespace) -> int:
     if not args.replace:
         _refuse_a_foreign_spec(client, setup.identifier, setup.preset)
     rest_api = client.put_rest_api(setup.rest_api_id, setup.rest_api)
+    file_rest_apis = [client.put_rest_api(file_api["id"], file_api) for file_api in setup.file_rest_apis()]
     incoming = client.put_incoming_webhook(setup.incoming_webhook)
     iwh_id = incoming.get("id") if isinstance(incoming, dict) else None
     if not isinstance(iwh_id, int):
         raise UsageError(f"the API stored the incoming webhook but returned no integer id: {incoming!r}")
     webhook = client.put_webhook(setup.webhook_id, setup.outgoing_webhook(iwh_id))
+    file_webhooks = [client.put_webhook(file_webhook["id"], file_webhook)
+                     for file_webhook in setup.file_webhooks(iwh_id)]
     if args.json:
         print_json({"preset": setup.preset, "webhook_url": setup.webhook_url, "rest_api": rest_api,
                     "incoming_webhook": incoming, "webhook": webhook,
+                    "file_rest_apis": file_rest_apis, "file_webhooks": file_webhooks,
                     "ssm_secrets": [secret.model_dump() for secret in setup.ssm_secrets], "setup": setup.setup})
         return 0
     print(f"applied REST API {setup.rest_api_id} ({setup.rest_api['method']} {setup.rest_api['url']})")
     print(f"applied incoming webhook {setup.identifier} (id {iwh_id})")
     print(f"applied outgoing webhook {setup.webhook_id}: operator replies in its chats -> {setup.rest_api_id}")
+    for file_webhook in setup.file_webhooks(iwh_id):
+        print(f"applied outgoing webhook {file_webhook['id']}: operator files "
+              f"({' and '.join(file_webhook['conditions'][2:]) or 'any'}) -> {file_webhook['rest_api_id']}")
     print(f"\nWebhook URL to give {get_preset(args.name).provider}:\n  {setup.webhook_url}")
     if setup.ssm_secrets:
         endpoint = f" --endpoint {client.endpoint}" if client.endpoint != DEFAULT_ENDPOINT else ""

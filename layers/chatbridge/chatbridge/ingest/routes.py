@@ -20,6 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chatbridge.answers import answer
 from chatbridge.errors import NotBase64, NotUtf8, PayloadError, VerificationFailed
+from chatbridge.ingest.budget import BudgetSpent, Deadline, request_deadline
 from chatbridge.ingest.payload import decode_body
 from chatbridge.ingest.store import IngestOutcome, ingest
 from chatbridge.media.files import public_base_url
@@ -46,11 +47,12 @@ GET_IS_FOR_HANDSHAKES = {"status": "error", "reason": "send messages with POST; 
 @router.post("/webhooks/incoming/<identifier>")
 def post_webhook(identifier: str) -> Response:
     metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
+    deadline = request_deadline(getattr(router, "lambda_context", None))
     spec = _enabled_spec(identifier)
     if spec is None:
         return answer(404, NOT_FOUND)
     try:
-        status, body = _receive(spec)
+        status, body = _receive(spec, deadline)
     except Exception as error:
         _log_request(spec, *failure_answer(error))
         raise
@@ -82,6 +84,8 @@ def get_webhook(identifier: str) -> Response:
 def failure_answer(error: BaseException) -> tuple[int, dict[str, Any]]:
     """What a failed request answers: 503 (retry) only for what a retry can fix, else 422 with a reason, so a
     payload DynamoDB refuses is not retried forever (the function's handler logs the error itself)."""
+    if isinstance(error, BudgetSpent):  # its reason names no internals: what ran out, and that retrying is safe
+        return 503, {"status": "unavailable", "reason": str(error)}
     return (503, UNAVAILABLE) if retry_can_fix(error) else (422, UNPROCESSABLE)
 
 
@@ -90,7 +94,7 @@ def _enabled_spec(identifier: str) -> IncomingWebhookSpec | None:
     return spec if spec is not None and spec.enabled else None
 
 
-def _receive(spec: IncomingWebhookSpec) -> tuple[int, dict[str, Any]]:
+def _receive(spec: IncomingWebhookSpec, deadline: Deadline) -> tuple[int, dict[str, Any]]:
     headers, query = _headers(), _query()
     try:
         raw = _raw_bytes()
@@ -104,7 +108,7 @@ def _receive(spec: IncomingWebhookSpec) -> tuple[int, dict[str, Any]]:
     result = map_payload(spec, payload)
     if not result.accepted:
         return 200, {"status": "ignored", "reason": result.reason}
-    outcome = ingest(spec, result, payload, media_base_url=_media_base_url())
+    outcome = ingest(spec, result, payload, media_base_url=_media_base_url(), deadline=deadline)
     _report(spec, outcome)
     return 200, outcome.answer(with_ids=query.get("output") == "json")
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatbridge.ingest.budget import Deadline
 from chatbridge.ingest.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
 from chatbridge.repository import specs as spec_store
@@ -80,24 +81,28 @@ def stored_raw(payload: Any, chat: MappedChat) -> Any:
 
 
 def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
-           next_chat_id: Callable[[], int] | None = None, media_base_url: str = "") -> IngestOutcome:
+           next_chat_id: Callable[[], int] | None = None, media_base_url: str = "",
+           deadline: Deadline | None = None) -> IngestOutcome:
     """Store every mapped chat and its messages; safe to repeat with the same input (retries dedup).
 
     Media messages' files are fetched and stored first (``media_ingest``); ``media_base_url`` is where
-    the API is reachable, for the links.
+    the API is reachable, for the links. ``deadline`` (``ingest.budget``) bounds the fetches and stops
+    before a chat is written once it has passed (``BudgetSpent``: 503, the retry stores the rest).
     """
     assert spec.id is not None, "a stored spec has an id"
     outcome = IngestOutcome(skipped=len(result.skipped),
                             skipped_messages=[{"index": s.index, "reason": s.reason} for s in result.skipped])
     digest = payload_digest(payload)
     media = _store_files(spec.id, [(dedup_id(m, digest), m) for chat in result.chats for m in chat.messages
-                                   if m.media is not None], media_base_url)
+                                   if m.media is not None], media_base_url, deadline)
     _note_media(outcome, media)
     bodies = {item.index: item.body for item in media}
     now = int(time.time())
     allocate = next_chat_id or (lambda: spec_store.next_id("chat"))
     incoming = {"id": spec.id, "identifier": spec.identifier, "name": spec.name, "scope": spec.scope}
     for chat in result.chats:
+        if deadline is not None:
+            deadline.check(f"chat {chat.chat_external_id[:80]!r} was written")
         draft = chat_store.ChatDraft(spec_id=spec.id, chat_external_id=chat.chat_external_id, nick=chat.nick,
                                      phone=chat.phone, email=chat.email, incoming=incoming,
                                      attributes=chat.attributes,
@@ -117,14 +122,16 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
     return outcome
 
 
-def _store_files(spec_id: int, messages: list[tuple[str, MappedMessage]], base_url: str) -> list[MediaResult]:
+def _store_files(spec_id: int, messages: list[tuple[str, MappedMessage]], base_url: str,
+                 deadline: Deadline | None = None) -> list[MediaResult]:
     """Fetch and store files; the fetch machinery (HTTP, TLS, S3) is imported only by requests that carry files,
     so a text webhook's cold start does not pay for it."""
     if not messages:
         return []
     from chatbridge.media.ingest import store_media
 
-    return store_media(spec_id, messages, base_url=base_url)
+    return store_media(spec_id, messages, base_url=base_url,
+                       budget=deadline.media_budget() if deadline is not None else None)
 
 
 def _note_refused(outcome: IngestOutcome, stored: chat_store.StoredMessages) -> None:

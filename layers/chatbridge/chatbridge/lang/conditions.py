@@ -4,7 +4,7 @@
 ``attr=__exists__`` holds when the attribute is present (even as null). The left side is a location path
 (dotted, ``$root.``, or JSONPath without ``=``), optionally with ``|||`` alternatives (the first non-empty
 one is tested). Values compare with the attribute's JSON text (``false``, ``12``, ``null``), trimmed of
-surrounding spaces. A clause on an absent attribute fails; a ``!=`` clause on an absent attribute holds.
+surrounding spaces; a JSON number also by value (``ack=1`` holds for ``1.0``, as in Live Helper Chat). A clause on an absent attribute fails; a ``!=`` clause on an absent attribute holds.
 
 Clauses that could never be meant are refused when the spec is saved rather than saved and then matching
 nothing: a doubled operator (``type==chat``, ``type!==x``), a comparison (``ack>=2``, ``type=>chat``),
@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, compact_json
+from chatbridge.lang.core import MISSING, matches_text, numbers_of
 from chatbridge.lang.locations import Location, compile_location
 
 EXISTS = "__exists__"
@@ -32,27 +32,12 @@ _KEYWORD = re.compile(r"__\w+__")
 _COMPARISON = "comparisons are not supported: a clause tests equality (=) or inequality (!=) of text"
 
 
-def json_text(value: Any) -> str:
-    """What a value compares as: strings unchanged, everything else its compact JSON text."""
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    return compact_json(value)
-
-
 class Clause:
-    __slots__ = ("source", "location", "negated", "values", "exists")
+    __slots__ = ("source", "location", "negated", "values", "numbers", "exists")
 
     def __init__(self, source: str, position: int) -> None:
         self.source = source
-        operator_at = source.find("=")
+        operator_at = _operator_position(source)
         if operator_at < 0:
             raise SpecSyntaxError(
                 f"condition clause {position} {source!r} has no '=' (write attribute=value1,value2)")
@@ -77,6 +62,7 @@ class Clause:
         if self.exists and len(values) > 1:
             raise SpecSyntaxError(f"condition clause {position} {source!r}: {EXISTS} cannot be listed with values")
         self.values = frozenset(values)
+        self.numbers = numbers_of(self.values)
 
     def holds(self, message: Any, root: Any) -> bool:
         value = self.location.first(message, root)
@@ -84,10 +70,23 @@ class Clause:
             return (value is MISSING) == self.negated
         if value is MISSING:
             return self.negated
-        return (json_text(value) in self.values) != self.negated
+        return matches_text(value, self.values, self.numbers) != self.negated
 
     def __repr__(self) -> str:
         return f"Clause({self.source!r})"
+
+
+def _operator_position(source: str) -> int:
+    """The clause's first '=' outside a location's list filter (``contacts.[type=phone].value=+44``), or -1."""
+    depth = 0
+    for position, char in enumerate(source):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(0, depth - 1)
+        elif char == "=" and depth == 0:
+            return position
+    return -1
 
 
 def _refuse_never_meant(position: int, source: str, path: str, negated: bool, values: list[str]) -> None:

@@ -51,6 +51,50 @@ def value_text(value: Any) -> str:
     return compact_json(value)
 
 
+def json_text(value: Any) -> str:
+    """What a value compares as: strings unchanged, everything else its compact JSON text."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    return compact_json(value)
+
+
+def matches_text(value: Any, texts: frozenset[str], numbers: frozenset[Decimal] = frozenset()) -> bool:
+    """Whether a present value equals one of a condition's plain-text values: by its JSON text, and a JSON
+    number also by value against ``numbers`` (those texts that are numbers, parsed once by ``numbers_of``):
+    ``ack=1`` holds for ``1.0``, as in Live Helper Chat, whose PHP ``==`` compares numbers as numbers."""
+    if json_text(value) in texts:
+        return True
+    if numbers and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        try:
+            return (Decimal(repr(value)) if isinstance(value, float) else value) in numbers
+        except (ArithmeticError, TypeError):  # a NaN has no exact decimal to look up
+            return False
+    return False
+
+
+def numbers_of(texts: frozenset[str] | set[str] | tuple[str, ...]) -> frozenset[Decimal]:
+    """The texts that are finite numbers (``1``, ``1.0``, ``-2e3``), as exact decimals."""
+    numbers = set()
+    for text in texts:
+        if not text or len(text) > 40 or text[0] not in "+-.0123456789" or not text.isascii():
+            continue
+        try:
+            number = Decimal(text)
+        except ArithmeticError:
+            continue
+        if number.is_finite():
+            numbers.add(number)
+    return frozenset(numbers)
+
+
 def compact_json(value: Any) -> str:
     """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are."""
     if isinstance(value, Decimal):

@@ -1,7 +1,9 @@
 """The location language: where a value sits in a payload.
 
 ``sender.name``, ``entry.0.changes.0.value`` (numeric parts index lists; negative ones count from the end),
-then optional ``||SEP||N`` steps that split the value's text by SEP and take element N (0-based, or
+Live Helper Chat's path helpers (``contacts.[type=phone].value``: the list item whose ``type`` is ``phone``;
+``photo___array_pop.file_id``: the last item of ``photo``; ``data___json_text.id``: ``data`` holds JSON text,
+read it as JSON), then optional ``||SEP||N`` steps that split the value's text by SEP and take element N (0-based, or
 ``last``); an index out of range keeps the value unchanged, as Live Helper Chat does. ``a|||b`` lists
 alternatives. ``$root.path`` starts at the payload root instead of the message (WhatsApp Cloud keeps the
 sender's name beside the messages, not in them). A ``$``-prefixed expression is JSONPath (jsonpath-ng,
@@ -12,31 +14,123 @@ Everything is parsed when the spec is validated; resolving is a plain loop over 
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, is_empty, steps_of, value_text, walk
+from chatbridge.lang.core import MISSING, as_index, is_empty, matches_text, numbers_of, steps_of, value_text, walk
 
 ROOT_PREFIX = "$root"
+EXISTS_KEYWORDS = ("__EXIST__", "__exists__")  # LHC's list filter writes __EXIST__; conditions write __exists__
+_HELPERS = ("array_pop", "json_text")
+
+
+class _Select:
+    """``[key=value]``: the item of a list (or an object's values) whose ``key`` equals ``value`` (compared as
+    conditions compare), or that has ``key`` at all for ``[key=__EXIST__]``. Several match: the last one, as
+    Live Helper Chat's loop keeps the last."""
+
+    __slots__ = ("key", "value", "texts", "numbers")
+
+    def __init__(self, key: str, value: str | None) -> None:
+        self.key, self.value = key, value
+        self.texts = frozenset(() if value is None else (value,))
+        self.numbers = numbers_of(self.texts)
+
+    def step(self, value: Any) -> Any:
+        items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else ()
+        found = MISSING
+        for item in items:
+            if not isinstance(item, dict) or item.get(self.key) is None:
+                continue
+            if self.value is None or matches_text(item[self.key], self.texts, self.numbers):
+                found = item
+        return found
+
+
+class _Helper:
+    """``key___array_pop`` (the last item of a list, or an object's last value) and ``key___json_text`` (a
+    string holding JSON, read as JSON: null when it is not JSON, as PHP's json_decode)."""
+
+    __slots__ = ("key", "helper")
+
+    def __init__(self, key: str, helper: str) -> None:
+        self.key, self.helper = key, helper
+
+    def step(self, value: Any) -> Any:
+        value = value.get(self.key, MISSING) if isinstance(value, dict) else MISSING
+        if self.helper == "array_pop":
+            if isinstance(value, dict):
+                value = list(value.values())
+            return (value[-1] if value else None) if isinstance(value, list) else MISSING
+        if not isinstance(value, str):
+            return MISSING
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+
+
+def _step_of(source: str, segment: str, at: int) -> Any:
+    """One dotted part, with its 1-based character position for errors."""
+    where = f"location {source!r}, character {at}"
+    if segment.startswith("[") or "[" in segment or "]" in segment:
+        if not (segment.startswith("[") and segment.endswith("]")) or segment.count("[") != 1 or segment.count("]") != 1:
+            raise SpecSyntaxError(f"{where}: {segment!r} is not a list filter: write [key=value] as a whole path part "
+                                  "(e.g. contacts.[type=phone].value)")
+        key, equals, expected = segment[1:-1].partition("=")
+        if not equals or not key.strip():
+            raise SpecSyntaxError(f"{where}: list filter {segment!r} needs key=value (e.g. [type=phone], or "
+                                  "[id=__EXIST__] for the item that has the key)")
+        expected = expected.strip()
+        return _Select(key.strip(), None if expected in EXISTS_KEYWORDS else expected)
+    key, separator, helper = segment.partition("___")
+    if separator and helper in _HELPERS:
+        if not key:
+            raise SpecSyntaxError(f"{where}: {segment!r} names no key before '___{helper}'")
+        return _Helper(key, helper)
+    return (segment, as_index(segment))
 
 
 class _DottedPath:
-    __slots__ = ("parts", "from_root")
+    __slots__ = ("parts", "from_root", "plain")
 
     def __init__(self, source: str, text: str) -> None:
         self.from_root = text == ROOT_PREFIX or text.startswith(ROOT_PREFIX + ".")
+        offset = source.find(text) + 1
         if self.from_root:
             text = text[len(ROOT_PREFIX) + 1:]
+            offset += len(ROOT_PREFIX) + 1
         segments = text.split(".") if text else []
         if "|" in text:
             raise SpecSyntaxError(f"location {source!r} has a stray '|' (steps are ||SEP||N, alternatives |||)")
+        if "^" in text:
+            raise SpecSyntaxError(f"location {source!r}, character {offset + text.index('^')}: Live Helper Chat's "
+                                  "'^' output modifiers (^implode==...) are not supported; read the list and format it "
+                                  "in the body, or use a JSONPath ($.items[*].name)")
         if any(segment == "" for segment in segments) and text:
             raise SpecSyntaxError(f"location {source!r} has an empty path part (two dots, or a leading/trailing dot)")
-        self.parts = steps_of(segments)
+        if "[" not in text and "]" not in text and "___" not in text:
+            self.parts: tuple[Any, ...] = steps_of(segments)
+            self.plain = True
+            return
+        parts, at = [], offset
+        for segment in segments:
+            parts.append(_step_of(source, segment, at))
+            at += len(segment) + 1
+        self.parts = tuple(parts)
+        self.plain = all(type(part) is tuple for part in parts)
 
     def resolve(self, message: Any, root: Any) -> Any:
-        return walk(root if self.from_root else message, self.parts)
+        value = root if self.from_root else message
+        if self.plain:
+            return walk(value, self.parts)
+        for part in self.parts:
+            value = walk(value, (part,)) if type(part) is tuple else part.step(value)
+            if value is MISSING:
+                return MISSING
+        return value
 
 
 class _JsonPath:

@@ -16,8 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.lang.conditions import json_text
-from chatbridge.lang.core import MISSING, is_empty, resolve
+from chatbridge.lang.core import MISSING, is_empty, json_text, resolve
 
 
 class RuleSyntaxError(ChatbridgeError, ValueError):

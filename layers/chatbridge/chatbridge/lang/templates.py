@@ -20,7 +20,9 @@ from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.core import MISSING, compact_json, value_text
 from chatbridge.lang.locations import Location, compile_location
 
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+# a placeholder holds no brace: one never spans another ``{{`` (``{{msg.a} and {{msg.b}}`` keeps its first,
+# unclosed part as text, as Live Helper Chat does)
+_PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
 
 
 class _WholeMessage:

@@ -8,11 +8,15 @@ BatchSize and ReportBatchItemFailures exactly as Lambda documents them.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+import boto3
 
 from chatbridge.local.attributes import item_to_json
 from chatbridge.local.filters import matches_any, sqs_filter_view
@@ -94,11 +98,29 @@ def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -
             "eventSourceARN": stream_arn}
 
 
+def stream_failure_record(*, stream_arn: str, shard_id: str, records: list[dict[str, Any]], function_name: str,
+                          region: str, attempts: int, condition: str = "RetryAttemptsExhausted") -> dict[str, Any]:
+    """What Lambda sends a stream trigger's on-failure destination for a batch it gave up on: where the
+    records are (shard and sequence range), never the records themselves."""
+    arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in (records[0], records[-1])]
+    when = [datetime.fromtimestamp(a, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(a, (int, float))
+            else None for a in arrivals]
+    return {
+        "requestContext": {"requestId": str(uuid.uuid4()), "condition": condition, "approximateInvokeCount": attempts,
+                           "functionArn": f"arn:aws:lambda:{region}:123456789012:function:{function_name}"},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0", "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "DDBStreamBatchInfo": {"shardId": shard_id, "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                               "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                               "approximateArrivalOfFirstRecord": when[0], "approximateArrivalOfLastRecord": when[1],
+                               "batchSize": len(records), "streamArn": stream_arn}}
+
+
 class StreamPoller(Poller):
     """Follows a table's stream from LATEST; failed records are re-delivered from the first failure."""
 
     def __init__(self, *, function_name: str, trigger: StreamTrigger, stream_arn: str, streams: Any,
-                 invoke: Invoke, region: str, retry_delay: float = 0.5) -> None:
+                 invoke: Invoke, region: str, retry_delay: float = 0.5, failures: Any = None) -> None:
         super().__init__(name=f"{function_name}<-{trigger.table_logical_id} stream")
         self.function_name = function_name
         self.trigger = trigger
@@ -108,9 +130,12 @@ class StreamPoller(Poller):
         self._region = region
         self._retry_delay = retry_delay
         self._positions: dict[str, str | None] = {}  # shard -> last sequence number read
+        self._shards: dict[str, str] = {}  # sequence number of a pending record -> its shard
         self._pending: list[dict[str, Any]] = []
         self._attempts = 0
         self._batch_limit = trigger.batch_size
+        self._failures = failures  # SQS client for the on-failure queue; by default made (on the streams'
+        # endpoint: the local stack's moto) when first needed
         self.start_position()
 
     def start_position(self) -> None:
@@ -176,6 +201,7 @@ class StreamPoller(Poller):
         if 0 <= limit < self._attempts:
             log.error("%s: giving up on %d stream records from sequence number %s after %d retries",
                       self.name, len(identifiers) - first, identifiers[first], limit)
+            self._send_to_on_failure_destination(self._pending[: len(identifiers) - first])
             del self._pending[: len(identifiers) - first]
             self._attempts = 0
             self._batch_limit = self.trigger.batch_size
@@ -183,6 +209,23 @@ class StreamPoller(Poller):
         log.info("%s: retrying from sequence number %s (attempt %d)", self.name, identifiers[first],
                  self._attempts + 1)
         self._stopping.wait(min(self._retry_delay * 2 ** (self._attempts - 1), 30))
+
+    def _send_to_on_failure_destination(self, records: list[dict[str, Any]]) -> None:
+        """As Lambda does with DestinationConfig.OnFailure: one record naming the shard and sequence range."""
+        url = self.trigger.on_failure_queue_url
+        if not url or not records:
+            return
+        if self._failures is None:
+            endpoint = self._streams.meta.endpoint_url
+            self._failures = boto3.client("sqs", endpoint_url=endpoint, region_name=self._region,
+                                          aws_access_key_id="local", aws_secret_access_key="local")
+        shard_id = self._shards.get(records[0]["dynamodb"]["SequenceNumber"], "")
+        failure = stream_failure_record(stream_arn=self.stream_arn, shard_id=shard_id, records=records,
+                                        function_name=self.function_name, region=self._region,
+                                        attempts=self._attempts)
+        self._failures.send_message(QueueUrl=url, MessageBody=json.dumps(failure))
+        log.warning("%s: sent the %d records to the on-failure queue (`chatbridge deliveries redrive --stream` "
+                    "replays them)", self.name, len(records))
 
     def _read(self) -> None:
         """Fetch new records from every shard into the pending list, dropping those no filter matches."""
@@ -195,6 +238,7 @@ class StreamPoller(Poller):
                 record = lambda_stream_record(raw, self.stream_arn, self._region)
                 if matches_any(self.trigger.filters, record):
                     self._pending.append(record)
+                    self._shards[raw["dynamodb"]["SequenceNumber"]] = shard_id
 
 
 class QueuePoller(Poller):

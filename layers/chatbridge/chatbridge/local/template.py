@@ -59,6 +59,7 @@ class StreamTrigger:
     maximum_retry_attempts: int = -1
     bisect_on_error: bool = False
     enabled: bool = True
+    on_failure_queue_url: str | None = None  # DestinationConfig.OnFailure, an SQS queue of the template
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,14 @@ class _Resolver:
             name = self.name(logical_id)
             return {None: name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}.get(
                 attribute, name)
+        if kind == "AWS::SNS::Topic":
+            arn = f"{arn_prefix.format('sns')}:{self.stack_name}-{logical_id}"
+            return {None: arn, "TopicArn": arn, "TopicName": f"{self.stack_name}-{logical_id}"}.get(attribute, arn)
+        if kind == "AWS::Logs::LogGroup":
+            name = f"/aws/lambda/{self.stack_name}-{logical_id}"
+            return {None: name, "Arn": f"{arn_prefix.format('logs')}:log-group:{name}:*"}.get(attribute, name)
+        # Everything else the local stack does not run (alarms, dashboards, IAM, Cognito...) still resolves, so a
+        # template that references it loads: a name derived from the stack, as CloudFormation would make one.
         if attribute is None:
             return f"{self.stack_name}-{logical_id}"
         return f"{self.stack_name}-{logical_id}-{attribute}"
@@ -347,7 +356,21 @@ def _stream_trigger(logical_id: str, props: dict[str, Any], resolver: _Resolver)
         starting_position=str(props.get("StartingPosition", "LATEST")),
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
         bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
-        enabled=_enabled(props))
+        enabled=_enabled(props), on_failure_queue_url=_on_failure_queue(logical_id, props, resolver))
+
+
+def _on_failure_queue(logical_id: str, props: dict[str, Any], resolver: _Resolver) -> str | None:
+    """Where Lambda sends a stream batch it gave up on: the URL of the template's queue named as on-failure
+    destination. An SNS destination has no local stand-in: the poller then only logs, as without one."""
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if not destination:
+        return None
+    queue = resolver.logical_id_for(destination)
+    if queue is None or resolver.resources[queue].get("Type") != "AWS::SQS::Queue":
+        if str(destination).startswith("arn:aws:sns:"):
+            return None
+        raise TemplateError(f"{logical_id}: on-failure destination {destination!r} is not a queue of the template")
+    return str(resolver.lookup(queue, "QueueUrl"))
 
 
 def _queue_trigger(logical_id: str, props: dict[str, Any], resolver: _Resolver) -> QueueTrigger:

@@ -8,7 +8,7 @@ Attachments carry a CDN URL (``payload.url``) that needs no auth; the fetch is l
 CDN hosts, since the URL is the payload's.
 """
 
-from chatbridge.presets.model import Parameter, Preset, media_parameter
+from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
 _NOT_ECHO = "message.is_echo!=true"
 FACEBOOK_CDN_HOSTS = ["*.fbcdn.net", "*.fbsbx.com", "*.facebook.com"]
@@ -74,3 +74,24 @@ PRESET = Preset(
         "message_reads are skipped if you add them).",
     ),
 )
+
+
+# Operator files by URL: an image or file attachment. An attachment carries no text, so a caption follows as
+# a text message of its own (Messenger may show the two in either order).
+_SEND = {"method": "POST", "url": "<<base_url>>/<<api_version>>/me/messages",
+         "headers": {"Content-Type": "application/json", "Authorization": "Bearer <<token>>"}, "success_codes": [200]}
+_TO = '{"recipient": {"id": "{{args.chat.incoming_chat.chat_external_id}}"}, "messaging_type": "RESPONSE", '
+FILES = (
+    FileReply(name="image", conditions=("{args.file.kind} = image",),
+              rest_api={**_SEND, "name": "Messenger Send API (image)",
+                        "body": _TO + '"message": {"attachment": {"type": "image", '
+                                      '"payload": {"url": {{file_url}}, "is_reusable": false}}}}'}),
+    FileReply(name="file", conditions=("{args.file.kind} = attachment",),
+              rest_api={**_SEND, "name": "Messenger Send API (file)",
+                        "body": _TO + '"message": {"attachment": {"type": "file", '
+                                      '"payload": {"url": {{file_url}}, "is_reusable": false}}}}'}),
+    FileReply(name="caption", conditions=("{args.file.caption} notempty",),
+              rest_api={**_SEND, "name": "Messenger Send API (a file's caption)",
+                        "body": _TO + '"message": {"text": {{msg_clean}}}}'}),
+)
+PRESET = PRESET.model_copy(update={"files": FILES})

@@ -53,6 +53,25 @@ class Parameter(BaseModel):
     example: str = ""
 
 
+class FileReply(BaseModel):
+    """How a preset sends an operator's file (LHC's pattern: one webhook for text, others for files).
+
+    Each is an outgoing webhook on the operator message event whose ``conditions`` (over ``args.file``) pick
+    the files it takes, calling ``rest_api``, or the preset's text REST API when that is None: its
+    ``{{msg_url}}`` sends the file's link as text, for files the provider cannot take by URL.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z-]+$", description="names the stored REST API and webhook")
+    conditions: tuple[str, ...] = Field(description="rule clauses over args.file, besides the chat's spec id")
+    rest_api: dict[str, Any] | None = None
+
+
+FILE_MESSAGE = "{args.file.url} notempty"
+TEXT_MESSAGE = "{args.file.url} empty"
+
+
 class Preset(BaseModel):
     """A provider's incoming webhook + reply REST API, with parameters; the outgoing webhook is derived."""
 
@@ -70,6 +89,7 @@ class Preset(BaseModel):
                                           "(fetch, body, ...) when the `media` parameter is on")
     webhook_url: str = Field("<<webhook_url>>", description="the URL to give the provider (may add a query)")
     setup: tuple[str, ...] = Field(description="steps on the provider's side; <<slots>> are filled in")
+    files: tuple[FileReply, ...] = Field((), description="operator files; none: the text reply sends the link")
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -104,6 +124,7 @@ class PresetSetup(BaseModel):
     webhook_url: str
     ssm_secrets: list[SsmSecret]
     setup: list[str]
+    files: list[FileReply] = Field(default_factory=list, description="filled in: each rest_api is complete")
 
     @property
     def rest_api_id(self) -> str:
@@ -116,9 +137,26 @@ class PresetSetup(BaseModel):
     def outgoing_webhook(self, iwh_id: int) -> dict[str, Any]:
         """Operator replies in chats of *this* incoming webhook (its stored id, as LHC's guide does)."""
         webhook = {"id": self.webhook_id, "event": "chat.web_add_msg_admin", "rest_api_id": self.rest_api_id,
-                   "conditions": [f"{{args.chat.iwh_id}} = {iwh_id}"], "enabled": True}
+                   "conditions": [f"{{args.chat.iwh_id}} = {iwh_id}", *([TEXT_MESSAGE] if self.files else [])],
+                   "enabled": True}
         OutgoingWebhook.model_validate(webhook)
         return webhook
+
+    def file_rest_apis(self) -> list[dict[str, Any]]:
+        """The REST APIs that send files (stored before the webhooks that name them)."""
+        return [reply.rest_api for reply in self.files if reply.rest_api is not None]
+
+    def file_webhooks(self, iwh_id: int) -> list[dict[str, Any]]:
+        """One outgoing webhook per way of sending a file, in this incoming webhook's chats."""
+        webhooks = []
+        for reply in self.files:
+            webhook = {"id": f"{self.identifier}-files-{reply.name}", "event": "chat.web_add_msg_admin",
+                       "rest_api_id": reply.rest_api["id"] if reply.rest_api else self.rest_api_id,
+                       "conditions": [f"{{args.chat.iwh_id}} = {iwh_id}", FILE_MESSAGE, *reply.conditions],
+                       "enabled": True}
+            OutgoingWebhook.model_validate(webhook)
+            webhooks.append(webhook)
+        return webhooks
 
 
 def build(preset: Preset, *, identifier: str, values: dict[str, str], webhook_base: str) -> PresetSetup:
@@ -139,9 +177,15 @@ def build(preset: Preset, *, identifier: str, values: dict[str, str], webhook_ba
     incoming = {"identifier": identifier, **incoming, "preset": preset.name}  # the mark `apply` checks
     rest_api = {"id": f"{identifier}-send", **fill(preset.rest_api, slots)}
     _validate(preset.name, incoming, rest_api)
+    files = [reply.model_copy(update={"rest_api": {"id": f"{identifier}-send-{reply.name}",
+                                                   **fill(reply.rest_api, slots)}} if reply.rest_api else {})
+             for reply in preset.files]
+    for reply in files:
+        if reply.rest_api is not None:
+            _validate(preset.name, incoming, reply.rest_api)
     return PresetSetup(preset=preset.name, identifier=identifier, incoming_webhook=incoming, rest_api=rest_api,
                        webhook_url=slots["webhook_url"], ssm_secrets=secrets,
-                       setup=[fill(step, slots) for step in preset.setup])
+                       setup=[fill(step, slots) for step in preset.setup], files=files)
 
 
 def _resolve(preset: Preset, identifier: str, values: dict[str, str]) -> tuple[dict[str, str], list[SsmSecret]]:

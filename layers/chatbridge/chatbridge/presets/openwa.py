@@ -10,7 +10,7 @@ Its webhooks carry no file URL (WhatsApp media is encrypted); open-wa's ``decryp
 with the file as a data URL, so that one request, with the same API key as replies, is the fetch.
 """
 
-from chatbridge.presets.model import Parameter, Preset, media_parameter
+from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
 _DECRYPT_MEDIA = {"url": "<<base_url>>/decryptMedia", "method": "POST", "headers": {"api_key": "<<api_key>>"},
                   "body": '{"args": {"message": {{msg.id}}}}', "response": "data_url", "location": "response",
@@ -70,3 +70,19 @@ PRESET = Preset(
         "  npx @open-wa/wa-automate --key \"$OPENWA_KEY\" --webhook '<<webhook_url>>'",
     ),
 )
+
+
+# Operator files (LHC sends them with sendFile and the file's URL): images with sendImage, the rest with sendFile;
+# both take a URL, a file name and a caption.
+_FILE_HEADERS = {"Content-Type": "application/json", "api_key": "<<api_key>>"}
+_FILE_BODY = ('{"args": {"to": {{chat_id_template}}, "file": {{file_url}}, "filename": {{file_name}}, '
+              '"caption": {{msg_clean}}}}')
+FILES = (
+    FileReply(name="image", conditions=("{args.file.kind} = image",),
+              rest_api={"name": "open-wa sendImage", "method": "POST", "url": "<<base_url>>/sendImage",
+                        "headers": _FILE_HEADERS, "body": _FILE_BODY, "success_codes": [200, 201]}),
+    FileReply(name="file", conditions=("{args.file.kind} = attachment",),
+              rest_api={"name": "open-wa sendFile", "method": "POST", "url": "<<base_url>>/sendFile",
+                        "headers": _FILE_HEADERS, "body": _FILE_BODY, "success_codes": [200, 201]}),
+)
+PRESET = PRESET.model_copy(update={"files": FILES})

@@ -10,7 +10,7 @@ Media: ``getFile?file_id=...`` answers ``{"result": {"file_path": ...}}``, and t
 read at fetch time and shown as ``***`` wherever a URL or an error is stored.
 """
 
-from chatbridge.presets.model import Parameter, Preset, media_parameter
+from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
 _FILES = "document|||voice|||audio|||video|||video_note|||sticker"
 
@@ -81,3 +81,21 @@ PRESET = Preset(
         "-d 'allowed_updates=[\"message\",\"edited_message\"]'",
     ),
 )
+
+
+# Operator files by URL: images with sendPhoto; sendDocument, which Telegram fetches by URL only for PDF, ZIP
+# and GIF files; any other file goes as its link in a text message (sendMessage), which Telegram previews.
+_CHAT = '{"chat_id": {{args.chat.incoming_chat.chat_external_id}}, '
+FILES = (
+    FileReply(name="photo", conditions=("{args.file.kind} = image", "{args.file.type} != image/gif"),
+              rest_api={"name": "Telegram sendPhoto", "method": "POST", "url": "<<base_url>>/bot<<token>>/sendPhoto",
+                        "headers": {"Content-Type": "application/json"},
+                        "body": _CHAT + '"photo": {{file_url}}, "caption": {{msg_clean}}}', "success_codes": [200]}),
+    FileReply(name="document", conditions=("{args.file.type} in application/pdf,application/zip,image/gif",),
+              rest_api={"name": "Telegram sendDocument", "method": "POST",
+                        "url": "<<base_url>>/bot<<token>>/sendDocument", "headers": {"Content-Type": "application/json"},
+                        "body": _CHAT + '"document": {{file_url}}, "caption": {{msg_clean}}}', "success_codes": [200]}),
+    FileReply(name="link", conditions=("{args.file.kind} = attachment", "{args.file.type} != application/pdf",
+                                       "{args.file.type} != application/zip")),
+)
+PRESET = PRESET.model_copy(update={"files": FILES})

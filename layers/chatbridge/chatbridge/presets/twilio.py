@@ -10,7 +10,7 @@ Only the API host (``base_url``'s) may receive that header: Twilio answers with 
 CDN, which the fetch follows without headers. Files after the first stay as their URLs in the body.
 """
 
-from chatbridge.presets.model import Parameter, Preset, media_parameter
+from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
 _IMAGES = "image/jpeg,image/png,image/gif,image/webp"
 _MEDIA_URL0 = {"url": "{{msg.MediaUrl0}}", "hosts": ["<<base_url_host>>"],
@@ -72,3 +72,17 @@ PRESET = Preset(
         "Use exactly this URL: the signature covers it. Leave the status callback empty (statuses are ignored anyway).",
     ),
 )
+
+
+# Operator files: one message with MediaUrl (Twilio fetches it) and the text as Body.
+FILES = (
+    FileReply(name="media", conditions=(),
+              rest_api={"name": "Twilio Messages API (media)", "method": "POST",
+                        "url": "<<base_url>>/2010-04-01/Accounts/<<account_sid>>/Messages.json",
+                        "headers": {"Content-Type": "application/x-www-form-urlencoded",
+                                    "Authorization": "Basic <<basic_auth>>"},
+                        "body": "To={{args.chat.incoming_chat.chat_external_id}}&From={{args.chat.incoming_chat."
+                                "attributes.to}}&Body={{msg_clean}}&MediaUrl={{file_url}}",
+                        "success_codes": [200, 201]}),
+)
+PRESET = PRESET.model_copy(update={"files": FILES})

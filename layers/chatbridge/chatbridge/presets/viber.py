@@ -8,7 +8,7 @@ Pictures, videos and files come with a download URL (``message.media``) that nee
 is a plain GET; stickers carry only a sticker id and stay text.
 """
 
-from chatbridge.presets.model import Parameter, Preset, media_parameter
+from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
 PRESET = Preset(
     name="viber",
@@ -69,3 +69,24 @@ PRESET = Preset(
         "\"conversation_started\"], \"send_name\": true}'",
     ),
 )
+
+
+# Operator files by URL: JPEG, PNG and GIF as a picture (with the text under it); anything else (WebP too) as a
+# file message, which has no text, so a caption follows as a text message of its own.
+_SEND = {"method": "POST", "url": "<<base_url>>/pa/send_message",
+         "headers": {"Content-Type": "application/json", "X-Viber-Auth-Token": "<<token>>"}, "success_codes": [200]}
+_FROM = '{"receiver": {{args.chat.incoming_chat.chat_external_id}}, "min_api_version": 1, "sender": {"name": "<<sender_name>>"}, '
+_NOT_PICTURE = ("{args.file.type} != image/jpeg", "{args.file.type} != image/png", "{args.file.type} != image/gif")
+FILES = (
+    FileReply(name="picture", conditions=("{args.file.type} in image/jpeg,image/png,image/gif",),
+              rest_api={**_SEND, "name": "Viber send_message (picture)",
+                        "body": _FROM + '"type": "picture", "text": {{msg_clean}}, "media": {{file_url}}}'}),
+    FileReply(name="file", conditions=_NOT_PICTURE,
+              rest_api={**_SEND, "name": "Viber send_message (file)",
+                        "body": _FROM + '"type": "file", "media": {{file_url}}, "size": {{file_size}}, '
+                                        '"file_name": {{file_name}}}'}),
+    FileReply(name="caption", conditions=(*_NOT_PICTURE, "{args.file.caption} notempty"),
+              rest_api={**_SEND, "name": "Viber send_message (a file's caption)",
+                        "body": _FROM + '"type": "text", "text": {{msg_clean}}}'}),
+)
+PRESET = PRESET.model_copy(update={"files": FILES})

@@ -10,7 +10,7 @@ token goes only to ``base_url``'s host and ``*.fbsbx.com``: the URL is the provi
 further than that.
 """
 
-from chatbridge.presets.model import Parameter, Preset, media_parameter
+from chatbridge.presets.model import FileReply, Parameter, Preset, media_parameter
 
 _MEDIA = "document|||audio|||video|||sticker|||voice"
 
@@ -98,3 +98,24 @@ PRESET = Preset(
         "Subscribe the webhook field 'messages' (statuses come with it and are ignored).",
     ),
 )
+
+
+# Operator files by link: JPEG and PNG as image messages (the only image types WhatsApp takes), everything
+# else as a document (with its file name); both with the text as caption.
+_FILE_HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer <<token>>"}
+_TO = ('{"messaging_product": "whatsapp", "recipient_type": "individual", '
+       '"to": "{{args.chat.incoming_chat.chat_external_id}}", ')
+FILES = (
+    FileReply(name="image", conditions=("{args.file.type} in image/jpeg,image/png",),
+              rest_api={"name": "WhatsApp Cloud send image", "method": "POST",
+                        "url": "<<base_url>>/<<api_version>>/<<phone_number_id>>/messages", "headers": _FILE_HEADERS,
+                        "body": _TO + '"type": "image", "image": {"link": {{file_url}}, "caption": {{msg_clean}}}}',
+                        "success_codes": [200]}),
+    FileReply(name="document", conditions=("{args.file.type} != image/jpeg", "{args.file.type} != image/png"),
+              rest_api={"name": "WhatsApp Cloud send document", "method": "POST",
+                        "url": "<<base_url>>/<<api_version>>/<<phone_number_id>>/messages", "headers": _FILE_HEADERS,
+                        "body": _TO + '"type": "document", "document": {"link": {{file_url}}, '
+                                      '"caption": {{msg_clean}}, "filename": {{file_name}}}}',
+                        "success_codes": [200]}),
+)
+PRESET = PRESET.model_copy(update={"files": FILES})

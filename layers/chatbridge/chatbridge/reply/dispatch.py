@@ -152,6 +152,8 @@ def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    if request.refusal:
+        return HttpResult(refused=True, error=request.refusal)
     try:
         addresses = check_url(request.url, allow=allow)
     except OutboundUrlRefused as exc:

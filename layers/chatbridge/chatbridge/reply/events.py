@@ -2,7 +2,9 @@
 
 ``chat.web_add_msg_admin`` (operator message inserted), ``chat.addmsguser`` (visitor message inserted),
 ``chat.close`` (a chat's status became ``closed``), ``chat.started`` (chat inserted); and the ``args`` a
-rule and a REST API template see, shaped as Live Helper Chat exposes them.
+rule and a REST API template see, shaped as Live Helper Chat exposes them, plus ``args.file`` for a message
+that carries an operator's file (``url``, ``name``, ``type``, ``kind``, ``size``, ``caption``: the text
+without the file's markup), so one outgoing webhook can send text and another files, as LHC's do.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel
 
+from chatbridge.lang.core import value_text
+from chatbridge.reply.rest_api import msg_clean
 from chatbridge.reply.webhooks import EventName
 from chatbridge.repository.values import plain
 
@@ -68,6 +72,7 @@ def event_of(record: dict[str, Any]) -> ChatEvent | None:
     return None
 
 
+_FILE_ARGS = ("url", "name", "type", "kind", "size")
 _KEY_ATTRIBUTES = frozenset({"pk", "sk", "PK", "SK", "gsi1pk", "gsi1sk", "ttl", "expires_at"})
 # The chat's raw payload stays out of args: jobs carry args through SQS (256 KB) and LHC's args.chat has none.
 # What a reply needs from the payload is kept as incoming_chat.attributes (the spec's chat_attributes).
@@ -88,5 +93,9 @@ def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str
     args: dict[str, Any] = {"chat": chat}
     if message is not None:
         args["msg"] = {key: value for key, value in plain(message).items() if key not in _KEY_ATTRIBUTES}
+        file = args["msg"].get("file")
+        if isinstance(file, dict):
+            args["file"] = {**{key: file.get(key) for key in _FILE_ARGS},
+                            "caption": msg_clean(value_text(args["msg"].get("msg")))}
     return args
 

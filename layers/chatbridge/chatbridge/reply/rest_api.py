@@ -4,7 +4,10 @@ Placeholders: ``{{args.chat.<path>}}``, ``{{args.msg.<path>}}``, ``{{msg}}`` (th
 (file markup turned into plain URLs), ``{{msg_clean}}`` (markup dropped), ``{{incoming_webhook.attributes.<k>}}``,
 ``{{chat_id_template}}`` (the spec's ``chat_id_template`` with ``{chat_id}`` filled in), and in headers and the
 URL's path only ``{{ssm:/parameter/name}}`` (a secret read from SSM Parameter Store at send time, never stored
-here). A URL secret exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered
+here). The URL may *start* with ``{{incoming_webhook.attributes.<key>}}``: the chat's spec attribute (set by an
+admin, never by a payload) then gives the scheme and host, as Live Helper Chat's
+``{{args.chat.incoming_chat.incoming.attributes.host}}/sendText`` does; the URL guard checks it at dispatch like
+any other host, and a chat whose spec does not set it to an http(s) URL fails without a call. A URL secret exists for APIs that put the key in the path (Telegram's ``/bot<token>/``); the rendered
 request keeps a copy of the URL with each secret shown as ``***``, which is all a delivery record or an error
 message may show.
 
@@ -31,8 +34,13 @@ from chatbridge.outbound.text import PATH_SEGMENT_SAFE, SSM_PARAMETER_NAME, SSM_
 from chatbridge.outbound.url_guard import split_url
 from chatbridge.repository.values import plain
 
-_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")  # never spans another {{ (lang.templates)
 _SIMPLE = ("msg", "msg_url", "msg_clean", "chat_id_template")
+# the one placeholder that may choose the host: a spec attribute an admin set (LHC's {{...attributes.host}}/sendText),
+# never a payload's value; the URL guard still checks what it gives, at dispatch
+_HOST_ATTRIBUTE = re.compile(r"^\{\{\s*incoming_webhook\.attributes\.([^\s{}]+?)\s*\}\}")
+_ORIGIN = re.compile(r"^https?://[^\s/?#@\\]+(/[^\s?#\\]*)?$", re.IGNORECASE)
+_FILE_PLACEHOLDERS = ("file_url", "file_name", "file_type", "file_kind", "file_size")  # args.file (reply.events)
 
 _FILE = re.compile(r"\[file=([^\]\s]+)\]")
 _IMG = re.compile(r"\[img\]\s*(\S+?)\s*\[/img\]", re.IGNORECASE)
@@ -80,6 +88,8 @@ class RenderContext(BaseModel):
             if not self.chat_id_template:
                 return external
             return self.chat_id_template.replace("{chat_id}", external)
+        if name in _FILE_PLACEHOLDERS:
+            return resolve(self.args, "file." + name[len("file_"):])
         if name.startswith("args."):
             return resolve(self.args, name[len("args."):])
         if name.startswith("incoming_webhook.attributes."):
@@ -96,7 +106,7 @@ def _ssm_name(placeholder: str) -> str:
 def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
     for match in _PLACEHOLDER.finditer(text):
         name = match.group(1)
-        if name in _SIMPLE:
+        if name in _SIMPLE or name in _FILE_PLACEHOLDERS:
             continue
         if name == "args.chat.raw" or name.startswith("args.chat.raw."):
             raise RestApiSyntaxError(f"{field}: {match.group(0)} - a reply does not carry the chat's raw payload; "
@@ -115,7 +125,8 @@ def _check_placeholders(field: str, text: str, *, allow_ssm: bool) -> None:
             continue
         raise RestApiSyntaxError(
             f"{field}: unknown placeholder {match.group(0)} (use {{{{args.chat.<path>}}}}, {{{{args.msg.<path>}}}}, "
-            "{{msg}}, {{msg_url}}, {{msg_clean}}, {{chat_id_template}}, {{incoming_webhook.attributes.<key>}})")
+            "{{msg}}, {{msg_url}}, {{msg_clean}}, {{chat_id_template}}, {{incoming_webhook.attributes.<key>}}, "
+            "{{file_url}}, {{file_name}}, {{file_type}}, {{file_kind}}, {{file_size}})")
 
 
 def _render(text: str, escape: Callable[[Any], str], context: RenderContext) -> str:
@@ -164,6 +175,8 @@ class RenderedRequest(BaseModel):
                                            "empty: the URL holds none")
     url_secrets: list[str] = Field(default_factory=list, exclude=True, repr=False,
                                    description="the secrets as they appear in the URL, to scrub from any text")
+    refusal: str | None = Field(None, description="why this request cannot be sent (a host attribute the chat's "
+                                                  "spec does not set to an http(s) URL); never retried")
 
     def shown(self, text: str) -> str:
         """``text`` (an error, a response excerpt) with the URL's secrets masked."""
@@ -196,16 +209,30 @@ class RestApi(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         _check_placeholders("url", value, allow_ssm=True)
-        scheme_and_host = _PLACEHOLDER.sub("x", value)
+        host_attribute = _HOST_ATTRIBUTE.match(value)
+        if host_attribute:  # the rest is checked as a path under a host the attribute will give
+            rest = value[host_attribute.end():]
+            if rest and rest[0] not in "/?":
+                raise RestApiSyntaxError(f"url: after {host_attribute.group(0)} (which gives scheme and host, e.g. "
+                                         "https://wa.example.com) the URL goes on with '/' or '?'")
+            value_checked = "https://attribute-host.invalid" + rest
+        elif value.lstrip().startswith("{{"):
+            raise RestApiSyntaxError("url: placeholders may not choose the host; only a spec attribute may start the "
+                                     "URL ({{incoming_webhook.attributes.host}}/sendText), never a chat's or "
+                                     "message's value")
+        else:
+            value_checked = value
+        scheme_and_host = _PLACEHOLDER.sub("x", value_checked)
         try:
             parts = split_url(scheme_and_host)  # the dispatcher's own parser: a port it could never use is refused now
         except OutboundUrlRefused as exc:
             raise RestApiSyntaxError(f"url: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RestApiSyntaxError(f"url {value!r} must be an http:// or https:// URL with a host")
-        if "{{" in urlsplit(value).netloc:
-            raise RestApiSyntaxError("url: placeholders may not choose the host")
-        outside_path = "".join(urlsplit(value)[3:])  # query and fragment: logged by proxies, easily shown
+        if "{{" in urlsplit(value_checked).netloc:
+            raise RestApiSyntaxError("url: placeholders may not choose the host, except a spec attribute that starts "
+                                     "the URL ({{incoming_webhook.attributes.host}}/sendText)")
+        outside_path = "".join(urlsplit(value_checked)[3:])  # query and fragment: logged by proxies, easily shown
         if any(m.group(1).startswith("ssm:") for m in _PLACEHOLDER.finditer(outside_path)):
             raise RestApiSyntaxError("url: an SSM secret may sit in the URL's path only, not its query "
                                      "(put it in a header if the API takes one)")
@@ -268,7 +295,9 @@ class RestApi(BaseModel):
         return status in self.success_codes if self.success_codes else 200 <= status < 300
 
     def render(self, context: RenderContext) -> RenderedRequest:
-        url, shown_url, url_secrets = _render_url(self.url, context)
+        origin, refusal, rest = _origin_of(self.url, context)
+        url, shown_url, url_secrets = _render_url(rest, context)
+        url, shown_url = origin + url, origin + shown_url
         query = {name: _render(item, value_text, context) for name, item in self.query.items()}
         if query:
             url += ("&" if urlsplit(url).query else "?") + urlencode(query)
@@ -286,7 +315,21 @@ class RestApi(BaseModel):
             else:
                 body = _render(self.body, value_text, context)
         return RenderedRequest(method=self.method, url=url, headers=headers, body=body, timeout=self.timeout,
-                               shown_url=shown_url if url_secrets else "", url_secrets=url_secrets)
+                               shown_url=shown_url if url_secrets else "", url_secrets=url_secrets, refusal=refusal)
+
+
+def _origin_of(template: str, context: RenderContext) -> tuple[str, str | None, str]:
+    """(the scheme and host a leading spec attribute gives, why it cannot be used or None, the rest of the URL)."""
+    host_attribute = _HOST_ATTRIBUTE.match(template)
+    if not host_attribute:
+        return "", None, template
+    name, rest = host_attribute.group(1), template[host_attribute.end():]
+    origin = value_text(context.value(f"incoming_webhook.attributes.{name}")).strip()
+    if not _ORIGIN.match(origin):
+        return "", (f"the URL's host comes from the incoming webhook's attribute {name!r}, which is "
+                    f"{repr(origin[:100]) if origin else 'not set'}: set it to the API's base URL, e.g. "
+                    "https://wa.example.com"), rest
+    return (origin.rstrip("/") if rest.startswith("/") else origin), None, rest
 
 
 def _render_url(template: str, context: RenderContext) -> tuple[str, str, list[str]]:

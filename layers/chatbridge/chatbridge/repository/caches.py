@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 def forget_all() -> None:
-    from chatbridge.repository import media, outgoing, queue, reply_storage, secrets, specs, tables
+    from chatbridge.repository import media, outgoing, queue, reply_storage, secrets, specs, stream_failures, tables
 
     for cached in (reply_storage.reply_storage, queue._sqs, secrets._ssm):
         cached.cache_clear()
@@ -19,3 +19,4 @@ def forget_all() -> None:
     tables.forget_clients()
     specs.forget_cached_specs()
     media.forget_clients()
+    stream_failures.forget_clients()

@@ -1,7 +1,8 @@
 """Chats and messages in CHAT_TABLE, written exactly once.
 
 Item layout (``pk`` / ``sk``; every item has ``type`` so stream filters select records without code):
-- ``CHAT#<id>`` / ``CHAT`` (``chat``): the chat, plus ``last_message_id``, the per-chat message counter.
+- ``CHAT#<id>`` / ``CHAT`` (``chat``): the chat, plus ``last_message_id``, the per-chat message counter, and
+  ``visitor_messages``, how many of them the visitor wrote (what a console's unread count counts).
 - ``CHAT#<id>`` / ``MSG#<id:012d>`` (``message``): messages sort by id inside their chat's partition.
 - ``EXT#<spec id>#<chat_external_id>`` / ``EXT`` (``chat_lookup``): which chat a third party's chat id
   currently maps to (a closed chat restarted as a new one moves the pointer).
@@ -184,10 +185,11 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _public_chat(item: dict[str, Any]) -> dict[str, Any]:
-    """A chat as the admin API shows it: with ``last_message_id``, so a console can count unread messages
-    without reading any (it is not part of ``args.chat``: the reply path reads chats elsewhere)."""
+    """A chat as the admin API shows it: with ``last_message_id`` and ``visitor_messages``, so a console can
+    count unread visitor messages without reading any (it is not part of ``args.chat``: the reply path reads chats elsewhere)."""
     chat = _public(item)
     chat["last_message_id"] = int(item.get("last_message_id", 0))
+    chat["visitor_messages"] = int(item.get("visitor_messages", 0))
     return chat
 
 
@@ -333,6 +335,12 @@ def _message_items(chat_id: int, spec_id: int, chunk: list[NewMessage], first_id
     return items
 
 
+def _visitor_messages(chunk: list[NewMessage]) -> int:
+    """How many of these messages the visitor wrote: the chat's ``visitor_messages`` counter grows by it, so a
+    console counts unread messages without counting operator replies or messages sent from the provider side."""
+    return sum(1 for message in chunk if message.user_id == 0)
+
+
 def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
                   pointer: int | None) -> tuple[list[dict[str, Any]], _ChatState]:
     table = tables.chat_table_name()
@@ -350,7 +358,8 @@ def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
             "chat_variables": {"iwh_id": draft.spec_id},
             "incoming_chat": {"chat_external_id": draft.chat_external_id, "incoming": draft.incoming,
                               "attributes": draft.attributes},
-            "created_at": now, "updated_at": now, "raw": tables.storable(draft.raw), "last_message_id": len(chunk)}
+            "created_at": now, "updated_at": now, "raw": tables.storable(draft.raw), "last_message_id": len(chunk),
+            "visitor_messages": _visitor_messages(chunk)}
     items = [{"Put": lookup},
              {"Put": {"TableName": table, "Item": chat, "ConditionExpression": "attribute_not_exists(pk)"}},
              *_message_items(chat_id, draft.spec_id, chunk, 1)]
@@ -367,10 +376,12 @@ def _append_items(spec_id: int, state: _ChatState, chunk: list[NewMessage], on_c
     same_counter = "last_message_id = :old" if state.last_message_id else \
         "(attribute_not_exists(last_message_id) OR last_message_id = :old)"
     update = {"TableName": tables.chat_table_name(), "Key": chat_key(state.chat_id),
-              "UpdateExpression": "SET last_message_id = :last, updated_at = :now, #s = :status, user_id = :user",
+              "UpdateExpression": "SET last_message_id = :last, updated_at = :now, #s = :status, user_id = :user "
+                                  "ADD visitor_messages :visitors",
               "ConditionExpression": f"attribute_exists(pk) AND #s = :seen AND {same_counter}",
               "ExpressionAttributeNames": {"#s": "status"},
               "ExpressionAttributeValues": {":last": last, ":now": int(time.time()), ":status": status,
-                                            ":user": user_id, ":seen": state.status, ":old": state.last_message_id}}
+                                            ":user": user_id, ":seen": state.status, ":old": state.last_message_id,
+                                            ":visitors": _visitor_messages(chunk)}}
     items = [{"Update": update}, *_message_items(state.chat_id, spec_id, chunk, state.last_message_id + 1)]
     return items, _ChatState(chat_id=state.chat_id, last_message_id=last, status=status, user_id=user_id)

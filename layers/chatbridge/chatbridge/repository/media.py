@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chatbridge.media.files import FetchedFile, content_disposition
+from chatbridge.media.uploads import SNIFF_BYTES, UPLOAD_SECONDS, UploadedFile, object_metadata
 from chatbridge.repository import chats, tables
 from chatbridge.settings import settings
 
@@ -75,3 +76,44 @@ def already_stored(spec_id: int, dedup_id: str) -> bool:
 
 def forget_clients() -> None:
     _s3.cache_clear()
+
+
+# -- operator uploads (chatbridge.media.uploads decides what is taken; this only writes and reads S3) -------
+
+_UPLOAD_CACHE_CONTROL = "private, max-age=86400"
+
+
+def _upload_headers(upload: UploadedFile, chat_id: int) -> dict[str, Any]:
+    file = FetchedFile(b"", upload.type, upload.name)
+    return {"ContentType": upload.type, "ContentDisposition": content_disposition(file),
+            "CacheControl": _UPLOAD_CACHE_CONTROL, "Metadata": object_metadata(chat_id, upload.name)}
+
+
+def store_upload(upload: UploadedFile, chat_id: int, content: bytes) -> None:
+    """Write an operator's file (sent inline) with the metadata a message later trusts."""
+    _client().put_object(Bucket=_bucket(), Key=upload.key, Body=content, **_upload_headers(upload, chat_id))
+
+
+def presigned_upload(upload: UploadedFile, chat_id: int, size: int) -> tuple[str, dict[str, str]]:
+    """A PUT URL valid ``UPLOAD_SECONDS`` for exactly this object: the type, disposition, metadata and length
+    are signed, so S3 refuses a PUT whose headers or size differ. Returns the URL and the headers to send."""
+    params = {"Bucket": _bucket(), "Key": upload.key, "ContentLength": size, **_upload_headers(upload, chat_id)}
+    url = _client().generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_SECONDS)
+    headers = {"Content-Type": params["ContentType"], "Content-Disposition": params["ContentDisposition"],
+               "Cache-Control": params["CacheControl"], "Content-Length": str(size)}
+    headers.update({f"x-amz-meta-{name}": value for name, value in params["Metadata"].items()})
+    return url, headers
+
+
+def stored_upload(key: str) -> dict[str, Any] | None:
+    """What S3 holds at ``key``: size, type, metadata, first bytes; None when nothing was stored there."""
+    try:
+        head = _client().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "InvalidRange"):
+            return None
+        raise
+    total = head.get("ContentRange", "").rpartition("/")[2]
+    size = int(total) if total.isdigit() else int(head.get("ContentLength") or 0)
+    return {"size": size, "type": head.get("ContentType") or "", "metadata": head.get("Metadata") or {},
+            "head": head["Body"].read()}

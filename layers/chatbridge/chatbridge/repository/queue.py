@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -46,6 +47,12 @@ def enqueue(jobs: list[DispatchJob], *, queue_url: str | None = None) -> None:
             raise QueueError(f"SQS refused dispatch jobs: {names}")
 
 
+def dead_letters_waiting() -> int:
+    """About how many jobs wait in the dead-letter queue (SQS's approximate count)."""
+    answer = _sqs().get_queue_attributes(QueueUrl=_url(DLQ_ENV), AttributeNames=["ApproximateNumberOfMessages"])
+    return int(answer["Attributes"].get("ApproximateNumberOfMessages", 0))
+
+
 def dead_letter(job: DispatchJob) -> None:
     """A job that failed for good goes straight to the DLQ, where ``deliveries redrive`` can retry it."""
     _sqs().send_message(QueueUrl=_url(DLQ_ENV), MessageBody=job.model_dump_json())
@@ -57,11 +64,13 @@ def delay(receipt_handle: str, seconds: int, *, queue_url: str | None = None) ->
                                      VisibilityTimeout=max(0, min(MAX_VISIBILITY_SECONDS, int(seconds))))
 
 
-def redrive(*, limit: int = 1000) -> int:
-    """Move up to ``limit`` jobs from the dead-letter queue back to the dispatch queue; returns how many."""
+def redrive(*, limit: int = 1000, seconds: float | None = None) -> int:
+    """Move up to ``limit`` jobs from the dead-letter queue back to the dispatch queue, for at most ``seconds``
+    (the admin API answers within API Gateway's 29 s); returns how many."""
     source, target = _url(DLQ_ENV), _url(QUEUE_ENV)
     moved = 0
-    while moved < limit:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while moved < limit and (deadline is None or time.monotonic() < deadline):
         messages = _sqs().receive_message(QueueUrl=source, MaxNumberOfMessages=min(10, limit - moved),
                                           WaitTimeSeconds=0, VisibilityTimeout=60).get("Messages", [])
         if not messages:

@@ -91,7 +91,7 @@ def _update_delivery(chat_id: int, message_id: int, condition: str, values: dict
 
 
 def _append_message(chat_id: int, *, msg: str, user_id: int, kind: str = "text",
-                    status: str | None = None) -> dict[str, Any] | None:
+                    status: str | None = None, file: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Allocate the next message id on the chat item (atomic counter) and write the message.
 
     Returns ``None`` when the chat does not exist.
@@ -113,13 +113,18 @@ def _append_message(chat_id: int, *, msg: str, user_id: int, kind: str = "text",
     message_id = int(answer["Attributes"]["last_message_id"])
     message = {"type": "message", "chat_id": chat_id, "id": message_id, "user_id": user_id, "kind": kind,
                "msg": msg, "time": now, "message_id": None, "delivery": None}
+    if file is not None:
+        message["file"] = file
     chat_table().put_item(Item={**_message_key(chat_id, message_id), **message})
     return message
 
 
-def add_operator_message(chat_id: int, msg: str, user_id: int) -> dict[str, Any] | None:
-    """An operator's reply: written as a message (which the stream turns into outgoing calls); chat active."""
-    return _append_message(chat_id, msg=msg, user_id=user_id, status="active")
+def add_operator_message(chat_id: int, msg: str, user_id: int, *,
+                         file: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """An operator's reply: written as a message (which the stream turns into outgoing calls); chat active.
+    With a ``file`` (``admin.file_routes.attached_file``) the message's kind is the file's."""
+    kind = str(file["kind"]) if file else "text"
+    return _append_message(chat_id, msg=msg, user_id=user_id, status="active", kind=kind, file=file)
 
 
 def add_system_message(chat_id: int, text: str) -> None:

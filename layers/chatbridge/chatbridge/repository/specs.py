@@ -36,6 +36,14 @@ def next_id(name: str) -> int:
     return int(answer["Attributes"]["value"])
 
 
+def ids_ever_assigned() -> range:
+    """Every spec id handed out so far (1..the counter), deleted specs' included: their chats stay, and a
+    listing across all specs must still find them on the chat index."""
+    item = tables.config_table().get_item(Key={"pk": COUNTER, "sk": "incoming_webhook"},
+                                          ConsistentRead=True).get("Item")
+    return range(1, int(item["value"]) + 1 if item else 1)
+
+
 def _from_item(item: dict[str, Any]) -> IncomingWebhookSpec:
     body = {k: v for k, v in tables.plain(item).items() if k not in ("pk", "sk", "type")}
     return IncomingWebhookSpec.model_validate(body)

@@ -69,7 +69,8 @@ def _walk(value: Any, path: tuple[str, ...] = (), budget: list[int] | None = Non
     if isinstance(value, dict):
         yield path, value
         for key, child in value.items():
-            if isinstance(child, (dict, list)) and isinstance(key, str) and key and "." not in key:
+            # a key a location cannot name as a plain part ('.', '|', a list filter's '[', '^') is not proposed
+            if isinstance(child, (dict, list)) and isinstance(key, str) and key and not any(c in key for c in ".|[]^"):
                 yield from _walk(child, (*path, key), budget)
     elif isinstance(value, list):
         for index, child in enumerate(value[:20]):

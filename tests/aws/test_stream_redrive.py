@@ -1,0 +1,151 @@
+"""``chatbridge deliveries redrive --stream`` through the real path, on moto with the template's resources.
+
+A visitor's webhook is ingested over HTTP, an operator answers through the admin API, and the evaluator
+fails on the reply's stream record (SQS refuses its job) until Lambda gives up: Lambda then sends the
+evaluator's on-failure queue (``StreamFailureQueue``) a record naming the shard and sequence range, built
+here by the local stack's own emulation of it. The CLI's redrive goes through the admin API, which re-reads
+those stream records and re-evaluates them with the evaluator's code; the dispatcher sends the reply to a
+loopback server standing in for the provider. Counted: what that server received.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+import boto3
+import pytest
+
+from chatbridge.cli import main as chatbridge
+from chatbridge.cli.client import ChatbridgeClient
+from chatbridge.local.pollers import stream_failure_record
+from chatbridge.local.seed import IDENTIFIER, SAMPLE_MESSAGE, seed_document
+from chatbridge.repository import queue
+from support.faults import Faults
+from support.pipeline import Pipeline
+from support.provider_server import ProviderServer
+
+REPLY = "your order shipped"
+
+
+@pytest.fixture
+def provider():
+    server = ProviderServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(template_api, provider, monkeypatch):
+    monkeypatch.setenv("CHATBRIDGE_OUTBOUND_ALLOW", "127.0.0.1")  # the provider stand-in is on loopback
+    client = ChatbridgeClient(template_api)
+    client.apply(seed_document(provider.url))
+    pipeline = Pipeline(os.environ["CHAT_TABLE"], os.environ["DISPATCH_QUEUE_URL"])
+    request = urllib.request.Request(f"{template_api}/webhooks/incoming/{IDENTIFIER}", method="POST",
+                                     data=json.dumps(SAMPLE_MESSAGE).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        [chat_id] = json.loads(response.read())["chats"]
+    pipeline.pump()  # the visitor's message fires no rule of the seed
+    return {"client": client, "pipeline": pipeline, "chat_id": chat_id, "url": template_api}
+
+
+def fail_the_reply_until_lambda_gives_up(stack) -> dict:
+    """The operator's reply; every evaluator attempt on its record fails (SQS refuses the job). Returns the
+    on-failure record Lambda would send after its retries, for the records from the failed one on."""
+    stack["client"].reply(stack["chat_id"], REPLY)
+    pipeline = stack["pipeline"]
+    records = pipeline.stream_records()
+    faults = Faults(queue._sqs())
+    faults.fail("SendMessageBatch", "ServiceUnavailable", times=3, when=lambda body: REPLY in json.dumps(body))
+    try:
+        for _ in range(3):  # the first attempt and two retries (the template retries more: the count does not matter)
+            result = pipeline.evaluate(records)
+            [failure] = result["batchItemFailures"]
+            records = records[[r["dynamodb"]["SequenceNumber"] for r in records].index(failure["itemIdentifier"]):]
+    finally:
+        faults.detach()
+    shard = boto3.client("dynamodbstreams").describe_stream(StreamArn=pipeline.stream_arn)[
+        "StreamDescription"]["Shards"][0]["ShardId"]
+    return stream_failure_record(stream_arn=pipeline.stream_arn, shard_id=shard, records=records,
+                                 function_name="EvaluatorFunction", region="us-east-1", attempts=3)
+
+
+def put_on_failure_queue(failure: dict) -> None:
+    boto3.client("sqs").send_message(QueueUrl=os.environ["STREAM_FAILURE_QUEUE_URL"], MessageBody=json.dumps(failure))
+
+
+def redrive(stack, capsys) -> tuple[int, dict]:
+    capsys.readouterr()
+    status = chatbridge(["deliveries", "redrive", "--stream", "--json", "--endpoint", stack["url"]])
+    return status, json.loads(capsys.readouterr().out)
+
+
+def sent_texts(provider) -> list[str]:
+    return [request.json()["body"] for request in provider.received]
+
+
+def test_a_reply_the_evaluator_gave_up_on_is_sent_once_after_redrive_and_a_second_redrive_sends_nothing(
+        stack, provider, capsys):
+    put_on_failure_queue(fail_the_reply_until_lambda_gives_up(stack))
+    stack["pipeline"].pump()
+    assert provider.received == []  # nothing was queued: without the redrive this reply is lost
+
+    status, answer = redrive(stack, capsys)
+    assert status == 0, answer
+    assert (answer["batches"], answer["records"], answer["jobs"]) == (1, 1, 1)
+    assert answer["expired"] == answer["failed"] == answer["unreadable"] == [] and not answer["remaining"]
+    stack["pipeline"].pump()
+    assert sent_texts(provider) == [REPLY]
+    [message] = [m for m in stack["client"].list_messages(stack["chat_id"])["messages"] if m["user_id"] > 0]
+    assert message["delivery"] == "sent"
+
+    status, answer = redrive(stack, capsys)
+    assert (status, answer["batches"], answer["records"], answer["jobs"]) == (0, 0, 0, 0)
+    stack["pipeline"].pump()
+    assert sent_texts(provider) == [REPLY]
+
+
+def test_the_same_failed_range_redriven_twice_queues_the_same_job_and_the_reply_is_still_sent_once(
+        stack, provider, capsys):
+    """Job ids stay the same: a failure record that names records already redriven (Lambda reports a range,
+    which may also hold records that went through) re-queues the same job, and the dispatcher skips it."""
+    failure = fail_the_reply_until_lambda_gives_up(stack)
+    put_on_failure_queue(failure)
+    assert redrive(stack, capsys)[1]["jobs"] == 1
+    stack["pipeline"].pump()
+    put_on_failure_queue(failure)
+    status, answer = redrive(stack, capsys)
+    assert (status, answer["batches"], answer["jobs"]) == (0, 1, 1)
+    stack["pipeline"].pump()
+    assert sent_texts(provider) == [REPLY]
+    [delivery] = stack["client"].list_deliveries(chat_id=stack["chat_id"])["deliveries"]
+    assert (delivery["status"], delivery["attempts"]) == ("sent", 1)
+
+
+def test_a_batch_that_fails_again_stays_on_the_queue_and_the_command_says_so(stack, provider, capsys):
+    put_on_failure_queue(fail_the_reply_until_lambda_gives_up(stack))
+    faults = Faults(queue._sqs())
+    faults.fail("SendMessageBatch", "ServiceUnavailable", times=1, when=lambda body: REPLY in json.dumps(body))
+    try:
+        status, answer = redrive(stack, capsys)
+    finally:
+        faults.detach()
+    assert status == 1 and answer["batches"] == 0
+    [failed] = answer["failed"]
+    assert "ServiceUnavailable" in failed["reason"] and failed["batch_size"] == 1
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=os.environ["STREAM_FAILURE_QUEUE_URL"],
+                                                          AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # kept for the next redrive
+    assert provider.received == []
+
+
+def test_a_message_that_is_no_failure_record_is_reported_and_left_alone(stack, capsys):
+    boto3.client("sqs").send_message(QueueUrl=os.environ["STREAM_FAILURE_QUEUE_URL"], MessageBody="not json")
+    capsys.readouterr()
+    status = chatbridge(["deliveries", "redrive", "--stream", "--endpoint", stack["url"]])
+    output = capsys.readouterr()
+    assert status == 1
+    assert "redrove 0 failed stream batches" in output.out
+    assert "not a stream failure record (left on the queue)" in output.err
