@@ -261,6 +261,29 @@ def test_while_starting_requests_get_503_with_retry_after_and_health_says_starti
         assert server.functions.calls == []
 
 
+def test_the_cli_waits_for_a_starting_stack_as_its_retry_after_says_and_fails_at_once_on_a_stopping_one():
+    from chatbridge.cli.client import ApiError
+
+    with running(ready=False) as server:
+        refused, admitted = threading.Event(), server.admitted
+
+        @contextlib.contextmanager
+        def watched():
+            with admitted() as refusal:
+                if refusal == "starting":
+                    refused.set()
+                yield refusal
+
+        server.admitted = watched
+        threading.Thread(target=lambda: refused.wait(CLIENT_TIMEOUT) and server.ready.set(), daemon=True).start()
+        answer = ChatbridgeClient(server.url).list_chats()
+        assert refused.is_set() and answer["function"] == "Admin"
+        server.stopping = True
+        with pytest.raises(ApiError) as stopped:
+            ChatbridgeClient(server.url).list_chats()
+    assert stopped.value.status == 503 and "stopping" in stopped.value.reason
+
+
 def test_while_stopping_new_requests_get_503_and_the_one_in_flight_completes():
     with running() as server:
         server.functions.hold = threading.Event()

@@ -53,7 +53,8 @@ READ_TIMEOUT_SECONDS = 30.0
 MAX_CONNECTIONS = 128
 # How long a stop waits for requests already in flight: API Gateway's 29 s cap on an integration, plus one.
 DRAIN_SECONDS = 30.0
-RETRY_AFTER_SECONDS = 5
+# Retry-After of a 503: a start takes seconds (the CLI waits this long and asks again); a stop may be for good.
+RETRY_AFTER_SECONDS = {"starting": 1, "stopping": 5}
 
 
 class EchoRecorder:
@@ -368,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.admitted() as refusal:
             if refusal is not None:
                 self.close_connection = True  # reconnect later: maybe to the next stack on this port
-                self._refuse(503, refusal, _unavailable_reason(refusal), [("Retry-After", str(RETRY_AFTER_SECONDS))])
+                self._refuse(503, refusal, _unavailable_reason(refusal), [("Retry-After", _retry_after(refusal))])
                 return
             if path.startswith(INVOKE_PATH) and self.command == "POST":
                 self._direct_invoke(path[len(INVOKE_PATH):], body)
@@ -397,8 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
             if refusal is None:
                 self._send_json(200, {"status": "ready"})
             else:
-                self._send(_json_response(503, {"status": refusal},
-                                          [("Retry-After", str(RETRY_AFTER_SECONDS))]))
+                self._send(_json_response(503, {"status": refusal}, [("Retry-After", _retry_after(refusal))]))
 
     def _read_body(self) -> bytes:
         """Content-Length or chunked bodies (some providers stream theirs), at most API Gateway's 10 MB,
@@ -524,13 +524,17 @@ class _Handler(BaseHTTPRequestHandler):
                  (time.monotonic() - self._started) * 1000)
 
 
+def _retry_after(state: str) -> str:
+    return str(RETRY_AFTER_SECONDS[state])
+
+
 def _unavailable_reason(state: str) -> str:
-    return f"the local stack is {state}; retry in {RETRY_AFTER_SECONDS} s"
+    return f"the local stack is {state}; retry in {RETRY_AFTER_SECONDS[state]} s"
 
 
 def _stopping_response() -> ProxyResponse:
     return _json_response(503, {"message": _unavailable_reason("stopping"), "code": "stopping"},
-                          [("Retry-After", str(RETRY_AFTER_SECONDS))])
+                          [("Retry-After", _retry_after("stopping"))])
 
 
 def _json_response(status: int, document: Any, headers: Iterable[tuple[str, str]] = ()) -> ProxyResponse:
