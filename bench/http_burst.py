@@ -12,19 +12,29 @@ long the last provider waited, not how fast the stack is).
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.local_stack import StackProcess, _message
+from bench.local_stack import StackProcess
 from bench.report import Row
 from bench.timing import median
 
 CONNECTIONS = 50
 _RESETS = (ConnectionResetError, ConnectionRefusedError, ConnectionAbortedError, BrokenPipeError,
            http.client.RemoteDisconnected)
+
+
+def _message(sender_number: int, number: int) -> bytes:
+    """The seeded open-wa sample from its own sender (a provider's burst is many chats at once)."""
+    from chatbridge.local.seed import SAMPLE_MESSAGE
+
+    sender = f"44770091{sender_number:04d}@c.us"
+    return json.dumps({**SAMPLE_MESSAGE, "id": f"false_{sender}_BURST{number:08d}", "from": sender,
+                       "chatId": sender, "body": f"burst message {number}"}).encode()
 
 
 def _post(host: str, port: int, path: str, body: bytes) -> tuple[str, float]:

@@ -261,6 +261,29 @@ def test_while_starting_requests_get_503_with_retry_after_and_health_says_starti
         assert server.functions.calls == []
 
 
+def test_the_cli_waits_for_a_starting_stack_as_its_retry_after_says_and_fails_at_once_on_a_stopping_one():
+    from chatbridge.cli.client import ApiError
+
+    with running(ready=False) as server:
+        refused, admitted = threading.Event(), server.admitted
+
+        @contextlib.contextmanager
+        def watched():
+            with admitted() as refusal:
+                if refusal == "starting":
+                    refused.set()
+                yield refusal
+
+        server.admitted = watched
+        threading.Thread(target=lambda: refused.wait(CLIENT_TIMEOUT) and server.ready.set(), daemon=True).start()
+        answer = ChatbridgeClient(server.url).list_chats()
+        assert refused.is_set() and answer["function"] == "Admin"
+        server.stopping = True
+        with pytest.raises(ApiError) as stopped:
+            ChatbridgeClient(server.url).list_chats()
+    assert stopped.value.status == 503 and "stopping" in stopped.value.reason
+
+
 def test_while_stopping_new_requests_get_503_and_the_one_in_flight_completes():
     with running() as server:
         server.functions.hold = threading.Event()
@@ -345,6 +368,50 @@ def test_stopping_the_stack_lets_a_request_in_flight_finish_in_its_function_inst
     status, _, body = first["answer"]
     assert status == 200, body  # the real ApiFunction answered: its worker was still running
     assert json.loads(body)["event"]["path"] == "/things/in-flight"
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_keep_alive_load_answers_200_or_503_never_502():
+    import signal
+    from urllib.parse import urlsplit
+
+    from support.local_stack import LocalStackProcess
+    from support.paths import FIXTURES
+
+    process = LocalStackProcess("--template", str(FIXTURES / "local_stack" / "template.yaml"))
+    url = urlsplit(process.url)
+    answers, loaded = [], threading.Event()
+
+    def keep_alive_client():  # one connection, request after request, until the stack is gone
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=CLIENT_TIMEOUT)
+        try:
+            while True:
+                connection.request("GET", "/things/load")
+                response = connection.getresponse()
+                answers.append((response.status, response.getheader("Retry-After"), response.read()))
+                if len(answers) >= 3:
+                    loaded.set()
+                if response.getheader("Connection") == "close":
+                    connection.close()  # told to reconnect: do, as a provider would
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    client = threading.Thread(target=keep_alive_client)
+    client.start()
+    try:
+        assert loaded.wait(60), process.lines[-20:]
+        process.process.send_signal(signal.SIGINT)
+        assert process.process.wait(60) == 0
+    finally:
+        if process.process.poll() is None:
+            process.process.kill()
+        client.join(CLIENT_TIMEOUT)
+    statuses = {status for status, _, _ in answers}
+    assert statuses <= {200, 503}, [a for a in answers if a[0] not in (200, 503)][:3]
+    assert all(retry_after and json.loads(body)["code"] == "stopping"
+               for status, retry_after, body in answers if status == 503)
 
 
 # -- E. operator routes refuse what a web page could send -----------------------------------------------

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -97,6 +98,17 @@ def _reason(status: int, body: Any, text: str) -> str:
     return text.strip()[:500] or f"HTTP {status}"
 
 
+def _local_stack_starting(error: urllib.error.HTTPError, body: Any) -> float | None:
+    """Seconds to wait when a local stack answers that it is still starting (503, ``Retry-After``), else None.
+    A stack that is stopping may not come back: that 503 is the answer."""
+    if error.code != 503 or not isinstance(body, dict) or body.get("code") != "starting":
+        return None
+    try:
+        return min(max(float(error.headers.get("Retry-After") or 1), 0.1), 5.0)
+    except ValueError:
+        return 1.0
+
+
 def _secret_path(name: str) -> str:
     """``/chatbridge/x/y`` travels as ``/admin/secrets/chatbridge/x/y`` (a ``{name+}`` route: one slash each)."""
     return "/admin/secrets/" + quote(name.lstrip("/"), safe="/")
@@ -123,17 +135,23 @@ class ChatbridgeClient:
         if self.sign:
             headers = self._signed_headers(method, url, data, headers)
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http/https only)
-                return self._decode(response.read())
-        except urllib.error.HTTPError as error:
-            text = error.read().decode("utf-8", errors="replace")
-            decoded = self._decode(text.encode("utf-8"), strict=False)
-            raise ApiError(error.code, _reason(error.code, decoded, text), decoded) from None
-        except (urllib.error.URLError, OSError) as error:
-            hint = " (is `chatbridge local` running?)" if not self.sign else ""
-            reason = getattr(error, "reason", error)
-            raise ApiError(0, f"cannot reach {self.endpoint}: {reason}{hint}") from None
+        give_up = time.monotonic() + self.timeout
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http/https only)
+                    return self._decode(response.read())
+            except urllib.error.HTTPError as error:
+                text = error.read().decode("utf-8", errors="replace")
+                decoded = self._decode(text.encode("utf-8"), strict=False)
+                wait = None if self.sign else _local_stack_starting(error, decoded)
+                if wait is not None and time.monotonic() + wait < give_up:
+                    time.sleep(wait)  # `chatbridge local` is still starting: it said when to ask again
+                    continue
+                raise ApiError(error.code, _reason(error.code, decoded, text), decoded) from None
+            except (urllib.error.URLError, OSError) as error:
+                hint = " (is `chatbridge local` running?)" if not self.sign else ""
+                reason = getattr(error, "reason", error)
+                raise ApiError(0, f"cannot reach {self.endpoint}: {reason}{hint}") from None
 
     @staticmethod
     def _decode(raw: bytes, strict: bool = True) -> Any:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import json
 import logging
 import socket
@@ -28,11 +27,11 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from chatbridge.answers import json_text
 from chatbridge.errors import ChatbridgeError
 from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
+from chatbridge.local.cross_site import CrossSiteGuard, is_operator_route
 from chatbridge.local.runtime import FunctionError, FunctionTimeout
 from chatbridge.spec.redaction import mask_text, mask_url
 
@@ -54,8 +53,8 @@ READ_TIMEOUT_SECONDS = 30.0
 MAX_CONNECTIONS = 128
 # How long a stop waits for requests already in flight: API Gateway's 29 s cap on an integration, plus one.
 DRAIN_SECONDS = 30.0
-RETRY_AFTER_SECONDS = 5
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Retry-After of a 503: a start takes seconds (the CLI waits this long and asks again); a stop may be for good.
+RETRY_AFTER_SECONDS = {"starting": 1, "stopping": 5}
 
 
 class EchoRecorder:
@@ -112,7 +111,7 @@ class LocalApiServer(ThreadingHTTPServer):
         self._connection_slots = threading.BoundedSemaphore(max_connections)
         self.open_connections = 0  # connections with a thread of their own (at most max_connections)
         self._closing = threading.Event()
-        self._own_names = _own_host_names(address[0])
+        self.guard = CrossSiteGuard(address[0], self.server_address[1])
 
     @property
     def url(self) -> str:
@@ -193,59 +192,6 @@ class LocalApiServer(ThreadingHTTPServer):
                 log.warning("stopping: %d requests still running after %.0f s are cut off", self._in_flight,
                             timeout)
             return finished
-
-    # -- who may call the operator routes -------------------------------------------------------------
-    def is_own_host(self, host_header: str | None) -> bool:
-        """A ``Host`` a DNS-rebinding page cannot produce: an IP address (rebinding needs a name), a
-        ``localhost`` name, the name the stack was bound to, or this machine's name. No header: not a browser."""
-        if host_header is None:
-            return True
-        name = _host_name(host_header)
-        if name is None:
-            return False
-        try:
-            ipaddress.ip_address(name)
-            return True
-        except ValueError:
-            return name in self._own_names or name.endswith(".localhost")
-
-    def is_own_origin(self, origin: str, host_header: str | None) -> bool:
-        """The page that sent the request was served by this server: same scheme, host and port."""
-        if host_header is None or not self.is_own_host(host_header):
-            return False
-        parts = urlsplit(origin.strip())
-        try:
-            port = parts.port or 80
-        except ValueError:
-            return False
-        name = _host_name(host_header)
-        return (parts.scheme == "http" and parts.hostname is not None and name is not None
-                and parts.hostname.lower() == name and port == _host_port(host_header)
-                and port == self.server_address[1])
-
-
-def _own_host_names(bound: str) -> frozenset[str]:
-    names = {"localhost", socket.gethostname().lower()}
-    try:
-        ipaddress.ip_address(bound)
-    except ValueError:
-        if bound:
-            names.add(bound.lower())
-    return frozenset(names)
-
-
-def _host_name(host_header: str) -> str | None:
-    """The host of a ``Host`` header, lower case, without port or brackets; None when it is not one."""
-    try:
-        parts = urlsplit("//" + host_header.strip())
-        parts.port  # noqa: B018 (raises on a port that is not a number)
-    except ValueError:
-        return None
-    return parts.hostname.lower() if parts.hostname else None
-
-
-def _host_port(host_header: str) -> int:
-    return urlsplit("//" + host_header.strip()).port or 80
 
 
 class _BodyTooLarge(ChatbridgeError):
@@ -411,10 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == HEALTH_PATH:
             self._health()
             return
-        if path.startswith(("/admin/", "/_local/")) or path == "/admin":
-            refusal = self._operator_refusal(path, body)
+        if is_operator_route(path):
+            refusal = self.server.guard.refusal(self.command, path, self.headers, has_body=bool(body),
+                                                own_url=self.server.url)
             if refusal is not None:
-                self._refuse(*refusal)
+                self._refuse(refusal.status, refusal.code, refusal.reason)
                 return
         if path == ECHO_PATH or path.startswith(ECHO_PATH + "/"):
             self._echo(path, body)
@@ -422,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.admitted() as refusal:
             if refusal is not None:
                 self.close_connection = True  # reconnect later: maybe to the next stack on this port
-                self._refuse(503, refusal, _unavailable_reason(refusal), [("Retry-After", str(RETRY_AFTER_SECONDS))])
+                self._refuse(503, refusal, _unavailable_reason(refusal), [("Retry-After", _retry_after(refusal))])
                 return
             if path.startswith(INVOKE_PATH) and self.command == "POST":
                 self._direct_invoke(path[len(INVOKE_PATH):], body)
@@ -451,35 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
             if refusal is None:
                 self._send_json(200, {"status": "ready"})
             else:
-                self._send(_json_response(503, {"status": refusal},
-                                          [("Retry-After", str(RETRY_AFTER_SECONDS))]))
-
-    def _operator_refusal(self, path: str, body: bytes) -> tuple[int, str, str] | None:
-        """Why a request to an operator route (``/admin``, ``/_local``) may not come in, if it may not.
-
-        Only a browser can be tricked into calling the local API for someone else, and a browser always
-        says where a page came from (``Origin`` on every cross-origin write) and which name it resolved
-        (``Host``): a foreign ``Origin`` is a cross-site request, a ``Host`` that is a foreign name a DNS
-        rebinding. Admin writes must also say they are JSON: an HTML form (or an old browser that sends
-        no ``Origin``) can only send form or text content types. curl and the CLI send neither header.
-        """
-        host = self.headers.get("Host")
-        if not self.server.is_own_host(host):
-            return 403, "foreign_host", (f"Host {host!r} is not this stack's address: call it as "
-                                         f"{self.server.url} (a name that only resolves here is how DNS "
-                                         f"rebinding reaches a local API)")
-        origin = self.headers.get("Origin")
-        if origin is not None and not self.server.is_own_origin(origin, host):
-            return 403, "cross_site", (f"a page from {origin} may not call {path}: the admin API takes "
-                                       f"requests from its own console ({self.server.url}/console/), curl "
-                                       f"and the chatbridge CLI")
-        if (path.startswith("/admin/") and self.command in _WRITE_METHODS
-                and (body or self.headers.get("Content-Type") is not None)
-                and not _is_json(self.headers.get("Content-Type", ""))):
-            return 415, "unsupported_media_type", (
-                f"{self.command} {path} takes JSON: send Content-Type: application/json "
-                f"(curl: -H 'Content-Type: application/json'), not {self.headers.get('Content-Type') or 'none'}")
-        return None
+                self._send(_json_response(503, {"status": refusal}, [("Retry-After", _retry_after(refusal))]))
 
     def _read_body(self) -> bytes:
         """Content-Length or chunked bodies (some providers stream theirs), at most API Gateway's 10 MB,
@@ -605,18 +524,17 @@ class _Handler(BaseHTTPRequestHandler):
                  (time.monotonic() - self._started) * 1000)
 
 
+def _retry_after(state: str) -> str:
+    return str(RETRY_AFTER_SECONDS[state])
+
+
 def _unavailable_reason(state: str) -> str:
-    return f"the local stack is {state}; retry in {RETRY_AFTER_SECONDS} s"
+    return f"the local stack is {state}; retry in {RETRY_AFTER_SECONDS[state]} s"
 
 
 def _stopping_response() -> ProxyResponse:
     return _json_response(503, {"message": _unavailable_reason("stopping"), "code": "stopping"},
-                          [("Retry-After", str(RETRY_AFTER_SECONDS))])
-
-
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+                          [("Retry-After", _retry_after("stopping"))])
 
 
 def _json_response(status: int, document: Any, headers: Iterable[tuple[str, str]] = ()) -> ProxyResponse:
