@@ -198,3 +198,29 @@ def test_a_queue_message_that_is_no_on_failure_record_is_refused_with_its_reason
         "shardId": "s", "startSequenceNumber": "0100", "endSequenceNumber": "200", "batchSize": 2,
         "streamArn": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"}}))
     assert (batch.start_sequence_number, batch.condition) == ("100", "RecordAgeExceeded")
+
+
+def test_a_redrive_that_runs_out_of_time_says_more_remain_and_the_command_asks_again(stack, provider, capsys,
+                                                                                     monkeypatch):
+    """Each admin request works about 20 s (inside API Gateway's 29 s), taking one failure record at a time so
+    none is held unprocessed when the time is up; the CLI keeps asking while the answer says more remain."""
+    from chatbridge.reply import stream_redrive
+
+    failure = fail_the_reply_until_lambda_gives_up(stack)
+    put_on_failure_queue(failure)
+    put_on_failure_queue(failure)  # the same range twice: the second finds the job queued, and queues it again
+
+    class Clock:  # every look at the clock is 15 s later: one batch per request fits in the 20 s budget
+        def __init__(self):
+            self.now = 0.0
+
+        def monotonic(self):
+            self.now += 15
+            return self.now
+
+    monkeypatch.setattr(stream_redrive, "time", Clock())
+    status, answer = redrive(stack, capsys)
+    assert (status, answer["batches"], answer["jobs"], answer["remaining"]) == (0, 2, 2, False)
+    assert answer["rounds"] == 3  # one batch, one batch, then nothing left
+    stack["pipeline"].pump()
+    assert sent_texts(provider) == [REPLY]
