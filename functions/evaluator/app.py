@@ -2,7 +2,10 @@
 
 The template's event filter sends only chat inserts/modifies and message inserts here. A record that
 fails (chat unreadable, SQS down) is reported alone as a batch item failure; replaying it is safe because
-job ids are deterministic and the dispatcher skips jobs already sent.
+job ids are deterministic and the dispatcher skips jobs already sent. When Lambda gives up on it (retries
+spent, or the record too old), the trigger's on-failure destination (StreamFailureQueue) gets where it was,
+and ``chatbridge deliveries redrive --stream`` runs it through this same ``evaluate_record`` again
+(``chatbridge.reply.stream_redrive``).
 """
 
 from aws_lambda_powertools import Logger

@@ -326,3 +326,20 @@ def test_a_url_path_secret_of_a_two_step_fetch_never_reaches_the_stored_message_
     assert failed == ("Look\n[file not fetched: resolve step: the response is not JSON (it starts "
                       "'no route for /api/bot***/getFile')]")
     assert "s3cret" not in capsys.readouterr().out  # the ingest's own log lines (the warning names the reason)
+
+
+def test_a_request_without_time_left_for_its_files_answers_503_before_storing_anything(media_stack, httpserver,
+                                                                                       monkeypatch):
+    """ingest.budget: a fetch given no time would store the message without its file for good (a retried delivery
+    never fetches again), so the request answers 503 first, and the retry with time to spare stores it whole."""
+    httpserver.expect_request("/photo.png").respond_with_data(PNG, content_type="image/png")
+    put_spec(URL_SPEC)
+    monkeypatch.setenv("INGEST_BUDGET_SECONDS", "3")  # less than the reserve kept for the writes
+    status, body = post("url-media", image(httpserver.url_for("/photo.png")))
+    assert (status, body["status"]) == (503, "unavailable") and "before its files were fetched" in body["reason"]
+    from support.aws import chat_table_items
+
+    assert objects() == [] and httpserver.log == [] and [i for i in chat_table_items() if i["type"] == "chat"] == []
+    monkeypatch.setenv("INGEST_BUDGET_SECONDS", "25")
+    status, body = post("url-media", image(httpserver.url_for("/photo.png")))
+    assert status == 200 and body["messages"] == 1 and len(objects()) == 1

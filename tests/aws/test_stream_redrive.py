@@ -149,3 +149,78 @@ def test_a_message_that_is_no_failure_record_is_reported_and_left_alone(stack, c
     assert status == 1
     assert "redrove 0 failed stream batches" in output.out
     assert "not a stream failure record (left on the queue)" in output.err
+
+
+def test_a_batch_the_stream_no_longer_holds_is_listed_as_lost_and_leaves_the_queue(stack, provider, capsys):
+    """Past the stream's 24 hours DynamoDB answers TrimmedDataAccessException: no redrive can read the records
+    again, so the command says which range was lost (exit 1) instead of retrying it forever."""
+    from chatbridge.repository import stream_failures
+
+    put_on_failure_queue(fail_the_reply_until_lambda_gives_up(stack))
+    faults = Faults(stream_failures._streams())
+    faults.fail("GetShardIterator", "TrimmedDataAccessException", times=1)
+    try:
+        status, answer = redrive(stack, capsys)
+    finally:
+        faults.detach()
+    assert status == 1 and answer["batches"] == 0
+    [lost] = answer["expired"]
+    assert "no longer holds" in lost["reason"] and "24 hours" in lost["reason"] and lost["batch_size"] == 1
+    assert redrive(stack, capsys)[1]["expired"] == []  # reported once: the failure record is gone
+    stack["pipeline"].pump()
+    assert provider.received == []
+
+
+def test_a_range_of_several_records_is_read_whole_and_only_records_that_fire_something_queue_jobs(
+        stack, provider, capsys):
+    """Lambda's range covers every record between its first and last sequence number, filtered or not; the
+    evaluator's own event_of decides again (the visitor's message and system messages fire nothing here)."""
+    stack["client"].reply(stack["chat_id"], "one")
+    stack["client"].reply(stack["chat_id"], "two")
+    pipeline = stack["pipeline"]
+    records = pipeline.stream_records()  # chat updates, two operator messages: nothing evaluated yet
+    shard = boto3.client("dynamodbstreams").describe_stream(StreamArn=pipeline.stream_arn)[
+        "StreamDescription"]["Shards"][0]["ShardId"]
+    put_on_failure_queue(stream_failure_record(stream_arn=pipeline.stream_arn, shard_id=shard, records=records,
+                                               function_name="EvaluatorFunction", region="us-east-1", attempts=11))
+    status, answer = redrive(stack, capsys)
+    assert (status, answer["batches"], answer["records"], answer["jobs"]) == (0, 1, len(records), 2)
+    pipeline.pump()
+    assert sorted(sent_texts(provider)) == ["one", "two"]
+
+
+def test_a_queue_message_that_is_no_on_failure_record_is_refused_with_its_reason():
+    from chatbridge.repository.stream_failures import StreamFailureError, parse
+
+    with pytest.raises(StreamFailureError, match="m-1 is not a DynamoDB stream on-failure record"):
+        parse('{"requestContext": {}}', message_id="m-1")
+    batch = parse(json.dumps({"requestContext": {"condition": "RecordAgeExceeded"}, "DDBStreamBatchInfo": {
+        "shardId": "s", "startSequenceNumber": "0100", "endSequenceNumber": "200", "batchSize": 2,
+        "streamArn": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"}}))
+    assert (batch.start_sequence_number, batch.condition) == ("100", "RecordAgeExceeded")
+
+
+def test_a_redrive_that_runs_out_of_time_says_more_remain_and_the_command_asks_again(stack, provider, capsys,
+                                                                                     monkeypatch):
+    """Each admin request works about 20 s (inside API Gateway's 29 s), taking one failure record at a time so
+    none is held unprocessed when the time is up; the CLI keeps asking while the answer says more remain."""
+    from chatbridge.reply import stream_redrive
+
+    failure = fail_the_reply_until_lambda_gives_up(stack)
+    put_on_failure_queue(failure)
+    put_on_failure_queue(failure)  # the same range twice: the second finds the job queued, and queues it again
+
+    class Clock:  # every look at the clock is 15 s later: one batch per request fits in the 20 s budget
+        def __init__(self):
+            self.now = 0.0
+
+        def monotonic(self):
+            self.now += 15
+            return self.now
+
+    monkeypatch.setattr(stream_redrive, "time", Clock())
+    status, answer = redrive(stack, capsys)
+    assert (status, answer["batches"], answer["jobs"], answer["remaining"]) == (0, 2, 2, False)
+    assert answer["rounds"] == 3  # one batch, one batch, then nothing left
+    stack["pipeline"].pump()
+    assert sent_texts(provider) == [REPLY]

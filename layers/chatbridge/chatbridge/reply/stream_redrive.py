@@ -41,14 +41,15 @@ def redrive_stream_failures(storage: ReplyStorage, *, budget_seconds: float = BU
     outcome = StreamRedrive()
     seen: set[str] = set()  # a message kept on the queue is not received twice by one redrive (visibility)
     while True:
-        received = [(batch, message) for batch, message in stream_failures.receive()
+        if time.monotonic() >= deadline:
+            outcome.remaining = True
+            return outcome
+        # one at a time: a failure record received is held from other callers, so none is held unprocessed
+        received = [(batch, message) for batch, message in stream_failures.receive(max_batches=1)
                     if message["MessageId"] not in seen]
         if not received:
             return outcome
         for batch, message in received:
-            if time.monotonic() >= deadline:
-                outcome.remaining = True
-                return outcome
             seen.add(message["MessageId"])
             if batch is None:
                 outcome.unreadable.append({"message_id": message["MessageId"], "body": message["Body"][:200]})

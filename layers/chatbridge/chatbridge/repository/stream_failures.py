@@ -26,6 +26,7 @@ from chatbridge.settings import settings
 QUEUE_ENV = "STREAM_FAILURE_QUEUE_URL"
 VISIBILITY_SECONDS = 120  # one redrive's hold on a failure record; an unfinished one comes back after it
 MAX_READS = 200  # GetRecords calls for one batch (1,000 records each): a bound, far above any batch size
+MAX_EMPTY_READS = 5  # empty pages in a row after which the shard's tip is taken as reached
 # What DynamoDB Streams answers when the records are no longer there to read
 GONE_CODES = frozenset({"TrimmedDataAccessException", "ResourceNotFoundException"})
 
@@ -123,6 +124,7 @@ def records_of(batch: FailedBatch) -> list[dict[str, Any]]:
                                                  ShardIteratorType="AT_SEQUENCE_NUMBER",
                                                  SequenceNumber=batch.start_sequence_number)["ShardIterator"]
         records: list[dict[str, Any]] = []
+        empty = 0
         for _ in range(MAX_READS):
             answer = _streams().get_records(ShardIterator=iterator, Limit=1000)
             page = answer.get("Records") or []
@@ -132,8 +134,13 @@ def records_of(batch: FailedBatch) -> list[dict[str, Any]]:
                     return records
                 if number >= start:
                     records.append(_lambda_record(raw, batch.stream_arn))
+                if number == end:
+                    return records
             iterator = answer.get("NextShardIterator")
-            if not page or not iterator:
+            # An empty page does not mean the end: DynamoDB may take several calls to reach the part of a shard
+            # that holds records. A closed shard has no next iterator; an open one at its tip stays empty.
+            empty = empty + 1 if not page else 0
+            if not iterator or empty >= MAX_EMPTY_READS:
                 return records
         return records
     except ClientError as error:
