@@ -362,3 +362,24 @@ def test_whatsapp_cloud_unsupported_message_is_kept_as_a_labelled_placeholder(tr
     wa = trip("whatsapp-cloud")
     [chat_id] = wa.post(capture("whatsapp_pywa_unsupported.json"))["chats"]
     assert [m["msg"] for m in wa.messages(chat_id)] == ["[unsupported: pool]"]
+
+
+def test_messenger_edit_changes_the_original_and_a_reaction_lands_on_it(trip):
+    ms = trip("messenger")
+    hello = sample("messenger", "courier_hello_msg.json")
+    [chat_id] = ms.post(hello)["chats"]
+    # Meta's message_edits and message_reactions events (the shapes of its webhook reference), on courier's
+    # hello: same page, sender and mid, with `message_edit` / `reaction` in place of `message`
+    edit, reaction = copy.deepcopy(hello), copy.deepcopy(hello)
+    for payload, field, value in (
+            (edit, "message_edit", {"mid": "external_id", "text": "Hello World (typo fixed)", "num_edit": 1}),
+            (reaction, "reaction", {"reaction": "love", "emoji": "\u2764\ufe0f", "action": "react",
+                                    "mid": "external_id"})):
+        event = payload["entry"][0]["messaging"][0]
+        del event["message"]
+        event[field] = value
+    assert ms.post(edit)["edits"] == 1
+    assert ms.post(reaction)["reactions"] == {"applied": 1, "unmatched": 0}
+    [message] = ms.messages(chat_id)
+    assert (message["msg"], message["history"][0]["msg"]) == ("Hello World (typo fixed)", "Hello World")
+    assert [r["reaction"] for r in message["reactions"]] == ["\u2764\ufe0f"]
