@@ -213,6 +213,7 @@ def test_whatsapp_cloud_echo_is_an_operator_message_and_no_request_goes_out(trip
     assert wa.post(echo)["chats"] == [chat_id]
     [message] = operator_messages(wa, chat_id)
     assert (message["msg"], message["name_support"], message["delivery"]) == ("Test message", "WhatsApp", None)
+    assert "author" not in message  # the echo's contacts are the visitor, not who wrote it
     assert wa.provider.received == []  # no reply webhook fired: no loop
 
 
@@ -263,7 +264,7 @@ def test_open_wa_group_members_are_authors_in_one_chat_and_its_own_message_is_an
     assert [(m["user_id"], m.get("author"), m["msg"]) for m in messages] == [
         (0, {"name": "Aisha", "id": "447700900001@c.us"}, "Who has the notes?"),
         (0, {"name": "Ben", "id": "447700900002@c.us"}, "Not me"),
-        (-2, {"name": "15551234567", "id": "15551234567@c.us"}, "I will post the notes here.")]
+        (-2, None, "I will post the notes here.")]  # the business's message shows its name_support instead
     assert wa.provider.received == []
 
 

@@ -232,7 +232,8 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
     if len(chat_id) > MAX_CHAT_ID_LENGTH:
         return SkippedMessage.model_construct(
             index=index, reason=f"chat id at {chat_location.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
-    author = _author(compiled, message, root)
+    # an operator message shows name_support, not an author: beside an echo, the payload's contacts are the visitor
+    author = None if operator else _author(compiled, message, root)
     time = _epoch_seconds(compiled.time, message, root)
     reaction = compiled.reaction
     if reaction is not None and reaction.conditions.holds(message, root):
