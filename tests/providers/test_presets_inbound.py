@@ -384,3 +384,21 @@ def test_messenger_edit_changes_the_original_and_a_reaction_lands_on_it(trip):
     [message] = ms.messages(chat_id)
     assert (message["msg"], message["history"][0]["msg"]) == ("Hello World (typo fixed)", "Hello World")
     assert [r["reaction"] for r in message["reactions"]] == ["\u2764\ufe0f"]
+
+
+def test_telegram_message_reaction_lands_on_its_message_in_the_same_chat(trip):
+    tg = trip("telegram")
+    hello = sample("telegram", "courier_helloMsg.json")
+    [chat_id] = tg.post(hello)["chats"]
+    # a MessageReactionUpdated as the Bot API reference defines it, on courier's hello (its chat and message id)
+    message = hello["message"]
+    reaction = {"update_id": hello["update_id"] + 1, "message_reaction": {
+        "chat": message["chat"], "message_id": message["message_id"], "user": message["from"], "date": 1454119100,
+        "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "\U0001f44d"}]}}
+    assert tg.post(reaction)["reactions"] == {"applied": 1, "unmatched": 0}
+    [stored] = tg.messages(chat_id)
+    assert stored["reactions"] == [{"reaction": "\U0001f44d", "author": {"name": "Nic", "id": "3527065"},
+                                    "time": 1454119100}]
+    reaction["message_reaction"].update(old_reaction=reaction["message_reaction"]["new_reaction"], new_reaction=[])
+    tg.post(reaction)
+    assert tg.messages(chat_id)[0]["reactions"] == []
