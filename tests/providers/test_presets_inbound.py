@@ -213,6 +213,7 @@ def test_whatsapp_cloud_echo_is_an_operator_message_and_no_request_goes_out(trip
     assert wa.post(echo)["chats"] == [chat_id]
     [message] = operator_messages(wa, chat_id)
     assert (message["msg"], message["name_support"], message["delivery"]) == ("Test message", "WhatsApp", None)
+    assert "author" not in message  # the echo's contacts are the visitor, not who wrote it
     assert wa.provider.received == []  # no reply webhook fired: no loop
 
 
@@ -263,7 +264,7 @@ def test_open_wa_group_members_are_authors_in_one_chat_and_its_own_message_is_an
     assert [(m["user_id"], m.get("author"), m["msg"]) for m in messages] == [
         (0, {"name": "Aisha", "id": "447700900001@c.us"}, "Who has the notes?"),
         (0, {"name": "Ben", "id": "447700900002@c.us"}, "Not me"),
-        (-2, {"name": "15551234567", "id": "15551234567@c.us"}, "I will post the notes here.")]
+        (-2, None, "I will post the notes here.")]  # the business's message shows its name_support instead
     assert wa.provider.received == []
 
 
@@ -362,3 +363,42 @@ def test_whatsapp_cloud_unsupported_message_is_kept_as_a_labelled_placeholder(tr
     wa = trip("whatsapp-cloud")
     [chat_id] = wa.post(capture("whatsapp_pywa_unsupported.json"))["chats"]
     assert [m["msg"] for m in wa.messages(chat_id)] == ["[unsupported: pool]"]
+
+
+def test_messenger_edit_changes_the_original_and_a_reaction_lands_on_it(trip):
+    ms = trip("messenger")
+    hello = sample("messenger", "courier_hello_msg.json")
+    [chat_id] = ms.post(hello)["chats"]
+    # Meta's message_edits and message_reactions events (the shapes of its webhook reference), on courier's
+    # hello: same page, sender and mid, with `message_edit` / `reaction` in place of `message`
+    edit, reaction = copy.deepcopy(hello), copy.deepcopy(hello)
+    for payload, field, value in (
+            (edit, "message_edit", {"mid": "external_id", "text": "Hello World (typo fixed)", "num_edit": 1}),
+            (reaction, "reaction", {"reaction": "love", "emoji": "\u2764\ufe0f", "action": "react",
+                                    "mid": "external_id"})):
+        event = payload["entry"][0]["messaging"][0]
+        del event["message"]
+        event[field] = value
+    assert ms.post(edit)["edits"] == 1
+    assert ms.post(reaction)["reactions"] == {"applied": 1, "unmatched": 0}
+    [message] = ms.messages(chat_id)
+    assert (message["msg"], message["history"][0]["msg"]) == ("Hello World (typo fixed)", "Hello World")
+    assert [r["reaction"] for r in message["reactions"]] == ["\u2764\ufe0f"]
+
+
+def test_telegram_message_reaction_lands_on_its_message_in_the_same_chat(trip):
+    tg = trip("telegram")
+    hello = sample("telegram", "courier_helloMsg.json")
+    [chat_id] = tg.post(hello)["chats"]
+    # a MessageReactionUpdated as the Bot API reference defines it, on courier's hello (its chat and message id)
+    message = hello["message"]
+    reaction = {"update_id": hello["update_id"] + 1, "message_reaction": {
+        "chat": message["chat"], "message_id": message["message_id"], "user": message["from"], "date": 1454119100,
+        "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "\U0001f44d"}]}}
+    assert tg.post(reaction)["reactions"] == {"applied": 1, "unmatched": 0}
+    [stored] = tg.messages(chat_id)
+    assert stored["reactions"] == [{"reaction": "\U0001f44d", "author": {"name": "Nic", "id": "3527065"},
+                                    "time": 1454119100}]
+    reaction["message_reaction"].update(old_reaction=reaction["message_reaction"]["new_reaction"], new_reaction=[])
+    tg.post(reaction)
+    assert tg.messages(chat_id)[0]["reactions"] == []

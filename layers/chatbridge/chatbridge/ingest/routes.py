@@ -119,11 +119,15 @@ def _report(spec: IncomingWebhookSpec, outcome: IngestOutcome) -> None:
                                                              "failures": outcome.file_failures})
     for name, value in (("FilesStored", len(outcome.files)), ("FileFetchFailures", len(outcome.file_failures)),
                         ("ChatsCreated", len(outcome.created_chats)), ("MessagesCreated", len(outcome.messages)),
-                        ("DuplicateMessages", outcome.duplicates)):
+                        ("DuplicateMessages", outcome.duplicates), ("MessagesEdited", outcome.edits),
+                        ("ReceiptsApplied", outcome.receipts.get("applied", 0)),
+                        ("ReceiptsUnmatched", outcome.receipts.get("unmatched", 0))):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     logger.info("stored", extra={"identifier": spec.identifier, "chats": outcome.chats,
                                  "messages": len(outcome.messages), "duplicates": outcome.duplicates,
-                                 "skipped": outcome.skipped, "skipped_messages": outcome.skipped_messages[:20]})
+                                 "skipped": outcome.skipped, "skipped_messages": outcome.skipped_messages[:20],
+                                 **({"receipts": outcome.receipts} if outcome.receipts else {}),
+                                 **({"edits": outcome.edits} if outcome.edits else {})})
 
 
 def _headers() -> dict[str, str]:

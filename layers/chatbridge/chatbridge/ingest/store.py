@@ -192,6 +192,8 @@ def _apply_edits(outcome: IngestOutcome, spec_id: int, chat: MappedChat, scoped:
             unmatched.messages.append(message)
             continue
         edited_at = message.time if message.time is not None else now
+        if found[0] not in outcome.chats:
+            outcome.chats.append(found[0])
         if chat_store.edit_message(found[0], found[1], message.body, edited_at):
             outcome.edits += 1
         else:
@@ -206,6 +208,8 @@ def _apply_reactions(outcome: IngestOutcome, spec_id: int, chat: MappedChat, sco
         if found is None:
             outcome.unmatched_reactions += 1
             continue
+        if found[0] not in outcome.chats:
+            outcome.chats.append(found[0])
         if chat_store.react(found[0], found[1], reaction.reaction, reaction.author,
                             reaction.time if reaction.time is not None else now):
             outcome.reactions += 1

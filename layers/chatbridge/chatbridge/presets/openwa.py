@@ -65,7 +65,7 @@ PRESET = Preset(
         ],
         "image": {"conditions": "type=image", "body": "[image {{msg.mediaData.filehash|||filehash|||id}}] {{msg.caption}}"},
         "attachment": {"conditions": "type=document,audio,ptt,video,sticker",
-                       "body": "[{{msg.type}} {{msg.mediaData.filehash|||filehash|||id}}] {{msg.caption|||filename}}"},
+                       "body": "[{{msg.type}} {{msg.mediaData.filehash|||filehash|||id}}] {{msg.filename}} {{msg.caption}}"},
         "on_closed_chat": "pending",
         "chat_id_template": "{chat_id}",
     },
@@ -79,7 +79,7 @@ PRESET = Preset(
         "response_message_id": "response",
     },
     media={"image": {"body": "{{msg.caption}}", "fetch": _DECRYPT_MEDIA},
-           "attachment": {"body": "[{{msg.type}}] {{msg.caption|||filename}}", "fetch": _DECRYPT_MEDIA}},
+           "attachment": {"body": "[{{msg.type}}] {{msg.filename}} {{msg.caption}}", "fetch": _DECRYPT_MEDIA}},
     webhook_url="<<webhook_url>>?secret=<<secret>>",
     setup=(
         "Start open-wa with this webhook (v4: --webhook; v5: register it for message.received):",

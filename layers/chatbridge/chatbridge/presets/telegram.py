@@ -5,8 +5,8 @@ dispatcher at send time and shown as ``***`` in delivery records, like header se
 ``message_id``, which Telegram numbers per chat (``message_id_scope`` chat); an ``edited_message`` carries its
 original's id and replaces its text. Replies keep ``sendMessage``'s ``result.message_id``. A group or
 supergroup is one chat named by its title, each member the author of their messages (an anonymous admin
-writes as ``GroupAnonymousBot``, "Group"). The Bot API sends no delivery or read receipts, so replies stay
-``sent``.
+writes as ``GroupAnonymousBot``, "Group"). ``message_reaction`` updates put a reaction on their message. The Bot
+API sends no delivery or read receipts, so replies stay ``sent``.
 
 Media: ``getFile?file_id=...`` answers ``{"result": {"file_path": ...}}``, and the file is at
 ``/file/bot<token>/<file_path>``. Both URLs carry the token in the path, as the same SSM reference, so it is
@@ -28,7 +28,7 @@ PRESET = Preset(
     provider="Telegram (Bot API)",
     supports="message and edited_message (an edit replaces its original): text, photo (largest size), "
              "document/voice/audio/video (type and file name), sticker, location, contact; groups and supergroups "
-             "(named by their title, each member an author); replies with sendMessage",
+             "(named by their title, each member an author); message_reaction (on its message); replies with sendMessage",
     ignores="callback queries, channel posts, member updates and other update types (200 ignored); the Bot API "
             "has no delivery or read receipts",
     parameters=(
@@ -45,7 +45,7 @@ PRESET = Preset(
         "scope": "telegram",
         "verification": {"shared_secret": {"header": "X-Telegram-Bot-Api-Secret-Token", "value": "<<secret>>"}},
         "conditions": "update_id=__exists__",
-        "messages": "message|||edited_message",
+        "messages": "message|||edited_message|||message_reaction",
         "chat_id": "chat.id",
         "nick": "from.first_name|||from.last_name",
         "nick_combine": "join",
@@ -54,8 +54,10 @@ PRESET = Preset(
         "message_id_scope": "chat",
         "group": "chat.type=group,supergroup",
         "chat_name": "chat.title",
-        "author_name": "from.first_name|||from.username",
-        "author_id": "from.id",
+        "author_name": "from.first_name|||from.username|||user.first_name|||user.username",
+        "author_id": "from.id|||user.id",
+        "reactions": {"conditions": "new_reaction=__exists__", "message_id": "message_id",
+                      "reaction": "new_reaction.0.emoji|||new_reaction.0.custom_emoji_id"},
         "edits": {"conditions": "edit_date=__exists__", "body": "{{msg.text|||caption}}"},
         "text": [
             {"conditions": "text=__exists__", "body": "{{msg.text}}"},
@@ -94,7 +96,7 @@ PRESET = Preset(
         "Register the webhook with the secret (allowed_updates keeps other update types away):",
         "  TOKEN=$(aws ssm get-parameter --name <<token_ssm>> --with-decryption --query Parameter.Value --output text)",
         "  curl -sS \"<<base_url>>/bot$TOKEN/setWebhook\" -d url='<<webhook_url>>' -d secret_token='<<secret>>' "
-        "-d 'allowed_updates=[\"message\",\"edited_message\"]'",
+        "-d 'allowed_updates=[\"message\",\"edited_message\",\"message_reaction\"]'",
     ),
 )
 

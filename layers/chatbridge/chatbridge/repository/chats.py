@@ -444,8 +444,9 @@ def link_provider_message_id(spec_id: int, dedup_id: str, chat_id: int, message_
     instead of storing it twice."""
     provider_message_id = limits.bounded_id(provider_message_id)
     tables.chat_table().update_item(
-        Key=message_key(chat_id, message_id), UpdateExpression="SET provider_message_id = :pmid",
-        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":pmid": provider_message_id})
+        Key=message_key(chat_id, message_id), UpdateExpression="SET provider_message_id = :pmid, updated_at = :now",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":pmid": provider_message_id, ":now": int(time.time())})
     try:  # a dedup item is never repointed: an id the provider already used for another message keeps its message
         tables.chat_table().put_item(Item={**dedup_key(spec_id, limits.bounded_id(dedup_id)), "type": "message_dedup",
                                            "chat_id": chat_id, "id": message_id},

@@ -44,9 +44,9 @@ _NOT_CARRIED: tuple[tuple[str, str], ...] = (  # (key pattern, why), first match
     (r"^message_id_reply$", "reply-to references are not stored"),
     (r"^reset_dep$|^dep_id$", "chatbridge has no departments"),
     (r"^msg_(cond_)?(img(_\d+)?_|attachments_)?(cond_)?op(_\d+)?$|^msg_cond_op(_\d+)?$|_op$",
-     "messages the operator sent from the phone (LHC user -2) are not told apart: they become visitor messages "
-     "if a kind matches them"),
-    (r"^msg_delivery_", "delivery statuses, reactions, edits and deletions are not tracked"),
+     "not carried: chatbridge has one `operator` condition for every message (see the warning naming the kinds)"),
+    (r"^msg_delivery_", "not carried: chatbridge takes receipts (sent, delivered, read, rejected), edits and reactions "
+                        "with their id and condition set; deletions, un-reactions and *_global are not tracked"),
     (r"^msg_btn_(payload|cond_payload)_\d+$", "button payloads start bot triggers in LHC; chatbridge stores the "
                                               "button's text only"),
     (r"^msg_(cond_)?img_\d+$", "chatbridge has one image kind; only msg_cond_img/msg_img (or the first filled "

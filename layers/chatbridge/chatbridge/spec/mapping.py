@@ -203,7 +203,7 @@ def _receipt(kind: CompiledReceipt, item: Any, root: Any, index: int) -> MappedR
 
 
 def _refused(reason: str) -> MappingResult:
-    return MappingResult.model_construct(accepted=False, reason=reason, chats=[], skipped=[])
+    return MappingResult.model_construct(accepted=False, reason=reason, chats=[], skipped=[], receipts=[])
 
 
 def _messages_of(compiled: CompiledSpec, payload: Any) -> list | str:
@@ -232,7 +232,8 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
     if len(chat_id) > MAX_CHAT_ID_LENGTH:
         return SkippedMessage.model_construct(
             index=index, reason=f"chat id at {chat_location.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
-    author = _author(compiled, message, root)
+    # an operator message shows name_support, not an author: beside an echo, the payload's contacts are the visitor
+    author = None if operator else _author(compiled, message, root)
     time = _epoch_seconds(compiled.time, message, root)
     reaction = compiled.reaction
     if reaction is not None and reaction.conditions.holds(message, root):
@@ -243,7 +244,8 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         return chat_id, MappedReaction.model_construct(
             message_id=target, reaction=value_text(reaction.reaction.first(message, root)).strip(), author=author,
             time=time, index=index)
-    extra: dict[str, Any] = {"author": author}
+    # every field given: model_construct resolving a default costs more than mapping the message (bench/engine.py)
+    extra: dict[str, Any] = {"author": author, "user_id": 0, "name_support": None, "edit_of": None}
     if operator:
         extra.update(user_id=OPERATOR_USER_ID, name_support=compiled.name_support)
     edit = compiled.edit
@@ -253,7 +255,7 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         if original is not None and body.strip():
             return chat_id, MappedMessage.model_construct(
                 kind="text", body=body, message_id=None, time=time, index=index, raw=message, media=None,
-                edit_of=original, **extra)
+                **{**extra, "edit_of": original})
     for kind in compiled.kinds:
         if not kind.conditions.holds(message, root):
             continue
