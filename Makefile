@@ -17,8 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt layers/chatbridge/requirements.t
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# The operator's chats, queued replies and secrets live in .chatbridge/ (git-ignored) across restarts;
+# make run RUN_ARGS=--ephemeral keeps nothing.
 run: venv
-	$(BIN)/chatbridge local --seed
+	$(BIN)/chatbridge local --seed --data .chatbridge $(RUN_ARGS)
 
 # make test lints first: a finding fails CI (.ci/run calls make test) before any test runs
 test: venv lint

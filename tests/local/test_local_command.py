@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -101,8 +102,9 @@ def test_data_dir_survives_a_restart(tmp_path):
     with urllib.request.urlopen(second.url + "/things/persisted", timeout=30) as response:
         assert response.status == 200
     assert second.stop() == 0
-    saved = json.loads((tmp_path / "chatbridge-local-state.json").read_text())
-    assert any(item["pk"] == {"S": "persisted"} for item in saved["tables"]["ItemsTable"])
+    with sqlite3.connect(tmp_path / "chatbridge-local.sqlite3") as store:  # the store, written as items change
+        items = [json.loads(item) for (item,) in store.execute("SELECT item FROM items WHERE tbl = 'ItemsTable'")]
+    assert any(item["pk"] == {"S": "persisted"} for item in items)
 
 
 def test_port_in_use_is_a_clear_error():

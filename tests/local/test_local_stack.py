@@ -120,7 +120,7 @@ def test_echo_endpoint_records_what_it_receives(stack):
     assert last["json"] == {"chatId": "1@c.us", "body": "hé"}
 
 
-def test_data_dir_keeps_items_and_messages_across_restarts(tmp_path):
+def test_data_dir_keeps_items_messages_and_parameters_across_restarts(tmp_path):
     options = StackOptions(FIXTURE, port=0, data_dir=tmp_path, stack_name="chatbridge-data")
     with LocalStack(options) as first:
         first.client("dynamodb").put_item(TableName="chatbridge-data-items", Item={
@@ -128,12 +128,6 @@ def test_data_dir_keeps_items_and_messages_across_restarts(tmp_path):
         first.client("sqs").send_message(QueueUrl=first.resources["JobsDeadLetterQueue"]["QueueUrl"],
                                          MessageBody="parked")
         first.client("ssm").put_parameter(Name="/chatbridge/secret", Value="s3cret", Type="SecureString")
-    state_file = tmp_path / "chatbridge-local-state.json"
-    saved = json.loads(state_file.read_text())
-    # moto's SSM outlives a stack inside one process: change the saved value to see it come from the file.
-    (parameter,) = [p for p in saved["parameters"] if p["Name"] == "/chatbridge/secret"]
-    parameter["Value"] = "from-file"
-    state_file.write_text(json.dumps(saved))
     with LocalStack(options) as second:
         item = second.client("dynamodb").get_item(TableName="chatbridge-data-items",
                                                   Key={"pk": {"S": "kept"}, "sk": {"S": "x"}})["Item"]
@@ -142,7 +136,34 @@ def test_data_dir_keeps_items_and_messages_across_restarts(tmp_path):
             QueueUrl=second.resources["JobsDeadLetterQueue"]["QueueUrl"])["Messages"]
         assert [m["Body"] for m in messages] == ["parked"]
         parameter = second.client("ssm").get_parameter(Name="/chatbridge/secret", WithDecryption=True)
-        assert parameter["Parameter"]["Value"] == "from-file"
+        assert parameter["Parameter"]["Value"] == "s3cret"
+
+
+def test_data_dir_in_the_earlier_format_is_imported_once(tmp_path):
+    (tmp_path / "chatbridge-local-state.json").write_text(json.dumps({"version": 1, "tables": {"ItemsTable": [
+        {"pk": {"S": "old"}, "sk": {"S": "x"}}]}, "queues": {}, "parameters": []}))
+    options = StackOptions(FIXTURE, port=0, data_dir=tmp_path, stack_name="chatbridge-legacy")
+    with LocalStack(options) as first:
+        assert _item_in(first, "chatbridge-legacy-items", "old")
+    assert not (tmp_path / "chatbridge-local-state.json").exists()
+    with LocalStack(options) as second:
+        assert _item_in(second, "chatbridge-legacy-items", "old")
+
+
+def test_a_data_dir_in_use_is_refused_with_the_reason(tmp_path):
+    from chatbridge.local.store import StoreError
+
+    with LocalStack(StackOptions(FIXTURE, port=0, data_dir=tmp_path, stack_name="chatbridge-busy")):
+        second = LocalStack(StackOptions(FIXTURE, port=0, data_dir=tmp_path, stack_name="chatbridge-busy2"))
+        try:
+            with pytest.raises(StoreError, match="in use by another"):
+                second.start()
+        finally:
+            second.stop()
+
+
+def _item_in(stack, table, pk):
+    return stack.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "x"}}).get("Item")
 
 
 def test_chunked_request_bodies_reach_the_handler(stack):

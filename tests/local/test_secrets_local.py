@@ -4,6 +4,7 @@ value the CLI set, and ``--data`` keeping the secret across a restart. No value 
 
 import json
 import signal
+import sqlite3
 import subprocess
 from urllib.parse import urlsplit
 
@@ -131,8 +132,8 @@ def test_data_dir_keeps_a_secret_across_a_restart(third_party, tmp_path):
     first = start(third_party, "--data", str(tmp_path))
     assert secrets(first, "set", NAME, "-", stdin=VALUE).returncode == 0
     assert stop(first) == 0
-    saved = json.loads((tmp_path / "chatbridge-local-state.json").read_text())
-    assert NAME in [parameter["Name"] for parameter in saved["parameters"]]
+    with sqlite3.connect(tmp_path / "chatbridge-local.sqlite3") as store:
+        assert [name for (name,) in store.execute("SELECT name FROM parameters")] == [NAME]
 
     second = start(third_party, "--data", str(tmp_path))
     try:

@@ -22,7 +22,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", action="store_true",
                         help="store a demo open-wa webhook, REST API and outgoing webhook, print a curl to try")
     parser.add_argument("--data", type=Path, metavar="DIR",
-                        help="load state from DIR at start and save it there on exit")
+                        help="keep tables, queues, secrets and media in DIR, written as they change (survives "
+                             "kill -9 and a power cut; `make run` uses .chatbridge/)")
+    parser.add_argument("--ephemeral", action="store_true",
+                        help="keep nothing on disk, even if --data is given (a throwaway run)")
     parser.add_argument("--template", type=Path, help=f"SAM template (default ${TEMPLATE_ENV}, ./template.yaml, "
                                                       "or the project's)")
     parser.add_argument("--json-logs", action="store_true", help="keep the functions' raw JSON log lines")
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from chatbridge.local.runtime import FunctionError
     from chatbridge.local.stack import LocalStack, StackOptions
     from chatbridge.local.state import StateError
+    from chatbridge.local.store import StoreError
 
     log = configure_stack_logging(json_logs=args.json_logs)
     template = find_template(args.template)
@@ -62,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     stack = LocalStack(StackOptions(template_path=template, host=args.host, port=args.port,
-                                    json_logs=args.json_logs, data_dir=args.data))
+                                    json_logs=args.json_logs,
+                                    data_dir=None if args.ephemeral else args.data))
     try:
         stack.start()
     except OSError as exc:
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
               " (another `chatbridge local` running? try --port 0)", file=sys.stderr)
         return 1
-    except (TemplateError, FunctionError, StateError) as exc:
+    except (TemplateError, FunctionError, StateError, StoreError) as exc:
         stack.stop()
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             log.warning("listening on %s: anyone who can reach this machine can use the admin API", args.host)
         # A timed wait, never a bare one: CPython runs signal handlers only in the main thread, between
         # bytecodes; a SIGINT/SIGTERM the kernel hands to a poller thread leaves a main thread blocked in an
-        # untimed wait asleep, so the stack never stopped (nor saved --data) until a second signal came.
+        # untimed wait asleep, so the stack never stopped until a second signal came.
         while not stopping.wait(0.5):
             pass
     finally:

@@ -1,13 +1,22 @@
-"""Make moto's DynamoDB behave like DynamoDB where chatbridge depends on it: atomic requests, cheap transactions.
+"""Make moto's DynamoDB behave like DynamoDB where chatbridge depends on it: atomic requests, transactions
+whose cost does not grow with the table, a stream that forgets what its readers are done with.
 
-Two gaps matter for an exactly-once ingest:
+What moto does and DynamoDB does not:
 
 - moto lets two threads interleave *inside* one request (a transaction's rollback snapshot can even
   crash on a table another thread is writing). DynamoDB serialises each request; one lock restores that,
   and nothing more: threads still interleave *between* requests, where read-then-write races live.
-- moto deep-copies a whole table (and its stream) once per *item* of a transaction, as its rollback copy:
-  99 copies of the chat table for one 49-message write, so latency grows with the table. One copy per
-  table per request keeps the same rollback and costs what DynamoDB's does not grow with.
+- moto deep-copies a whole table (and its stream) once per *item* of a transaction, as its rollback copy,
+  so every transaction costs more as the chat table grows. Here a transaction saves only the items it
+  names (and the stream's length) and puts exactly those back when it is cancelled.
+- moto's stream keeps every record forever, and its stream backend keeps every shard iterator it ever
+  handed out (two per poll of the local stack's pollers). DynamoDB drops records after 24 hours and
+  iterators after 15 minutes; so does this, and the local stack also drops records once every poller of
+  the stream has checkpointed past them (``trim_stream``), so memory holds what is unread, not the past.
+
+Every request that changes items also tells a *change sink* (the local stack's durable store, when one is
+attached) which items it changed, with their new images, while the lock still orders requests; the
+request's answer leaves only once the sink says the change is on disk (``ChangeSink.wait``).
 
 The local stack installs this in its moto server; the tests and benchmarks install it in-process.
 """
@@ -17,63 +26,309 @@ from __future__ import annotations
 import copy as copy_module
 import functools
 import threading
+import time
 import types
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
+
+STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
+SHARD_ITERATOR_SECONDS = 15 * 60  # a shard iterator expires 15 minutes after it is returned
 
 _ATOMIC = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
-           "batch_get_item", "batch_write_item")
+           "batch_get_item", "batch_write_item", "transact_write_items")
 _lock = threading.RLock()
-_installed: dict[str, Any] = {}
+_installed: dict[tuple[type, str], Any] = {}
+_state = threading.local()
+
+
+class ChangeSink(Protocol):
+    """Where changed items go (the durable store). ``submit`` runs under the DynamoDB lock, so changes
+    arrive in the order they happened; ``wait`` runs after it, until the change is durable."""
+
+    def submit_items(self, changes: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
+                     stream: list[tuple[str, int, dict[str, Any]]]) -> int: ...
+
+    def wait(self, ticket: int) -> None: ...
+
+
+_sink: ChangeSink | None = None
+
+
+def attach(sink: ChangeSink | None) -> None:
+    """Send every item change to ``sink`` from now on (None: stop)."""
+    global _sink
+    _sink = sink
 
 
 def install() -> Callable[[], None]:
-    """Patch moto's DynamoDB backend (once per process); returns a function that undoes it."""
+    """Patch moto's DynamoDB and DynamoDB Streams backends (once per process); returns a function that undoes it."""
     import moto.dynamodb.models as models
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard, Table
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
     if _installed:
         return lambda: None
+
+    def patch(owner: type, name: str, wrapper: Callable[[Any], Any]) -> None:
+        _installed[(owner, name)] = getattr(owner, name)
+        setattr(owner, name, wrapper(_installed[(owner, name)]))
+
+    patch(DynamoDBBackend, "transact_write_items", lambda original: _touched_items_rollback(original, models))
+    patch(DynamoDBBackend, "update_item", _noting_update)  # inside the lock: notes land in its request
     for name in _ATOMIC:
-        _installed[name] = getattr(DynamoDBBackend, name)
-        setattr(DynamoDBBackend, name, _atomic(_installed[name]))
-    _installed["transact_write_items"] = DynamoDBBackend.transact_write_items
-    DynamoDBBackend.transact_write_items = _one_snapshot(_installed["transact_write_items"], models)
+        patch(DynamoDBBackend, name, _atomic)
+    patch(Table, "put_item", _noting_put)
+    patch(Table, "delete_item", _noting_delete)
+    patch(StreamShard, "add", _trimming_add)
+    patch(StreamShard, "get", _clamped_get)
+    patch(ShardIterator, "__init__", _dated_iterator)
+    patch(DynamoDBStreamsBackend, "get_shard_iterator", _expiring_iterators)
+    patch(DynamoDBStreamsBackend, "get_records", _expiring_iterators)
     return uninstall
 
 
 def uninstall() -> None:
-    from moto.dynamodb.models import DynamoDBBackend
-
-    for name, original in _installed.items():
-        setattr(DynamoDBBackend, name, original)
+    for (owner, name), original in _installed.items():
+        setattr(owner, name, original)
     _installed.clear()
 
 
+def trim_stream(table: Any, through_sequence: int) -> int:
+    """Drop the stream records of moto ``table`` up to and including ``through_sequence``; returns how many.
+
+    Sequence numbers stay what they were: the shard's starting number moves past the dropped records,
+    which is all moto's iterators count from.
+    """
+    with _lock:
+        shard = table.stream_shard
+        if shard is None:
+            return 0
+        count = max(0, min(len(shard.items), through_sequence + 1 - shard.starting_sequence_number))
+        if count:
+            del shard.items[:count]
+            shard.starting_sequence_number += count
+        return count
+
+
+# --- one request at a time, and what it changed -------------------------------------------------------
+
 def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def atomic(*args: Any, **kwargs: Any) -> Any:
-        with _lock:
-            return original(*args, **kwargs)
+    def atomic(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ticket = None
+        try:
+            with _lock:
+                outer = not getattr(_state, "depth", 0)
+                if outer:
+                    _state.touched, _state.stream_marks, _state.depth = {}, {}, 0
+                _state.depth += 1
+                try:
+                    return original(self, *args, **kwargs)
+                finally:
+                    _state.depth -= 1
+                    if outer:
+                        ticket = _report(self)
+        finally:
+            if ticket is not None and _sink is not None:
+                _sink.wait(ticket)  # the answer leaves once its change is on disk, outside the lock
 
     return atomic
 
 
-def _one_snapshot(transact: Callable[..., Any], models: types.ModuleType) -> Callable[..., Any]:
+def _report(backend: Any) -> int | None:
+    """Hand the request's changed items (and new stream records) to the sink, in the lock's order."""
+    touched: dict[tuple[str, str], tuple[Any, Any, Any]] = _state.touched
+    streams: dict[str, int] = getattr(_state, "stream_marks", {})
+    _state.touched, _state.stream_marks = {}, {}
+    if _sink is None or not touched:
+        return None
+    changes: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    for (table_name, _), (table, hash_key, range_key) in touched.items():
+        if backend.tables.get(table_name) is not table:
+            continue  # the table was deleted or replaced meanwhile
+        item = table.get_item(hash_key, range_key)
+        key = {table.hash_key_attr: hash_key.to_json()}
+        if range_key is not None:
+            key[table.range_key_attr] = range_key.to_json()
+        changes.append((table_name, key, item.to_json()["Attributes"] if item is not None else None))
+    records: list[tuple[str, int, dict[str, Any]]] = []
+    for table_name, first in streams.items():
+        table = backend.tables.get(table_name)
+        shard = table.stream_shard if table is not None else None
+        if shard is None:
+            continue
+        for record in shard.items[max(0, first - shard.starting_sequence_number):]:
+            records.append((table_name, int(record.record["dynamodb"]["SequenceNumber"]), record.record))
+    return _sink.submit_items(changes, records)
+
+
+def _note(table: Any, hash_key: Any, range_key: Any) -> None:
+    touched = getattr(_state, "touched", None)
+    if touched is None:
+        return
+    touched.setdefault((table.name, repr((hash_key, range_key))), (table, hash_key, range_key))
+    shard = table.stream_shard
+    if shard is not None:
+        marks = getattr(_state, "stream_marks", None)
+        if marks is None:
+            marks = _state.stream_marks = {}
+        marks.setdefault(table.name, shard.starting_sequence_number + len(shard.items))
+
+
+def _noting_put(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        if self.hash_key_attr in item_attrs and (self.range_key_attr is None or self.range_key_attr in item_attrs):
+            _note(self, DynamoType(item_attrs[self.hash_key_attr]),
+                  DynamoType(item_attrs[self.range_key_attr]) if self.range_key_attr else None)
+        return original(self, item_attrs, *args, **kwargs)
+
+    return put_item
+
+
+def _noting_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        _note(self, hash_key, range_key)
+        return original(self, hash_key, range_key)
+
+    return delete_item
+
+
+def _noting_update(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        if table.hash_key_attr in key:
+            hash_key, range_key = self.get_keys_value(table, key) if (
+                not table.range_key_attr or table.range_key_attr in key) else (None, None)
+            if hash_key is not None:
+                _note(table, hash_key, range_key)
+        return original(self, table_name, key, *args, **kwargs)
+
+    return update_item
+
+
+# --- transactions: save and restore only the items they name ------------------------------------------
+
+def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleType) -> Callable[..., Any]:
+    """moto's transaction with its whole-table copies turned into no-ops and its rollback done here, from
+    the items the transaction names (taken before it runs) and the stream lengths before it."""
+    class _NoTableCopies:
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, models.Table) else copy_module.deepcopy(value, memo)
+
     @functools.wraps(transact)
-    def transaction(self: Any, *args: Any, **kwargs: Any) -> Any:
-        copies: dict[int, tuple[Any, Any]] = {}
-
-        def snapshot_once(value: Any, memo: Any = None) -> Any:
-            if id(value) not in copies:  # the original is kept alive beside its copy, so ids cannot be reused
-                copies[id(value)] = (value, copy_module.deepcopy(value, memo))
-            return copies[id(value)][1]
-
-        with _lock:
-            models.copy = types.SimpleNamespace(deepcopy=snapshot_once)
-            try:
-                return transact(self, *args, **kwargs)
-            finally:
-                models.copy = copy_module
+    def transaction(self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        saved = _items_named(self, transact_items)
+        streams = {id(table): (table.stream_shard, len(table.stream_shard.items))
+                   for table, *_ in saved if table.stream_shard is not None}
+        models.copy = _NoTableCopies  # type: ignore[attr-defined]
+        try:
+            return transact(self, transact_items, *args, **kwargs)
+        except BaseException:
+            for table, hash_key, range_key, before in saved:
+                _put_back(table, hash_key, range_key, before)
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+        finally:
+            models.copy = copy_module  # type: ignore[attr-defined]
 
     return transaction
+
+
+def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, a copy of the item or None) for each item a transaction names."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    saved = []
+    for entry in transact_items:
+        for op_type, op in entry.items():
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            key = op.get("Key") if op_type != "Put" else op.get("Item")
+            if not isinstance(key, dict) or table.hash_key_attr not in key or (
+                    table.range_key_attr and table.range_key_attr not in key):
+                continue  # moto refuses it before changing anything
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            current = table.get_item(hash_key, range_key) if not table.range_key_attr or range_key else None
+            saved.append((table, hash_key, range_key, copy_module.deepcopy(current)))
+    return saved
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    if range_key is not None:
+        if item is None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+            if hash_key in table.items and not table.items[hash_key]:
+                del table.items[hash_key]
+        else:
+            table.items[hash_key][range_key] = item
+    elif item is None:
+        table.items.pop(hash_key, None)
+    else:
+        table.items[hash_key] = item
+
+
+# --- the stream: records and iterators expire -----------------------------------------------------------
+
+def _trimming_add(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def add(self: Any, old: Any, new: Any) -> None:
+        from moto.core.utils import utcnow
+
+        original(self, old, new)
+        horizon = utcnow() - timedelta(seconds=STREAM_RETENTION_SECONDS)  # moto's naive UTC datetimes
+        expired = 0
+        for record in self.items:
+            created = record.record["dynamodb"].get("ApproximateCreationDateTime")
+            if created is None or created >= horizon:
+                break
+            expired += 1
+        if expired:
+            del self.items[:expired]
+            self.starting_sequence_number += expired
+
+    return add
+
+
+def _clamped_get(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        # A reader behind the trim horizon reads on from the oldest record kept (moto would assert).
+        return original(self, max(start, self.starting_sequence_number), quantity)
+
+    return get
+
+
+def _dated_iterator(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.issued = time.monotonic()
+
+    return init
+
+
+def _expiring_iterators(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        horizon = time.monotonic() - SHARD_ITERATOR_SECONDS
+        iterators = self.shard_iterators
+        with _lock:
+            for arn in list(iterators)[:64]:
+                if getattr(iterators.get(arn), "issued", horizon) >= horizon:
+                    break
+                iterators.pop(arn, None)
+        return result
+
+    return call

@@ -120,7 +120,13 @@ class StreamPoller(Poller):
     """Follows a table's stream from LATEST; failed records are re-delivered from the first failure."""
 
     def __init__(self, *, function_name: str, trigger: StreamTrigger, stream_arn: str, streams: Any,
-                 invoke: Invoke, region: str, retry_delay: float = 0.5, failures: Any = None) -> None:
+                 invoke: Invoke, region: str, retry_delay: float = 0.5, failures: Any = None,
+                 resume: bool = False,
+                 on_checkpoint: Callable[[StreamPoller, int], None] | None = None) -> None:
+        """``resume``: start from the oldest record the stream kept (what an earlier run of the stack had not
+        finished) instead of the trigger's starting position. ``on_checkpoint(poller, sequence)`` hears the
+        sequence number through which this poller is done with the stream (handled, filtered out or given up
+        on), so records every reader is done with can be dropped."""
         super().__init__(name=f"{function_name}<-{trigger.table_logical_id} stream")
         self.function_name = function_name
         self.trigger = trigger
@@ -136,6 +142,9 @@ class StreamPoller(Poller):
         self._batch_limit = trigger.batch_size
         self._failures = failures  # SQS client for the on-failure queue; by default made (on the streams'
         # endpoint: the local stack's moto) when first needed
+        self._resume = resume
+        self._on_checkpoint = on_checkpoint
+        self._checkpoint: int | None = None
         self.start_position()
 
     def start_position(self) -> None:
@@ -146,7 +155,7 @@ class StreamPoller(Poller):
             if shard_id in self._positions:
                 continue
             last = None
-            if self.trigger.starting_position == "LATEST":
+            if self.trigger.starting_position == "LATEST" and not self._resume:
                 iterator = self._iterator(shard_id, None)
                 while True:
                     records = self._streams.get_records(ShardIterator=iterator, Limit=1000)
@@ -167,6 +176,26 @@ class StreamPoller(Poller):
                                                 SequenceNumber=after)["ShardIterator"]
 
     def poll_once(self) -> bool:
+        try:
+            return self._poll()
+        finally:
+            self._report_checkpoint()
+
+    def _report_checkpoint(self) -> None:
+        if self._on_checkpoint is None:
+            return
+        if self._pending:
+            done = int(self._pending[0]["dynamodb"]["SequenceNumber"]) - 1
+        else:
+            positions = [int(position) for position in self._positions.values() if position is not None]
+            if not positions:
+                return
+            done = min(positions)
+        if done != self._checkpoint:
+            self._checkpoint = done
+            self._on_checkpoint(self, done)
+
+    def _poll(self) -> bool:
         self._read()
         if not self._pending:
             return False

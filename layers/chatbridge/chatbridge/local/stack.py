@@ -17,13 +17,15 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from chatbridge.local import moto_dynamodb
+from chatbridge.local import moto_changes, moto_dynamodb
 from chatbridge.local.apigateway import Router
 from chatbridge.local.http import ECHO_PATH, LocalApiServer
 from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
 from chatbridge.local.resources import create_all
+from chatbridge.local.restore import restore, trim_stream
 from chatbridge.local.runtime import FunctionRuntime
-from chatbridge.local.state import load_state, save_state
+from chatbridge.local.state import STATE_FILE, load_state
+from chatbridge.local.store import DurableStore
 from chatbridge.local.template import DEFAULT_STACK_NAME, LocalTemplate, load_template
 
 log = logging.getLogger("chatbridge.local")
@@ -65,7 +67,9 @@ class LocalStack:
         self.pollers: list[Poller] = []
         self.api: LocalApiServer | None = None
         self._moto: Any = None
-        self._undo_moto_patches: Callable[[], None] = lambda: None
+        self._undo_moto_patches: list[Callable[[], None]] = []
+        self.store: DurableStore | None = None
+        self._resume_streams: set[str] = set()  # tables whose stream kept records an earlier run had not finished
         self._serve_thread: threading.Thread | None = None
         self._parameters_found: set[str] = set()  # SSM parameters moto already held: not ours to delete
         self.endpoint_url = ""
@@ -104,9 +108,7 @@ class LocalStack:
                  len(self.template.queues), len(self.template.parameters), len(self.template.buckets),
                  self.template.path)
         if self.options.data_dir:
-            counts = load_state(self.options.data_dir, self.template, **self._state_clients())
-            if counts:
-                log.info("loaded %(items)d items, %(messages)d messages, %(parameters)d parameters", counts)
+            self._open_store(self.options.data_dir)
         self.api = LocalApiServer((self.options.host, self.options.port), router=Router(self.template.routes),
                                   invoke=self.invoke, stage=self.template.stage_name,
                                   binary_media_types=self.template.binary_media_types,
@@ -120,8 +122,28 @@ class LocalStack:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.runtimes[logical_id].invoke(event)
 
+    def _open_store(self, directory: Path) -> None:
+        """Load what the data folder holds into moto, then write every change through to it."""
+        assert self.template is not None
+        self.store = DurableStore(directory)
+        counts, self._resume_streams = restore(self.store, self.template, self.resources,
+                                               {"ssm": self.client("ssm"), "s3": self.client("s3")})
+        moto_dynamodb.attach(self.store)
+        moto_changes.attach(self.store)
+        legacy = directory / STATE_FILE
+        if legacy.exists() and not any(counts.values()):
+            imported = load_state(directory, self.template, **self._state_clients())
+            legacy.rename(legacy.with_name(legacy.name + ".imported"))
+            log.info("data folder %s: imported %s from the earlier format (%s)", directory, imported, legacy.name)
+        log.info("data folder %s: %d items, %d stream records, %d queue messages, %d parameters, %d objects",
+                 directory, counts["items"], counts["stream"], counts["messages"], counts["parameters"],
+                 counts["objects"])
+
     def stop(self) -> None:
-        """Stop taking work, let handlers finish, save state, stop moto. Safe to call twice."""
+        """Stop taking work, let handlers finish, close the data folder's store, stop moto. Safe to call twice.
+
+        Nothing needs saving here: the store already holds every acknowledged change, queued, delayed and
+        in-flight messages included."""
         if self.api is not None:
             self.api.drain()  # new requests get 503; those in flight finish while the functions still run
         for poller in self.pollers:
@@ -136,15 +158,19 @@ class LocalStack:
         for runtime in self.runtimes.values():
             runtime.stop()
         self.runtimes = {}
-        if self.options.data_dir and self.template is not None and self._moto is not None:
-            counts = save_state(self.options.data_dir, self.template, **self._state_clients())
-            log.info("saved %(items)d items, %(messages)d messages, %(parameters)d parameters to "
-                     f"{self.options.data_dir}", counts)
+        if self.store is not None:
+            moto_dynamodb.attach(None)
+            moto_changes.attach(None)
+            self.store.close()
+            log.info("data folder %s: closed", self.store.directory)
+            self.store = None
         if self._moto is not None:
             self._delete_resources()
             self._moto.stop()
             self._moto = None
-            self._undo_moto_patches()
+            for undo in self._undo_moto_patches:
+                undo()
+            self._undo_moto_patches = []
 
     def _delete_resources(self) -> None:
         """moto keeps its state per process: leave it as found, so a restart in-process starts clean (and
@@ -171,7 +197,9 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the real log
-        self._undo_moto_patches = moto_dynamodb.install()  # atomic requests, one rollback copy per transaction
+        # atomic requests, transactions that copy only what they touch, a stream that forgets what was read,
+        # and every change reported to the data folder's store once one is attached
+        self._undo_moto_patches = [moto_dynamodb.install(), moto_changes.install()]
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -206,13 +234,23 @@ class LocalStack:
     def _start_pollers(self) -> None:
         assert self.template is not None
         streams = self.client("dynamodbstreams")
+        readers = {trigger.table_logical_id: 0 for fn in self.template.functions.values()
+                   for trigger in fn.stream_triggers if trigger.enabled}
+        for fn in self.template.functions.values():
+            for trigger in fn.stream_triggers:
+                if trigger.enabled:
+                    readers[trigger.table_logical_id] += 1
+        trims = {logical_id: trim_stream(self.template.tables[logical_id].name, count, self.store)
+                 for logical_id, count in readers.items()}
         for fn in self.template.functions.values():
             invoke = self.runtimes[fn.logical_id].invoke
             for trigger in fn.stream_triggers:
                 if trigger.enabled:
                     self.pollers.append(StreamPoller(
                         function_name=fn.logical_id, trigger=trigger, streams=streams, invoke=invoke,
-                        stream_arn=self.resources[trigger.table_logical_id]["StreamArn"], region=self.options.region))
+                        stream_arn=self.resources[trigger.table_logical_id]["StreamArn"], region=self.options.region,
+                        resume=trigger.table_logical_id in self._resume_streams,
+                        on_checkpoint=trims[trigger.table_logical_id]))
             for queue_trigger in fn.queue_triggers:
                 if queue_trigger.enabled:
                     queue = self.resources[queue_trigger.queue_logical_id]

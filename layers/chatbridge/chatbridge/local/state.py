@@ -1,5 +1,8 @@
-"""``chatbridge local --data DIR``: save every table item, queue message and SSM parameter on exit, load
-them on start, so stopping the local stack loses nothing.
+"""The data folder's earlier format: one JSON file of table items, visible queue messages and SSM
+parameters, written only on a clean exit (so ``kill -9`` lost everything since start, and a clean stop lost
+reply jobs hidden for backoff). ``chatbridge local`` now writes through to a store
+(``chatbridge.local.store``); a folder that still holds only the old file is read once, through the API, into
+the new store, and the file is renamed ``*.imported`` so it is never read twice.
 
 Items are keyed by the table's logical id in template.yaml, so the file survives a renamed stack.
 """
@@ -7,13 +10,11 @@ Items are keyed by the table's logical id in template.yaml, so the file survives
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.local.attributes import item_from_json, item_to_json
+from chatbridge.local.attributes import item_from_json
 from chatbridge.local.template import LocalTemplate
 
 STATE_FILE = "chatbridge-local-state.json"
@@ -22,50 +23,6 @@ FORMAT_VERSION = 1
 
 class StateError(ChatbridgeError):
     """The saved state cannot be read back; the message says which file and why."""
-
-
-def save_state(directory: Path, template: LocalTemplate, *, dynamodb: Any, sqs: Any, ssm: Any,
-               queue_urls: dict[str, str]) -> dict[str, int]:
-    """Write the state file atomically; returns counts for the log line."""
-    tables = {}
-    for logical_id, table in template.tables.items():
-        items = []
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table.name):
-            items.extend(item_to_json(item) for item in page["Items"])
-        tables[logical_id] = items
-    queues = {logical_id: _drain(sqs, url) for logical_id, url in queue_urls.items()}
-    parameters = []
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/", Recursive=True, WithDecryption=True):
-        parameters.extend({"Name": p["Name"], "Type": p["Type"], "Value": p["Value"]} for p in page["Parameters"])
-    document = {"version": FORMAT_VERSION, "tables": tables, "queues": queues, "parameters": parameters}
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".state-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, ensure_ascii=False)
-    os.replace(temporary, directory / STATE_FILE)
-    return {"items": sum(map(len, tables.values())), "messages": sum(map(len, queues.values())),
-            "parameters": len(parameters)}
-
-
-def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    messages = []
-    while True:
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300,
-                                     MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
-        received = answer.get("Messages", [])
-        if not received:
-            return messages
-        for message in received:
-            saved: dict[str, Any] = {"body": message["Body"]}
-            attributes = {name: {k: v for k, v in value.items() if k in ("StringValue", "DataType")}
-                          for name, value in (message.get("MessageAttributes") or {}).items()
-                          if "StringValue" in value}
-            if attributes:
-                saved["attributes"] = attributes
-            for key in ("MessageGroupId", "MessageDeduplicationId"):
-                if key in message.get("Attributes", {}):
-                    saved[key] = message["Attributes"][key]
-            messages.append(saved)
 
 
 def load_state(directory: Path, template: LocalTemplate, *, dynamodb: Any, sqs: Any, ssm: Any,

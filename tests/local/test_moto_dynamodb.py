@@ -1,0 +1,103 @@
+"""The moto patches the local stack runs on: a cancelled transaction puts back exactly what it touched, the
+stream forgets trimmed and day-old records, and shard iterators expire."""
+
+import datetime
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from chatbridge.local import moto_dynamodb
+
+
+@pytest.fixture
+def table():
+    undo = moto_dynamodb.install()
+    try:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                           {"AttributeName": "sk", "KeyType": "RANGE"}],
+                                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                      {"AttributeName": "sk", "AttributeType": "S"}],
+                                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+            yield client
+    finally:
+        undo()
+
+
+def _moto_table():
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"]["us-east-1"].tables["t"]
+
+
+def _records(client):
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = client.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def test_cancelled_transaction_restores_the_items_it_touched_and_leaves_the_rest(table):
+    table.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"N": "1"}})
+    table.put_item(TableName="t", Item={"pk": {"S": "other"}, "sk": {"S": "1"}, "v": {"N": "7"}})
+    before = len(_records(table))
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        table.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                        "UpdateExpression": "SET v = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "other"}, "sk": {"S": "1"}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    assert table.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["v"] == {"N": "1"}
+    assert "Item" not in table.get_item(TableName="t", Key={"pk": {"S": "new"}, "sk": {"S": "1"}})
+    assert table.get_item(TableName="t", Key={"pk": {"S": "other"}, "sk": {"S": "1"}})["Item"]["v"] == {"N": "7"}
+    assert len(_records(table)) == before  # the cancelled writes left no stream records
+
+
+def test_transaction_does_not_copy_the_table(table, monkeypatch):
+    import copy
+
+    copied = []
+    real = copy.deepcopy
+    monkeypatch.setattr(copy, "deepcopy", lambda value, memo=None: copied.append(type(value).__name__) or real(value, memo))
+    table.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": f"p{i}"}, "sk": {"S": "1"}}}} for i in range(5)])
+    assert "Table" not in copied
+    assert table.scan(TableName="t")["Count"] == 5
+
+
+def test_trimmed_stream_records_are_gone_and_sequence_numbers_keep_counting(table):
+    for i in range(4):
+        table.put_item(TableName="t", Item={"pk": {"S": f"p{i}"}, "sk": {"S": "1"}})
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in _records(table)]
+    assert moto_dynamodb.trim_stream(_moto_table(), numbers[2]) == 3
+    assert [int(r["dynamodb"]["SequenceNumber"]) for r in _records(table)] == numbers[3:]
+    table.put_item(TableName="t", Item={"pk": {"S": "p9"}, "sk": {"S": "1"}})
+    assert [int(r["dynamodb"]["SequenceNumber"]) for r in _records(table)] == [numbers[3], numbers[3] + 1]
+    assert len(_moto_table().stream_shard.items) == 2
+
+
+def test_stream_records_older_than_a_day_are_dropped(table):
+    table.put_item(TableName="t", Item={"pk": {"S": "old"}, "sk": {"S": "1"}})
+    old = _moto_table().stream_shard.items[0].record["dynamodb"]
+    old["ApproximateCreationDateTime"] -= datetime.timedelta(hours=25)
+    table.put_item(TableName="t", Item={"pk": {"S": "new"}, "sk": {"S": "1"}})
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in _records(table)] == ["new"]
+
+
+def test_shard_iterators_expire_after_fifteen_minutes(table, monkeypatch):
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    _records(table)
+    iterators = dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators
+    assert iterators
+    for iterator in iterators.values():
+        iterator.issued -= moto_dynamodb.SHARD_ITERATOR_SECONDS + 1
+    _records(table)
+    assert len(iterators) == 2  # only the two this read made
