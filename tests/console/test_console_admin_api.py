@@ -262,7 +262,8 @@ def test_applying_a_preset_stores_its_three_objects_and_names_the_secrets_to_cre
     assert http(api, "GET", "/admin/incoming-webhooks/tg-bot")[1]["preset"] == "telegram"
     assert http(api, "GET", "/admin/rest-apis/tg-bot-send")[0] == 200
     webhook = http(api, "GET", "/admin/webhooks/tg-bot-replies")[1]
-    assert webhook["conditions"] == [f"{{args.chat.iwh_id}} = {body['incoming_webhook_id']}"]
+    # the text reply; files go through the preset's file webhooks
+    assert webhook["conditions"] == [f"{{args.chat.iwh_id}} = {body['incoming_webhook_id']}", "{args.file.url} empty"]
     again = http(api, "POST", "/admin/presets/telegram/apply", {"identifier": "tg-bot", "values": {"secret": "another-secret-1"}})
     assert again[0] == 200  # the same preset may change its own spec
 

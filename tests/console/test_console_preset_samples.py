@@ -64,6 +64,10 @@ def test_a_sample_title_says_what_the_preset_makes_of_it(preset, sample):
     result = map_payload(spec_of(preset), payload)
     if "(ignored)" in sample.title:
         assert not result.accepted, result
+    elif "(receipt)" in sample.title:
+        assert result.accepted and result.receipts and not result.chats, result
+    elif "(from the business)" in sample.title:
+        assert result.accepted and [m.user_id for c in result.chats for m in c.messages] == [-2], result
     elif "(skipped)" in sample.title:
         assert result.accepted and not result.chats and result.skipped
     else:

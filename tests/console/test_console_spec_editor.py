@@ -42,8 +42,10 @@ def test_a_sample_from_the_providers_set_loads_into_the_editor_with_its_source_a
     preview.scroll_into_view_if_needed()
     screenshot(page, "spec-samples")
 
+    # the business's own message in a group: previewed as the message it is (stored as sent from the phone)
     picker.select_option("open-wa/openwa_v5docs_outgoing_group_fromMe.json")
-    expect(preview).to_contain_text("Ignored: general conditions not met")
+    expect(preview).to_contain_text("1 chat(s), 1 message(s), 0 skipped")
+    expect(preview).to_contain_text("I will post the notes here.")
     # another provider's capture, form-encoded: previewed as the form fields Twilio posts, where this open-wa
     # spec finds no chat id (Twilio names it From)
     picker.select_option("twilio/courier_receiveValid.txt")

@@ -4,7 +4,8 @@ The files in ``samples/<provider>/`` are copied byte for byte from the project's
 (``shared/payloads``, taken from public test fixtures and documentation); ``source`` names where each one
 came from (``owner/repo@commit:path``), as ``shared/payloads/SOURCES.md`` does. They ship inside the
 package because a Lambda function cannot read anything outside its layer. Statuses, receipts and echoes
-are kept on purpose: an admin checking a spec wants to see them ignored, not only messages mapped.
+are kept on purpose: an admin checking a spec wants to see them recognised as receipts, operator messages
+or ignored, not only messages mapped.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ SAMPLES: dict[str, tuple[str, tuple[Sample, ...]]] = {
                _OPENWA + "reference/messaging.mdx"),
         Sample("openwa_v5docs_webhook_envelope_message_received.json", "v5 webhook envelope (payload.message)",
                _OPENWA + "client-and-integrations/webhook-payloads.mdx"),
-        Sample("openwa_v5docs_outgoing_group_fromMe.json", "own message in a group, fromMe (ignored)",
+        Sample("openwa_v5docs_outgoing_group_fromMe.json", "own message in a group, fromMe (from the business)",
                _OPENWA + "concepts/data-models.mdx (2nd json block)"),
     )),
     "whatsapp-cloud": ("whatsapp_cloud", (
@@ -53,12 +54,12 @@ SAMPLES: dict[str, tuple[str, tuple[Sample, ...]]] = {
         Sample("courier_document.json", "document (PDF) with caption", _COURIER + "meta/testdata/wac/document.json"),
         Sample("courier_group_message.json", "message in a group", _COURIER + "meta/testdata/wac/group_message.json"),
         Sample("courier_duplicate.json", "two messages with the same id", _COURIER + "meta/testdata/wac/duplicate.json"),
-        Sample("pywa_status_sent.json", "status: sent (ignored)", _PYWA + 'message_status.json key "sent"'),
-        Sample("pywa_status_delivered.json", "status: delivered (ignored)", _PYWA + 'message_status.json key "delivered"'),
-        Sample("pywa_status_read.json", "status: read (ignored)", _PYWA + 'message_status.json key "read"'),
-        Sample("pywa_status_failed.json", "status: failed, with errors (ignored)", _PYWA + 'message_status.json key "failed"'),
-        Sample("pywa_status_group.json", "status in a group (ignored)", _PYWA + 'message_status.json key "group"'),
-        Sample("courier_valid_status.json", "status with contacts (ignored)", _COURIER + "meta/testdata/wac/valid_status.json"),
+        Sample("pywa_status_sent.json", "status: sent (receipt)", _PYWA + 'message_status.json key "sent"'),
+        Sample("pywa_status_delivered.json", "status: delivered (receipt)", _PYWA + 'message_status.json key "delivered"'),
+        Sample("pywa_status_read.json", "status: read (receipt)", _PYWA + 'message_status.json key "read"'),
+        Sample("pywa_status_failed.json", "status: failed, with errors (receipt)", _PYWA + 'message_status.json key "failed"'),
+        Sample("pywa_status_group.json", "status in a group (receipt)", _PYWA + 'message_status.json key "group"'),
+        Sample("courier_valid_status.json", "status with contacts (receipt)", _COURIER + "meta/testdata/wac/valid_status.json"),
     )),
     "telegram": ("telegram", (
         Sample("courier_helloMsg.json", "text message", _COURIER + "telegram/handler_test.go var helloMsg"),
@@ -76,17 +77,17 @@ SAMPLES: dict[str, tuple[str, tuple[Sample, ...]]] = {
         Sample("courier_receiveBase64.txt", "SMS whose text looks like base64", _COURIER + "twiml/handlers_test.go receiveBase64"),
         Sample("courier_waReceiveValid.txt", "WhatsApp message", _COURIER + "twiml/handlers_test.go waReceiveValid"),
         Sample("courier_waReceiveButtonValid.txt", "WhatsApp quick-reply button", _COURIER + "twiml/handlers_test.go waReceiveButtonValid"),
-        Sample("courier_statusValid.txt", "status: delivered (ignored)", _COURIER + "twiml/handlers_test.go statusValid"),
-        Sample("courier_statusRead.txt", "status: read (ignored)", _COURIER + "twiml/handlers_test.go statusRead"),
-        Sample("courier_statusStop.txt", "status: failed, opted out (ignored)", _COURIER + "twiml/handlers_test.go statusStop"),
+        Sample("courier_statusValid.txt", "status: delivered (receipt)", _COURIER + "twiml/handlers_test.go statusValid"),
+        Sample("courier_statusRead.txt", "status: read (receipt)", _COURIER + "twiml/handlers_test.go statusRead"),
+        Sample("courier_statusStop.txt", "status: failed, opted out (receipt)", _COURIER + "twiml/handlers_test.go statusStop"),
     )),
     "viber": ("viber", (
         Sample("courier_validMsg.json", "text message", _COURIER + "viber/handler_test.go validMsg"),
         Sample("courier_validReceiveContact.json", "contact", _COURIER + "viber/handler_test.go validReceiveContact"),
         Sample("courier_validReceiveLocation.json", "location", _COURIER + "viber/handler_test.go validReceiveLocation"),
         Sample("courier_validSticker.json", "sticker", _COURIER + "viber/handler_test.go validSticker"),
-        Sample("courier_deliveredStatusReport.json", "delivered receipt (ignored)", _COURIER + "viber/handler_test.go deliveredStatusReport"),
-        Sample("courier_failedStatusReport.json", "failed receipt (ignored)", _COURIER + "viber/handler_test.go failedStatusReport"),
+        Sample("courier_deliveredStatusReport.json", "delivered (receipt)", _COURIER + "viber/handler_test.go deliveredStatusReport"),
+        Sample("courier_failedStatusReport.json", "failed (receipt)", _COURIER + "viber/handler_test.go failedStatusReport"),
         Sample("courier_validConversationStarted.json", "conversation started (ignored)", _COURIER + "viber/handler_test.go validConversationStarted"),
         Sample("courier_validSubscribed.json", "subscribed (ignored)", _COURIER + "viber/handler_test.go validSubscribed"),
         Sample("courier_validUnsubscribed.json", "unsubscribed (ignored)", _COURIER + "viber/handler_test.go validUnsubscribed"),
@@ -96,8 +97,8 @@ SAMPLES: dict[str, tuple[str, tuple[Sample, ...]]] = {
         Sample("courier_hello_msg.json", "text message", _COURIER + "meta/testdata/fba/hello_msg.json"),
         Sample("courier_attachment.json", "image attachment", _COURIER + "meta/testdata/fba/attachment.json"),
         Sample("courier_location_attachment.json", "location", _COURIER + "meta/testdata/fba/location_attachment.json"),
-        Sample("courier_dlr.json", "delivery receipt (skipped)", _COURIER + "meta/testdata/fba/dlr.json"),
-        Sample("courier_echo.json", "echo of the page's own message (skipped)", _COURIER + "meta/testdata/fba/echo.json"),
+        Sample("courier_dlr.json", "delivery (receipt)", _COURIER + "meta/testdata/fba/dlr.json"),
+        Sample("courier_echo.json", "echo of the page's own message (from the business)", _COURIER + "meta/testdata/fba/echo.json"),
     )),
 }
 
