@@ -70,7 +70,7 @@ class StreamTail:
 
     def read(self) -> list[dict[str, Any]]:
         """New records since the last read."""
-        from chatbridge.local.pollers import lambda_stream_record
+        from chatbridge.local.attributes import lambda_stream_record
 
         records = []
         for shard, iterator in list(self.iterators.items()):

@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from chatbridge.local.attributes import item_to_json
+from chatbridge.local.attributes import lambda_stream_record
 from chatbridge.local.filters import matches_any, sqs_filter_view
 from chatbridge.local.runtime import FunctionError
 from chatbridge.local.template import QueueTrigger, StreamTrigger
@@ -82,20 +82,6 @@ def _log_outcome(poller: str, size: int, failed: set[str] | None) -> None:
         log.warning("%s: batch of %d failed as a whole (malformed partial batch response)", poller, size)
     else:
         log.warning("%s: %d of %d records reported failed; they will be retried", poller, len(failed), size)
-
-
-def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A DynamoDB stream record as boto3 returns it, re-shaped as the Lambda event record."""
-    dynamodb = dict(record["dynamodb"])
-    created = dynamodb.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-    for key in ("Keys", "NewImage", "OldImage"):
-        if key in dynamodb:
-            dynamodb[key] = item_to_json(dynamodb[key])
-    return {"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": dynamodb,
-            "eventSourceARN": stream_arn}
 
 
 def stream_failure_record(*, stream_arn: str, shard_id: str, records: list[dict[str, Any]], function_name: str,

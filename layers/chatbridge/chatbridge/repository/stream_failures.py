@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +19,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from chatbridge.errors import ChatbridgeError
-from chatbridge.local.attributes import item_to_json
+from chatbridge.local.attributes import lambda_stream_record
 from chatbridge.settings import settings
 
 QUEUE_ENV = "STREAM_FAILURE_QUEUE_URL"
@@ -133,7 +132,7 @@ def records_of(batch: FailedBatch) -> list[dict[str, Any]]:
                 if number > end:
                     return records
                 if number >= start:
-                    records.append(_lambda_record(raw, batch.stream_arn))
+                    records.append(lambda_stream_record(raw, batch.stream_arn, raw.get("awsRegion") or _region_of(batch.stream_arn)))
                 if number == end:
                     return records
             iterator = answer.get("NextShardIterator")
@@ -152,19 +151,8 @@ def records_of(batch: FailedBatch) -> list[dict[str, Any]]:
         raise
 
 
-def _lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record shaped as Lambda's stream event carries it (binary values base64, time in seconds)."""
-    dynamodb = dict(raw["dynamodb"])
-    created = dynamodb.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-    for key in ("Keys", "NewImage", "OldImage"):
-        if key in dynamodb:
-            dynamodb[key] = item_to_json(dynamodb[key])
-    region = stream_arn.split(":")[3] if stream_arn.count(":") >= 5 else ""
-    return {"eventID": raw.get("eventID"), "eventName": raw.get("eventName"), "eventVersion": raw.get("eventVersion", "1.1"),
-            "eventSource": "aws:dynamodb", "awsRegion": raw.get("awsRegion", region), "dynamodb": dynamodb,
-            "eventSourceARN": stream_arn}
+def _region_of(stream_arn: str) -> str:
+    return stream_arn.split(":")[3] if stream_arn.count(":") >= 5 else ""
 
 
 def forget_clients() -> None:
