@@ -4,39 +4,14 @@ flood, visible when it breaks, and no more permission than the code uses."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 
 import pytest
-from samtranslator.translator.transform import transform
 
-from chatbridge.local.cfn import load_yaml
-from support.paths import ROOT, TEMPLATE
+from support.paths import ROOT
 
 LAYER = ROOT / "layers/chatbridge/chatbridge"
-
-
-class _PolicyLoader:
-    def load(self):
-        return {}
-
-
-@pytest.fixture(scope="module")
-def template():
-    return load_yaml(TEMPLATE)
-
-
-@pytest.fixture(scope="module")
-def transformed(template):
-    """What CloudFormation is given: code uploaded (S3 URIs), then the SAM transform."""
-    packaged = copy.deepcopy(template)
-    for resource in packaged["Resources"].values():
-        props = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str):
-                props[key] = f"s3://artifacts/{props[key].strip('/')}.zip"
-    return transform(packaged, {}, _PolicyLoader())
 
 
 @pytest.fixture(scope="module")

@@ -3,39 +3,9 @@
 cfn-lint >= 1.54 no longer runs the SAM transform itself, so both steps are needed to catch SAM errors.
 """
 
-import copy
 import json
 
-import pytest
-from samtranslator.translator.transform import transform
-
-from chatbridge.local.cfn import load_yaml
-from support.paths import ROOT, TEMPLATE
-
-
-class _PolicyLoader:
-    """Managed-policy ARNs by name, offline (the real loader asks IAM)."""
-
-    def load(self):
-        return {}
-
-
-@pytest.fixture(scope="module")
-def template():
-    return load_yaml(TEMPLATE)
-
-
-@pytest.fixture(scope="module")
-def transformed(template):
-    """The template as `sam deploy` hands it to CloudFormation: code uploaded to S3, then transformed."""
-    packaged = copy.deepcopy(template)
-    for resource in packaged["Resources"].values():
-        props = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
-                assert (ROOT / props[key]).is_dir(), f"{key} {props[key]} is not a folder"
-                props[key] = f"s3://artifacts/{props[key].strip('/')}.zip"
-    return transform(packaged, {}, _PolicyLoader())
+from support.paths import ROOT
 
 
 def test_sam_translator_transforms_the_template(transformed):
