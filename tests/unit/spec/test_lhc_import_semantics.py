@@ -200,7 +200,10 @@ def test_a_rest_api_export_is_recognised_instead_of_failing_with_no_identifier(t
         convert(json.loads(GUIDE_REST.read_text()))
     assert run_cli("import-lhc", str(GUIDE_REST), "--scope", "whatsapp", "--json") == 0
     document = json.loads(capsys.readouterr().out)["document"]
-    assert [w["conditions"] for w in document["webhooks"]] == [["{args.chat.incoming_chat.incoming.scope} = whatsapp"]]
+    assert [w["conditions"][:2] for w in document["webhooks"]] == [  # text, then the file variant's (sendFile)
+        ["{args.chat.incoming_chat.incoming.scope} = whatsapp", "{args.file.url} empty"],
+        ["{args.chat.incoming_chat.incoming.scope} = whatsapp", "{args.file.url} notempty"],
+        ["{args.chat.incoming_chat.incoming.scope} = whatsapp", "{args.file.url} notempty"]]
     assert document["incoming_webhooks"] == []
 
 
@@ -213,9 +216,10 @@ def test_importing_both_exports_makes_one_setup_document_and_checks_the_host_att
     out = tmp_path / "setup.json"
     assert run_cli("import-lhc", str(incoming), str(GUIDE_REST), "-o", str(out)) == 0
     document = json.loads(out.read_text())
-    assert [len(document[s]) for s in ("rest_apis", "incoming_webhooks", "webhooks")] == [1, 1, 1]
+    assert [len(document[s]) for s in ("rest_apis", "incoming_webhooks", "webhooks")] == [2, 1, 3]  # + sendFile
     err = capsys.readouterr().err
     assert f"{GUIDE_REST}: open-wa-sendmessage: its URL takes the host from attribute 'host'" in err
+    assert f"{GUIDE_REST}: open-wa-sendmessage-file: its URL takes the host from attribute 'host'" in err
     assert "store it with: chatbridge webhooks apply -f" in err
     assert run_cli("import-lhc", str(incoming), str(incoming)) == 2
     assert "one incoming webhook export at a time" in capsys.readouterr().err

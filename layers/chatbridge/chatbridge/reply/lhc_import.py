@@ -7,6 +7,15 @@ that must hold before the call. In LHC a bot trigger decides which method an ope
 outgoing webhook is that decision, so one is made for the method that sends replies (the only method, or the
 one ``method`` names), on ``chat.web_add_msg_admin`` for the chats of the incoming webhook imported beside it (or
 of a scope). What cannot come along is a warning naming the key. Pure: no I/O.
+
+A method's file variant (``suburl_file`` + ``body_raw_file``) is how LHC sends an operator's file: when the reply
+carries one file and no text (or ``body_raw_file`` has ``{{msg_clean}}`` for the text, and the file's extension
+is not in ``suburl_file_skip_ext``), LHC calls ``host + suburl_file`` with ``body_raw_file`` instead of the text
+request, picking the ``{image_api}`` (JPEG, PNG, GIF), ``{video_api}`` (MP4), ``{file_api}`` (the rest) or
+``{api_by_ext__ext1_ext2}`` block of both; a block left empty sends that file as text (its link in ``{{msg_url}}``).
+Here that decision is rule clauses over ``args.file``: the file REST APIs get outgoing webhooks with
+``{args.file.url} notempty`` and what picks the block, the text REST API one with ``{args.file.url} empty`` and
+one for each case LHC sends as text, so every reply takes exactly one way, as in LHC.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from chatbridge.reply.webhooks import OutgoingWebhook
 # LHC placeholders -> chatbridge's; urlencode_/raw_ prefixes are what chatbridge does by itself where they sit
 _RENAMED = ((re.compile(r"\{\{\s*args\.chat\.incoming_chat\.incoming\.attributes\.([^{}\s]+)\s*\}\}"),
              r"{{incoming_webhook.attributes.\1}}"),
-            (re.compile(r"\burlencode_(\{\{)"), r"\1"), (re.compile(r"\braw_(\{\{)"), r"\1"))
+            (re.compile(r"\burlencode_(\{\{)"), r"\1"), (re.compile(r"\braw_(\{\{)"), r"\1"),
+            (re.compile(r"\{\{\s*file_mime\s*\}\}"), "{{file_type}}"))
 _CONTENT_TYPES = {"json": "application/json", "text": "text/plain", "js": "application/javascript",
                   "appxml": "application/xml", "textxml": "text/xml", "texthtml": "text/html"}
 _OPERATORS = {"eq": "=", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "like": "like",
@@ -35,19 +45,17 @@ _OPERATORS = {"eq": "=", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": 
 _READ = {"id", "name", "method", "suburl", "query", "header", "authorization", "auth_username", "auth_password",
          "auth_bearer", "api_key_location", "auth_api_key_name", "auth_api_key_key", "body_request_type",
          "body_raw", "body_request_type_content", "postparams", "conditions", "max_execution_time", "$$hashKey",
-         "position"}  # position: the method's place in LHC's editor
+         "position",  # position: the method's place in LHC's editor
+         "suburl_file", "body_raw_file", "suburl_file_skip_ext", "suburl_file_convert"}  # the file variant (_files)
 _WHY_NOT = {
     "output": "LHC parses the answer into bot triggers; chatbridge records the answer on the delivery "
               "(save_response_as_message keeps it as a message)",
     "userparams": "parameters a bot action fills in; chatbridge has no bot actions",
-    "suburl_file": "operator files go through their own REST API and outgoing webhook in chatbridge",
-    "body_raw_file": "operator files go through their own REST API and outgoing webhook in chatbridge",
     "split_into_parts": "a reply is sent as one request",
     "check_not_empty": "a reply is sent whatever it holds; add an outgoing webhook condition instead",
     "check_word": "a reply is sent whatever it holds; add an outgoing webhook condition instead",
-    "suburl_file_convert": "operator files go through their own REST API and outgoing webhook in chatbridge",
-    "suburl_file_skip_ext": "operator files go through their own REST API and outgoing webhook in chatbridge",
-    "switch_form_data": "operator files go through their own REST API and outgoing webhook in chatbridge",
+    "switch_form_data": "LHC then uploads the file's bytes as multipart form data; chatbridge sends a file by its "
+                        "URL (the file variant, suburl_file + body_raw_file)",
     "remote_message_id": "where the answer holds the sent message's id; not carried by the import",
     "http_protocol": "the HTTP version is the dispatcher's (HTTP/1.1)",
     "polling_n_times": "LHC's polling for a bot answer; a reply is one request",
@@ -101,6 +109,7 @@ def convert_rest_api(document: Any, *, identifier: str | None = None, scope: str
                 key, "chatbridge's REST APIs have no such setting")
             warnings.append(f"{key}: not carried ({why})")
     rest_apis: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    plans: dict[str, _FilePlan] = {}
     used: set[str] = set()
     for position, item in enumerate(methods, 1):
         where = f"parameters[{position - 1}] ({item.get('name') or 'unnamed'})"
@@ -108,6 +117,7 @@ def convert_rest_api(document: Any, *, identifier: str | None = None, scope: str
         converted = _method(rest_api_id, name, host, item, where, warnings)
         if converted is not None:
             rest_apis.append((item, converted))
+            plans[rest_api_id] = _file_plan(converted, host, item, where, used, warnings)
     chosen = _chosen(rest_apis, method, warnings)
     webhooks = []
     if chosen is not None:
@@ -118,17 +128,15 @@ def convert_rest_api(document: Any, *, identifier: str | None = None, scope: str
         elif scope:
             conditions.insert(0, f"{{args.chat.incoming_chat.incoming.scope}} = {scope}")
         if identifier or scope:
-            webhook = {"id": f"{rest_api['id']}-replies", "event": EVENT, "conditions": conditions,
-                       "rest_api_id": rest_api["id"]}
-            OutgoingWebhook.model_validate(webhook)
-            webhooks.append(webhook)
+            webhooks = _webhooks(rest_api["id"], conditions, plans[rest_api["id"]])
         else:
             warnings.append(f"outgoing webhook: not made, since nothing says which chats reply through "
                             f"{rest_api['id']!r}: import it together with the incoming webhook export, or give "
                             "--scope (LHC's guide conditions it on {args.chat.incoming_chat.incoming.scope})")
     if not rest_apis:
         raise LhcImportError("no method of the Rest API could be imported: " + "; ".join(warnings))
-    return LhcRestApiImport(rest_apis=[api for _, api in rest_apis], webhooks=webhooks, warnings=warnings)
+    return LhcRestApiImport(rest_apis=[each for _, api in rest_apis for each in (api, *plans[api["id"]].rest_apis)],
+                            webhooks=webhooks, warnings=warnings)
 
 
 def _configuration(document: dict[str, Any], *, strict: bool) -> Any:
@@ -198,6 +206,147 @@ def _method(rest_api_id: str, name: str, host: str, item: dict[str, Any], where:
         warnings.append(f"{where}: not imported ({reasons})")
         return None
     return rest_api
+
+
+class _FilePlan(BaseModel):
+    """A method's file variant: the REST APIs it became, and which replies take which (``None``: the text one).
+
+    ``regions`` are disjoint sets of rule clauses that together cover every reply, so exactly one webhook
+    fires for each, as exactly one request leaves LHC."""
+
+    rest_apis: list[dict[str, Any]]
+    regions: list[tuple[list[str], str | None]]
+
+
+_TEXT_ONLY = _FilePlan(rest_apis=[], regions=[([], None)])
+FILE_ABSENT, FILE_PRESENT = "{args.file.url} empty", "{args.file.url} notempty"
+CAPTION_ABSENT, CAPTION_PRESENT = "{args.file.caption} empty", "{args.file.caption} notempty"
+_TYPE_BLOCKS = ("image_api", "video_api", "file_api")  # LHC's order: the first whose types hold picks
+_BLOCK_TYPES = {"image_api": ("image/jpeg", "image/png", "image/gif"), "video_api": ("video/mp4",)}
+_BY_EXT = re.compile(r"\{api_by_ext__(.*?)\}(.*?)\{/api_by_ext\}", re.DOTALL)
+_FILE_BODY = re.compile(r"\{\{\s*(file_body|body_raw)\s*\}\}")
+_AS_TEXT = "these files are sent as their link in the text reply ({{msg_url}})"
+
+
+def _file_plan(text_api: dict[str, Any], host: str, item: dict[str, Any], where: str, used: set[str],
+               warnings: list[str]) -> _FilePlan:
+    """``suburl_file`` + ``body_raw_file`` -> file REST APIs and the regions of replies each takes (module doc)."""
+    suburl, body = str(item.get("suburl_file") or ""), str(item.get("body_raw_file") or "")
+    if not suburl.strip() or not body.strip():
+        return _TEXT_ONLY  # LHC uses the variant only with both set; its {{file_*}} still fill the text request
+    body_type = str(item.get("body_request_type") or "")
+    if text_api["method"] != "GET" and body_type != "raw":
+        warnings.append(f"{where}: body_raw_file with body_request_type {body_type or 'unset'}: LHC posts its "
+                        f"fields as multipart form data, which chatbridge does not send; {_AS_TEXT}")
+        return _TEXT_ONLY
+    converted = {kind.strip() for kind in str(item.get("suburl_file_convert") or "").split(",") if kind.strip()}
+    extensions = list(dict.fromkeys(ext for block in _BY_EXT.finditer(body) for ext in block.group(1).split("_")
+                                    if ext))
+    not_by_extension = [f"{{args.file.name}} notlike *.{ext}" for ext in extensions]
+    # (rule clauses over args.file, the block LHC names it by for suburl_file_convert, URL, body, empty body = text)
+    cases: list[tuple[list[str], str, str, str, bool]] = []
+    for ext in extensions:
+        used_block = [b.group(1) for b in _BY_EXT.finditer(body) if ext in b.group(1).split("_")][-1]
+        cases.append(([f"{{args.file.name}} like *.{ext}"], used_block, _variant(suburl, None, ext),
+                      _variant(body, None, ext), False))
+    groups: dict[tuple[str, str, bool], list[str]] = {}
+    for kind in _TYPE_BLOCKS:
+        groups.setdefault((_variant(suburl, kind), _variant(body, kind), kind in converted), []).append(kind)
+    for (url, variant, _), kinds in groups.items():
+        cases.append(([*not_by_extension, *_type_conditions(kinds)], ",".join(kinds), url, variant, not variant))
+    has_caption = "{{msg_clean}}" in body  # LHC's own test (strpos)
+    skipped = [ext for ext in str(item.get("suburl_file_skip_ext") or "").replace(" ", "").lower().split(",") if ext]
+    made: dict[tuple[str, str], str | None] = {}
+    rest_apis: list[dict[str, Any]] = []
+    regions: list[tuple[list[str], str | None]] = [([FILE_ABSENT], None)]
+    for conditions, block, url, variant, as_text in cases:
+        target = None
+        if not as_text:
+            if set(block.split(",")) & converted:
+                warnings.append(f"{where}: suburl_file_convert {block}: LHC uploads these files' bytes as multipart "
+                                f"form data, which chatbridge does not send; {_AS_TEXT}")
+            elif (url, variant) in made:
+                target = made[(url, variant)]
+            else:
+                target = _file_rest_api(text_api, host, url, variant, block, where, used, warnings)
+                made[(url, variant)] = target
+                if target is not None:
+                    rest_apis.append(target)
+        base = [FILE_PRESENT, *conditions]
+        target_id = target["id"] if isinstance(target, dict) else target
+        if target_id is None:
+            regions.append((base, None))
+        elif not has_caption:  # a file with text: LHC sends the text request, the link in {{msg_url}}
+            regions += [([*base, CAPTION_ABSENT], target_id), ([*base, CAPTION_PRESENT], None)]
+        elif skipped:  # a caption LHC may not put beside these extensions: the text request
+            regions += [([*base, CAPTION_ABSENT], target_id),
+                        ([*base, CAPTION_PRESENT, *(f"{{args.file.name}} notlike *.{ext}" for ext in skipped)],
+                         target_id)]
+            regions += [([*base, CAPTION_PRESENT, f"{{args.file.name}} like *.{ext}"], None) for ext in skipped]
+        else:
+            regions.append((base, target_id))
+    if not rest_apis:
+        return _TEXT_ONLY
+    return _FilePlan(rest_apis=rest_apis, regions=regions)
+
+
+def _variant(text: str, keep: str | None, extension: str | None = None) -> str:
+    """LHC's block choice in ``suburl_file``/``body_raw_file``: ``keep``'s type block, or ``extension``'s blocks."""
+    for kind in _TYPE_BLOCKS:
+        if kind != keep:
+            text = re.sub("\\{" + kind + "\\}.*?\\{/" + kind + "\\}", "", text, flags=re.DOTALL)
+    if extension is None:
+        text = _BY_EXT.sub("", text).replace("{" + str(keep) + "}", "").replace("{/" + str(keep) + "}", "")
+    else:
+        text = _BY_EXT.sub(lambda m: m.group(2) if extension in m.group(1).split("_") else "", text)
+    return text.strip()
+
+
+def _type_conditions(kinds: list[str]) -> list[str]:
+    """Clauses over ``args.file.type`` for files LHC sends with these type blocks (``file_api``: the rest)."""
+    if "file_api" in kinds:
+        return [f"{{args.file.type}} != {media_type}" for kind in ("image_api", "video_api") if kind not in kinds
+                for media_type in _BLOCK_TYPES[kind]]
+    types = [media_type for kind in kinds for media_type in _BLOCK_TYPES[kind]]
+    return [f"{{args.file.type}} = {types[0]}"] if len(types) == 1 else [f"{{args.file.type}} in {','.join(types)}"]
+
+
+def _file_rest_api(text_api: dict[str, Any], host: str, url: str, body: str, block: str, where: str,
+                   used: set[str], warnings: list[str]) -> dict[str, Any] | None:
+    """The text method's REST API with the file variant's URL and body; None (warned) when it cannot be one."""
+    what = "file variant" + ("" if block == ",".join(_TYPE_BLOCKS) else f" ({block})")
+    if _FILE_BODY.search(body):
+        warnings.append(f"{where}: {what}: {_FILE_BODY.search(body).group(0)} (the file's bytes as a data URL) is "
+                        f"not carried: chatbridge sends a file by its URL ({{{{file_url}}}}); {_AS_TEXT}")
+        return None
+    suffix = "" if block == ",".join(_TYPE_BLOCKS) else "-" + _slug(block.replace(",", "-").replace("_api", ""))
+    rest_api = {**text_api, "id": _unique(f"{text_api['id']}-file{suffix}"[:128], used),
+                "name": f"{text_api['name']} file{suffix.replace('-', ' ')}"[:200],
+                "url": _renamed(host.rstrip() + url), "headers": dict(text_api["headers"]),
+                "query": dict(text_api["query"])}
+    if "body" in rest_api:
+        rest_api["body"] = _renamed(body)
+    try:
+        RestApi.model_validate(rest_api)
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rest api'}: "
+                            f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors(include_url=False))
+        warnings.append(f"{where}: {what} not imported ({reasons}); {_AS_TEXT}")
+        return None
+    return rest_api
+
+
+def _webhooks(rest_api_id: str, base: list[str], plan: _FilePlan) -> list[dict[str, Any]]:
+    """One outgoing webhook per region of the method's replies: ``-replies`` (text), ``-files`` (a file API)."""
+    webhooks, counts = [], {"replies": 0, "files": 0}
+    for conditions, target in plan.regions:
+        kind = "replies" if target is None else "files"
+        counts[kind] += 1
+        webhook = {"id": f"{rest_api_id}-{kind}" + ("" if counts[kind] == 1 else f"-{counts[kind]}"), "event": EVENT,
+                   "conditions": [*base, *conditions], "rest_api_id": target or rest_api_id}
+        OutgoingWebhook.model_validate(webhook)
+        webhooks.append(webhook)
+    return webhooks
 
 
 def _authorization(item: dict[str, Any], headers: dict[str, str], query: dict[str, str], where: str,
