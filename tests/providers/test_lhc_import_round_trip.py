@@ -2,7 +2,10 @@
 ships them, go through ``chatbridge import-lhc`` and ``chatbridge webhooks apply`` into an empty stack. open-wa's
 text and image webhooks are then posted to the real ingest handler (moto), the image fetched through
 ``decryptMedia`` from a loopback open-wa, and an operator's reply goes through the stream, evaluator, queue and
-dispatcher to ``<attributes.host>/sendText``, as LHC would send it.
+dispatcher to ``<attributes.host>/sendText``, as LHC would send it. An operator's file, uploaded through
+``POST /admin/chats/{id}/files`` and sent in a reply, goes to ``<attributes.host>/sendFile`` with the file's
+URL and name (the Rest API method's ``suburl_file`` + ``body_raw_file``); with text beside it, LHC's export
+(no ``{{msg_clean}}`` in ``body_raw_file``) sends the text request with the file's link instead.
 
 As the guide tells an LHC admin, only the server address is changed in the exports (``server:8002`` -> the
 loopback stand-in): nothing is edited after the import.
@@ -14,6 +17,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import urllib.parse
 
 import boto3
@@ -114,3 +118,42 @@ def test_an_imported_lhc_open_wa_setup_answers_text_and_image_and_replies_like_l
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.json() == {"args": {"to": "447700900000@c.us", "content": "Ready https://shop.example/o/1"}}
     assert get(imported, f"/admin/chats/{chat_id}/messages")["messages"][-1]["delivery"] == "sent"
+
+
+PDF = b"%PDF-1.7\n" + b"0" * 1000
+
+
+def test_an_imported_lhc_open_wa_setup_sends_an_operators_file_as_lhcs_file_request(imported, openwa, monkeypatch):
+    from test_presets_replies import get, request
+
+    monkeypatch.setenv("MEDIA_BASE_URL", imported)
+    [chat_id] = open_wa_posts(imported, sample("openwa_v5docs_incoming_text.json"))["chats"]
+    pipeline = Pipeline(os.environ["CHAT_TABLE"], os.environ["DISPATCH_QUEUE_URL"])
+    openwa.answer = (200, {"success": True, "response": "true_447700900000@c.us_3EB1"})
+    sent = []
+    for text in ("", "Your receipt"):
+        status, upload = request(imported, "POST", f"/admin/chats/{chat_id}/files",
+                                 {"name": "receipt.pdf", "content_base64": base64.b64encode(PDF).decode()})
+        assert status == 201 and upload["status"] == "stored", upload
+        file = upload["file"]
+        status, answer = request(imported, "POST", f"/admin/chats/{chat_id}/messages",
+                                 {"msg": text, "file": file["id"], "user_id": 1})
+        assert status in (200, 201), answer
+        openwa.received.clear()
+        pipeline.pump()
+        [call] = openwa.received
+        sent.append((call.method, call.path, call.json()))
+        message = get(imported, f"/admin/chats/{chat_id}/messages")["messages"][-1]
+        assert message["delivery"] == "sent" and message["file"]["url"] == file["url"], message
+        [stored] = [o for o in boto3.client("s3").list_objects_v2(Bucket=os.environ["MEDIA_BUCKET"])["Contents"]
+                    if o["Key"].endswith(file["id"])]
+        assert boto3.client("s3").get_object(Bucket=os.environ["MEDIA_BUCKET"], Key=stored["Key"])["Body"].read() == PDF
+    [(_, _, alone), (_, _, with_text)] = sent
+    link = alone["args"]["file"]
+    assert sent[0][:2] == ("POST", "/sendFile")  # the host is the spec's attribute, as for text
+    assert alone == {"args": {"to": "447700900000@c.us", "filename": "receipt.pdf", "file": link}}
+    assert re.fullmatch(re.escape(imported) + r"/media/1/[0-9a-f]{64}\.pdf", link)
+    assert sent[1][:2] == ("POST", "/sendText")  # text beside the file: LHC's text request, the link in {{msg_url}}
+    assert with_text["args"]["to"] == "447700900000@c.us"
+    assert re.fullmatch(r"Your receipt\n" + re.escape(imported) + r"/media/1/[0-9a-f]{64}\.pdf",
+                        with_text["args"]["content"])
