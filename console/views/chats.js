@@ -1,9 +1,10 @@
-// Chats: the live list (filters, unread counts, tab title) and the open chat (messages, reply, delivery
-// state with its reason, Retry, close). Both poll the admin API with cursors; see poller.js.
+// Chats: the live list (filters, unread counts, tab title) and the open chat (messages, reply with an attached
+// file, delivery state with its reason, Retry, close). Both poll the admin API with cursors; see poller.js.
 
 import {query} from '../api.js';
 import {announce, clear, dateTimeOf, dayKey, dayLabel, h, timeOf} from '../dom.js';
 import {poll} from '../poller.js';
+import {sizeText, uploadFile} from '../uploads.js';
 
 export const LIST_INTERVAL_MS = 5000;
 export const CHAT_INTERVAL_MS = 2500;
@@ -74,23 +75,44 @@ export function groupedReactions(reactions) {
 
 const MARKUP = /\[img\](https?:\/\/[^\s[\]]+)\[\/img\]|\[file=(https?:\/\/[^\s\]]+)\]|\[url=(https?:\/\/[^\s\]]+)\]([^[]*)\[\/url\]|(https?:\/\/[^\s<>"']+)/g;
 
-/** Message text with its media markup and URLs as links (http and https only); the rest stays text. */
+/** Message text with its media markup and URLs as links (http and https only); the rest stays text. An
+ *  operator's file (`message.file`) is its link named by the file's name, with its size; one still being
+ *  uploaded (`pending`) is its name. */
 export function messageBody(message) {
   const text = String(message.msg ?? '');
+  const own = message.file && typeof message.file === 'object' ? message.file : null;
   const parts = [];
   let last = 0;
+  let ownShown = false;
   for (const match of text.matchAll(MARKUP)) {
     parts.push(text.slice(last, match.index));
     const [, image, file, url, label, bare] = match;
     const href = image || file || url || bare;
-    const caption = image ? 'Image' : file ? `File: ${decodeURIComponent(href.split('/').pop().split('?')[0])}` : (label || href);
-    parts.push(h('a', {href, target: '_blank', rel: 'noopener noreferrer', class: image ? 'media image' : file ? 'media file' : ''}, caption));
+    if (file && own && own.url === file) {
+      parts.push(ownFile(own));
+      ownShown = true;
+    } else {
+      const caption = image ? 'Image' : file ? `File: ${decodeURIComponent(href.split('/').pop().split('?')[0])}` : (label || href);
+      parts.push(h('a', {href, target: '_blank', rel: 'noopener noreferrer', class: image ? 'media image' : file ? 'media file' : ''}, caption));
+    }
     last = match.index + match[0].length;
   }
   parts.push(text.slice(last));
+  if (own && !ownShown) parts.push(text.trim() ? '\n' : '', ownFile(own));
   if (message.kind === 'image' && !parts.some(p => p instanceof Node)) parts.unshift(h('span', {class: 'kind'}, '[image] '));
   if (message.kind === 'attachment' && !parts.some(p => p instanceof Node)) parts.unshift(h('span', {class: 'kind'}, '[file] '));
   return parts;
+}
+
+function ownFile(file) {
+  const what = file.kind === 'image' ? 'Image' : 'File';
+  const size = file.size ? h('span', {class: 'size'}, ` (${sizeText(file.size)})`) : null;
+  if (file.pending || !file.url) {
+    return h('span', {class: 'media file pending'}, `${what}: ${file.name}`, size, ', uploading…');
+  }
+  return h('span', {class: 'own-file'},
+    h('a', {href: file.url, target: '_blank', rel: 'noopener noreferrer', class: `media ${file.kind === 'image' ? 'image' : 'file'}`},
+      `${what}: ${file.name}`), size);
 }
 
 export class ChatsView {
@@ -244,12 +266,40 @@ export class ChatsView {
     this.reply = h('textarea', {id: 'reply', rows: 3, 'aria-keyshortcuts': 'Alt+R',
                                 placeholder: 'Type a reply: Enter sends, Shift+Enter adds a line',
                                 onkeydown: e => this.replyKey(e)});
+    this.fileInput = h('input', {type: 'file', id: 'reply-file', class: 'visually-hidden',
+                                 onchange: () => this.fileChosen()});
+    this.attachment = h('span', {class: 'attachment', id: 'reply-attachment'});
+    this.replyError = h('p', {class: 'reply-error', id: 'reply-error', role: 'alert'});
     clear(this.pane,
       h('header', {class: 'chat-header'}, this.title, h('span', {id: 'chat-status', class: 'badge'}), this.closeButton),
       h('details', {class: 'provider'}, h('summary', {}, 'Provider details'), this.details),
       this.log,
       h('form', {class: 'reply', onsubmit: e => { e.preventDefault(); this.send(); }},
-        h('label', {for: 'reply'}, 'Reply'), this.reply, h('button', {type: 'submit'}, 'Send')));
+        h('label', {for: 'reply'}, 'Reply'), this.reply,
+        h('div', {class: 'reply-actions'},
+          h('label', {class: 'attach', title: 'Attach a file (an image is sent as a picture)'},
+            'Attach file…', this.fileInput),
+          h('button', {type: 'submit'}, 'Send')),
+        this.attachment, this.replyError));
+  }
+
+  /** The chosen file shown under the reply box, with a button that takes it off again. */
+  fileChosen() {
+    const file = this.fileInput.files[0];
+    this.replyError.textContent = '';
+    if (!file) {
+      clear(this.attachment);
+      return;
+    }
+    clear(this.attachment,
+      h('span', {class: 'chosen'}, `Attached: ${file.name}`, h('span', {class: 'size'}, ` (${sizeText(file.size)})`)),
+      h('button', {type: 'button', class: 'link', 'aria-label': `Remove ${file.name}`,
+                   onclick: () => this.dropFile()}, 'Remove'));
+  }
+
+  dropFile() {
+    this.fileInput.value = '';
+    clear(this.attachment);
   }
 
   renderHeader() {
@@ -415,19 +465,41 @@ export class ChatsView {
     }
   }
 
-  /** Shown at once (Sending), then the stored message replaces it and its delivery state follows. */
+  /** Shown at once (Sending), then the stored message replaces it and its delivery state follows. With a file
+   *  the file is stored first (uploads.js); a file the API refuses (too large, a type operators may not
+   *  send) sends nothing: the reason shows under the reply box, the text goes back into it. */
   async send() {
     const text = this.reply.value;
-    if (!text.trim() || this.openId === null) return;
+    const file = this.fileInput.files[0] || null;
+    if ((!text.trim() && !file) || this.openId === null) return;
     const chatId = this.openId;
     const localId = `local-${++this.localSeq}`;
     this.messages.set(localId, {id: localId, seq: Number.MAX_SAFE_INTEGER, user_id: operatorId(), msg: text,
-                                time: Math.floor(Date.now() / 1000), delivery: null});
+                                time: Math.floor(Date.now() / 1000), delivery: null,
+                                file: file ? {name: file.name, size: file.size, pending: true,
+                                              kind: file.type.startsWith('image/') ? 'image' : 'attachment'} : null});
     this.reply.value = '';
+    this.replyError.textContent = '';
+    this.dropFile();
     this.renderMessages();
     this.log.scrollTop = this.log.scrollHeight;
+    let stored = null;
+    if (file) {
+      try {
+        stored = await uploadFile(this.api, chatId, file);
+      } catch (error) {
+        this.messages.delete(localId);
+        this.renderMessages();
+        if (chatId !== this.openId) return;
+        if (!this.reply.value) this.reply.value = text;
+        this.replyError.textContent = `${file.name} was not sent: ${error.reason || error.message}`;
+        announce(`${file.name} was not sent: ${error.reason || error.message}`, 'error');
+        return;
+      }
+    }
     try {
-      const {message} = await this.api.post(`admin/chats/${chatId}/messages`, {msg: text, user_id: operatorId()});
+      const {message} = await this.api.post(`admin/chats/${chatId}/messages`,
+                                            {msg: text, user_id: operatorId(), ...(stored ? {file: stored.id} : {})});
       if (chatId !== this.openId) return;
       this.messages.delete(localId);
       this.messages.set(message.id, {...this.messages.get(message.id), ...message});

@@ -34,11 +34,13 @@ SECURITY_HEADERS = {
 
 
 def _csp(region: str) -> str:
-    """Scripts only from the console itself; fetches to the API and, on AWS, to Cognito."""
+    """Scripts only from the console itself; fetches to the API and, on AWS, to Cognito and to S3 (an operator's
+    file over 4 MiB is PUT to the presigned URL the admin API answers: the media bucket's virtual-hosted names)."""
     cognito = f" https://cognito-idp.{region}.amazonaws.com https://cognito-identity.{region}.amazonaws.com" \
               f" https://*.auth.{region}.amazoncognito.com" if region else ""
+    s3 = f" https://*.s3.amazonaws.com https://*.s3.{region}.amazonaws.com" if region else ""
     return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
-            f"connect-src 'self'{cognito}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+            f"connect-src 'self'{cognito}{s3}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
             f"{cognito}")
 
 
