@@ -492,8 +492,13 @@ export class ChatsView {
         this.renderMessages();
         if (chatId !== this.openId) return;
         if (!this.reply.value) this.reply.value = text;
-        this.replyError.textContent = `${file.name} was not sent: ${error.reason || error.message}`;
-        announce(`${file.name} was not sent: ${error.reason || error.message}`, 'error');
+        // the reason's first clause says what is wrong; what follows (the types allowed...) is detail
+        const reason = String(error.reason || error.message);
+        const cut = reason.indexOf('; ');
+        const [what, detail] = cut > 0 ? [reason.slice(0, cut), reason.slice(cut + 2)] : [reason, ''];
+        clear(this.replyError, `${file.name} was not sent: ${what}`,
+              detail ? h('span', {class: 'detail'}, detail) : null);
+        announce(`${file.name} was not sent: ${what}`, 'error');
         return;
       }
     }

@@ -80,3 +80,49 @@ def test_a_file_over_the_size_limit_is_refused_before_any_bytes_leave(page, stac
     expect(page.get_by_role("alert")).to_contain_text("catalogue.pdf was not sent: ")
     expect(page.get_by_role("alert")).to_contain_text(str(MAX_FILE_BYTES))
     expect(page.get_by_role("log").locator("li.message.operator")).to_have_count(0)
+
+
+def test_a_file_over_4_mib_goes_by_the_presigned_put_with_the_headers_the_api_signed(browser, stack):
+    """The presigned path as it runs on AWS, where the bucket's CorsRules (template.yaml) answer the browser's
+    preflight and the CSP names S3. The local stack's S3 is moto on another port, which answers a preflight of a
+    presigned URL 403, so here the page's context bypasses the CSP and the route answers the preflight as those
+    CorsRules do; the PUT itself goes to moto with the page's headers."""
+    from chatbridge.media.uploads import INLINE_MAX_BYTES
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    puts = []
+
+    def storage(route):
+        request = route.request
+        if request.method == "OPTIONS":
+            route.fulfill(status=200, headers={"Access-Control-Allow-Origin": request.headers.get("origin", "*"),
+                                               "Access-Control-Allow-Methods": "PUT",
+                                               "Access-Control-Allow-Headers": request.headers.get(
+                                                   "access-control-request-headers", "")})
+            return
+        puts.append((request.method, dict(request.headers)))
+        answer = route.fetch()
+        route.fulfill(response=answer, headers={**answer.headers, "Access-Control-Allow-Origin": "*"})
+
+    try:
+        page.route(lambda url: not url.startswith(stack.url), storage)
+        _open_chat(page, stack, sender="447700900204", nick="Large Lu", text="The brochure please")
+        brochure = b"%PDF-1.7\n" + b"5" * (INLINE_MAX_BYTES + 100)
+        page.get_by_label("Attach file").set_input_files({"name": "brochure.pdf", "mimeType": "application/pdf",
+                                                          "buffer": brochure})
+        page.get_by_role("button", name="Send").click()
+        mine = page.get_by_role("log").locator("li.message.operator", has=page.get_by_role("link",
+                                                                                           name="File: brochure.pdf"))
+        expect(mine.locator(".delivery-sent")).to_be_visible()
+        [(method, headers)] = puts
+        assert method == "PUT" and headers["content-type"] == "application/pdf"
+        assert headers["x-amz-meta-chat-id"].isdigit()
+        href = mine.get_by_role("link", name="File: brochure.pdf").get_attribute("href")
+        with urllib.request.urlopen(href, timeout=60) as answer:
+            assert answer.read() == brochure
+    finally:
+        context.close()
+    assert errors == []
