@@ -3,7 +3,8 @@
 Storage is reached through ``ReplyStorage`` so the order of side effects, which is what makes the
 pipeline safe to retry, reads in one place:
 
-* evaluator: delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
+* evaluator: the (cached) rules for the record's event first, so a record no rule listens to costs no
+  chat read; then delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
   enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
 * dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
   message's ``delivery`` state, then (sent, with a ``response_message_id``) the reply's id at the provider,
@@ -63,15 +64,21 @@ class ReplyStorage:
 
 
 def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
-    """The dispatch jobs one stream record causes (none for records that fire no event or match no rule)."""
+    """The dispatch jobs one stream record causes (none for records that fire no event or match no rule).
+
+    The rules come first: they are cached, the chat is not, so an event nobody listens to (a visitor message
+    when only operator messages have webhooks) is settled without a request."""
     event = event_of(record)
     if event is None:
         return []
+    listening = storage.webhooks_for(event.name)
+    if not listening:
+        return []  # no rule listens to the event: nothing to evaluate, so the chat is not read (warm: no request)
     chat = event.chat if event.chat is not None else storage.get_chat(event.chat_id)
     if chat is None:
         raise ChatNotFound(f"chat {event.chat_id} of a {event.name} record cannot be read")
     args = build_args(chat, event.message)
-    rules = [rule for rule in storage.webhooks_for(event.name) if rule.matches(event.name, args)]
+    rules = [rule for rule in listening if rule.matches(event.name, args)]
     message_id = event.message["id"] if event.message is not None else None
     return [DispatchJob.create(event=event.name, chat_id=event.chat_id, message_id=message_id, webhook_id=rule.id,
                                rest_api_id=rule.rest_api_id, args=args) for rule in rules]
