@@ -9,11 +9,11 @@ from __future__ import annotations
 from chatbridge.local.seed import seed_document
 from chatbridge.reply.rest_api import RestApi
 from chatbridge.reply.webhooks import OutgoingWebhook
-from chatbridge.repository import deliveries, outgoing, tables
+from chatbridge.repository import chats, deliveries, outgoing, tables
 from chatbridge.repository import reply_storage as storage
 from support.faults import Faults
 from support.pipeline import Pipeline
-from support.reply import create_chat
+from support.reply import create_chat, messages_of
 
 
 def operator_rule_only(url: str) -> None:
@@ -50,3 +50,24 @@ def test_a_record_of_a_chat_that_cannot_be_read_is_still_retried_when_a_rule_lis
     [message] = [r for r in records if r["dynamodb"]["NewImage"]["type"]["S"] == "message"]
     assert pipeline.evaluate(records) == {"batchItemFailures": [{"itemIdentifier":
                                                                 message["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_a_sent_replys_provider_id_rides_on_its_sent_write_and_receipts_find_it(reply_aws, httpserver):
+    document = seed_document(httpserver.url_for(""))
+    outgoing.put_rest_api(RestApi.model_validate(dict(document["rest_apis"][0], response_message_id="id")))
+    outgoing.put_webhook(OutgoingWebhook.model_validate(document["webhooks"][0]))
+    httpserver.expect_request("/sendText", method="POST").respond_with_json({"sent": True, "id": "wamid.7"})
+    chat_id = create_chat(external_id="447700900000@c.us", identifier="openwa-demo")
+    pipeline = Pipeline(reply_aws["chat_table"], reply_aws["queue_url"])
+    message = storage.add_operator_message(chat_id, "tracked", 3)
+    pipeline.evaluate(pipeline.stream_records())
+    faults = Faults(tables.client())
+    try:
+        assert pipeline.dispatch(pipeline.receive()) == {"batchItemFailures": []}
+    finally:
+        faults.detach()
+    on_message = [op for op, body in faults.requests if "MSG#" in str(body.get("Key"))]
+    assert on_message == ["UpdateItem"]  # sent and the provider id in one write
+    [stored] = [m for m in messages_of(chat_id) if m["id"] == message["id"]]
+    assert (stored["delivery"], stored["provider_message_id"]) == ("sent", "wamid.7")
+    assert chats.find_message(1, chats.provider_dedup_id("wamid.7")) == (chat_id, message["id"])

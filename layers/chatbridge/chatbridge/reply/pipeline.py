@@ -7,8 +7,9 @@ pipeline safe to retry, reads in one place:
   chat read; then delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
   enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
 * dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
-  message's ``delivery`` state, then (sent, with a ``response_message_id``) the reply's id at the provider,
-  which the provider's receipts move on to ``delivered`` and ``read``. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
+  message's ``delivery`` state (a sent reply's id at the provider, from its ``response_message_id``, in the
+  same write), then the id's dedup item, by which the provider's receipts find the reply and move it on to
+  ``delivered`` and ``read``. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
   retries exhausted) are recorded ``failed`` and moved to the dead-letter queue.
 * operator Retry (``retry_jobs``): the failed jobs of one message, rebuilt as the evaluator built them; the
   admin route flips each delivery ``failed`` -> ``queued`` (conditional: once), the message to ``queued``, and
@@ -50,7 +51,8 @@ class ReplyStorage:
     get_chat: Callable[[int], dict[str, Any] | None]
     webhooks_for: Callable[[str], list[OutgoingWebhook]]
     record_queued: Callable[[DispatchJob], None]
-    set_message_delivery: Callable[[int, int, str], None]
+    # (chat, message, state, provider id of a sent reply or None) -> whether that id was written with the state
+    set_message_delivery: Callable[[int, int, str, str | None], bool]
     enqueue: Callable[[list[DispatchJob]], None]
     claim: Callable[[DispatchJob, int], str]
     get_rest_api: Callable[[str], RestApi | None]
@@ -60,7 +62,9 @@ class ReplyStorage:
     dead_letter: Callable[[DispatchJob], None]
     add_system_message: Callable[[int, str], None]
     # a sent reply's id at the provider (the REST API's response_message_id): kept so receipts find the reply
-    link_provider_message_id: Callable[[DispatchJob, str], None] = field(default=lambda job, provider_id: None)
+    # (job, provider id, whether set_message_delivery already put it on the message)
+    link_provider_message_id: Callable[[DispatchJob, str, bool], None] = field(
+        default=lambda job, provider_id, on_message: None)
 
 
 def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
@@ -101,7 +105,7 @@ def evaluate_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
     for job in jobs:
         storage.record_queued(job)
     if jobs[0].message_id is not None:
-        storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued")
+        storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued", None)
     storage.enqueue(jobs)
     return jobs
 
@@ -112,7 +116,7 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
     claimed = storage.claim(job, LEASE_SECONDS)
     if claimed == "sent":
         if job.message_id is not None:  # the attempt that sent it may have died before saying so on the message
-            storage.set_message_delivery(job.chat_id, job.message_id, "sent")
+            storage.set_message_delivery(job.chat_id, job.message_id, "sent", None)
         return Verdict(outcome="sent", reason="already sent (duplicate job)")
     if claimed == "busy":
         return Verdict(outcome="retry", delay_seconds=BUSY_RETRY_SECONDS, reason="another attempt is in progress")
@@ -126,15 +130,18 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
                            duration_ms=result.duration_ms)
     if verdict.outcome == "failed":
         storage.dead_letter(job)
-    if job.message_id is not None and verdict.outcome != "retry":
-        storage.set_message_delivery(job.chat_id, job.message_id, status)
+    provider_id = None
     if verdict.outcome == "sent" and job.message_id is not None and rest_api is not None and \
             rest_api.response_message_id:
-        # after ``sent`` is on the message: a receipt can find the reply only from here on, so it never lands
-        # before the dispatcher's own ``sent`` (which would move it backwards)
         provider_id = sent_message_id(rest_api.response_message_id, result)
-        if provider_id is not None:
-            storage.link_provider_message_id(job, provider_id)
+    on_message = False
+    if job.message_id is not None and verdict.outcome != "retry":
+        # a sent reply's provider id rides on its ``sent`` write (one request, not two)
+        on_message = storage.set_message_delivery(job.chat_id, job.message_id, status, provider_id)
+    if provider_id is not None:
+        # the dedup item after ``sent`` is on the message: a receipt can find the reply only from here on, so it
+        # never lands before the dispatcher's own ``sent`` (which would move it backwards)
+        storage.link_provider_message_id(job, provider_id, on_message)
     if verdict.outcome == "sent" and rest_api is not None and rest_api.save_response_as_message and result.excerpt:
         storage.add_system_message(job.chat_id, result.excerpt)
     return verdict
