@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbridge.errors import ChatbridgeError, StoredDefinitionInvalid
 from chatbridge.reply.dispatch import (
@@ -32,9 +32,11 @@ from chatbridge.reply.dispatch import (
     send,
     sent_message_id,
 )
-from chatbridge.reply.events import build_args, event_of
-from chatbridge.reply.rest_api import RestApi, context_for
-from chatbridge.reply.webhooks import OutgoingWebhook
+
+if TYPE_CHECKING:  # each function imports what only it needs: the evaluator never renders, the dispatcher never
+    # reads a stream record (bench/cold_start.py)
+    from chatbridge.reply.rest_api import RestApi
+    from chatbridge.reply.webhooks import OutgoingWebhook
 
 LEASE_SECONDS = 120
 BUSY_RETRY_SECONDS = 30
@@ -72,6 +74,8 @@ def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
 
     The rules come first: they are cached, the chat is not, so an event nobody listens to (a visitor message
     when only operator messages have webhooks) is settled without a request."""
+    from chatbridge.reply.events import build_args, event_of
+
     event = event_of(record)
     if event is None:
         return []
@@ -91,6 +95,8 @@ def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
 def retry_jobs(chat: dict[str, Any], message: dict[str, Any], deliveries: list[Any]) -> list[DispatchJob]:
     """The dispatch jobs to send again for a message's ``failed`` deliveries: same job ids (chat, message,
     webhook, event), so the dispatcher's claim still guards against a double send, with ``args`` read now."""
+    from chatbridge.reply.events import build_args
+
     args = build_args(chat, message)
     return [DispatchJob.create(event=delivery.event, chat_id=int(chat["id"]), message_id=int(message["id"]),
                                webhook_id=delivery.webhook_id, rest_api_id=delivery.rest_api_id, args=args)
@@ -151,6 +157,8 @@ def _attempt(job: DispatchJob, storage: ReplyStorage,
              allow: str | None) -> tuple[RestApi | None, HttpResult, dict[str, Any]]:
     """(the REST API, what the call returned, the request as a delivery records it). Whatever makes the call
     impossible (no REST API, one that fails today's checks, a missing secret) is a refusal: permanent."""
+    from chatbridge.reply.rest_api import context_for
+
     try:
         rest_api = storage.get_rest_api(job.rest_api_id)
     except StoredDefinitionInvalid as exc:
