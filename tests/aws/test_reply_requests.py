@@ -71,3 +71,24 @@ def test_a_sent_replys_provider_id_rides_on_its_sent_write_and_receipts_find_it(
     [stored] = [m for m in messages_of(chat_id) if m["id"] == message["id"]]
     assert (stored["delivery"], stored["provider_message_id"]) == ("sent", "wamid.7")
     assert chats.find_message(1, chats.provider_dedup_id("wamid.7")) == (chat_id, message["id"])
+
+
+def test_a_duplicate_job_of_a_sent_reply_is_recognised_without_reading_its_delivery(reply_aws, httpserver):
+    operator_rule_only(httpserver.url_for(""))
+    httpserver.expect_request("/sendText", method="POST").respond_with_json({"sent": True})
+    chat_id = create_chat(external_id="447700900000@c.us", identifier="openwa-demo")
+    pipeline = Pipeline(reply_aws["chat_table"], reply_aws["queue_url"])
+    storage.add_operator_message(chat_id, "once", 3)
+    records = pipeline.stream_records()
+    pipeline.evaluate(records)
+    pipeline.evaluate(records)  # a replayed batch: the same job twice on the queue
+    first = pipeline.receive()[:2]
+    assert len(first) == 2
+    pipeline.dispatch(first[:1])
+    faults = Faults(tables.client())
+    try:
+        assert pipeline.dispatch(first[1:]) == {"batchItemFailures": []}
+    finally:
+        faults.detach()
+    assert [op for op, _ in faults.requests if op in ("GetItem", "Query")] == []
+    assert len(httpserver.log) == 1
