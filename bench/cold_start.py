@@ -22,7 +22,7 @@ from bench.report import Row
 from bench.timing import median
 
 FUNCTIONS = ("ingest", "admin", "evaluator", "dispatcher")
-TARGET = 2.5
+TARGET = 2.0  # issue 17: every handler at most twice `import boto3`
 _TIMER = "import time, sys; t = time.perf_counter(); import {module}; sys.stdout.write(repr(time.perf_counter() - t))"
 
 

@@ -9,27 +9,28 @@ and ``chatbridge deliveries redrive --stream`` runs it through this same ``evalu
 """
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+# what every record needs, loaded at init rather than inside the first record (``chatbridge.reply.pipeline``
+# imports per function: the renderer and URL guard, dispatcher-only, are never loaded here)
+import chatbridge.reply.events  # noqa: F401
+import chatbridge.reply.webhooks  # noqa: F401
+from chatbridge.reply.batch import partial_response, stream_record_id
 from chatbridge.reply.pipeline import evaluate_record
 from chatbridge.repository.reply_storage import reply_storage
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: DynamoDBRecord) -> None:
+def record_handler(record: dict) -> None:
     try:
-        jobs = evaluate_record(record.raw_event, reply_storage())
+        jobs = evaluate_record(record, reply_storage())
     except Exception:
-        logger.exception("stream record failed; it will be retried", extra={"event_id": record.event_id})
+        logger.exception("stream record failed; it will be retried", extra={"event_id": record.get("eventID")})
         raise
     if jobs:
-        logger.info("queued dispatch jobs", extra={"event_id": record.event_id,
+        logger.info("queued dispatch jobs", extra={"event_id": record.get("eventID"),
                                                    "jobs": [(job.job_id, job.webhook_id) for job in jobs]})
 
 
 def lambda_handler(event: dict, context: object) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return partial_response(event, record_handler, stream_record_id)

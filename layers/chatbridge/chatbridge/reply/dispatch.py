@@ -17,13 +17,14 @@ import email.utils
 import hashlib
 import http.client
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from chatbridge.errors import ChatbridgeError, OutboundUrlRefused
-from chatbridge.outbound.url_guard import check_url, pinned_connection, split_url
-from chatbridge.reply.rest_api import RenderedRequest
+
+if TYPE_CHECKING:  # the evaluator imports this module for DispatchJob: rendering and URLs are the dispatcher's
+    from chatbridge.reply.rest_api import RenderedRequest
 
 EXCERPT_CHARS = 2000
 RESPONSE_BYTES = 65_536  # of a send call's answer, read for its message id (response_message_id)
@@ -149,6 +150,8 @@ def send(request: RenderedRequest, *, allow: str | None = None) -> HttpResult:
 
 
 def _send(request: RenderedRequest, *, allow: str | None) -> HttpResult:
+    from chatbridge.outbound.url_guard import check_url, pinned_connection, split_url
+
     started = time.monotonic()
 
     def elapsed() -> int:

@@ -16,7 +16,6 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel
 
 from chatbridge.lang.core import value_text
-from chatbridge.reply.rest_api import msg_clean
 from chatbridge.reply.webhooks import EventName
 from chatbridge.repository.values import plain
 
@@ -105,6 +104,8 @@ def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str
         args["msg"] = {key: value for key, value in plain(message).items() if key not in _KEY_ATTRIBUTES}
         file = args["msg"].get("file")
         if isinstance(file, dict):
+            from chatbridge.reply.rest_api import msg_clean  # files only: the evaluator renders nothing else
+
             args["file"] = {**{key: file.get(key) for key in _FILE_ARGS},
                             "caption": msg_clean(value_text(args["msg"].get("msg")))}
     return args

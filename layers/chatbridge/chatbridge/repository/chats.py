@@ -447,6 +447,11 @@ def link_provider_message_id(spec_id: int, dedup_id: str, chat_id: int, message_
         Key=message_key(chat_id, message_id), UpdateExpression="SET provider_message_id = :pmid, updated_at = :now",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":pmid": provider_message_id, ":now": int(time.time())})
+    point_provider_id_at(spec_id, dedup_id, chat_id, message_id)
+
+
+def point_provider_id_at(spec_id: int, dedup_id: str, chat_id: int, message_id: int) -> None:
+    """The dedup item alone (the reply path writes the id onto the message with its ``sent``, one request)."""
     try:  # a dedup item is never repointed: an id the provider already used for another message keeps its message
         tables.chat_table().put_item(Item={**dedup_key(spec_id, limits.bounded_id(dedup_id)), "type": "message_dedup",
                                            "chat_id": chat_id, "id": message_id},

@@ -45,7 +45,9 @@ def get(chat_id: int, job_id: str) -> Delivery | None:
 def claim(job: DispatchJob, *, lease_seconds: int) -> str:
     """Take the job for one attempt: ``claimed``, ``sent`` (done before: skip) or ``busy`` (another worker).
 
-    A conditional write, so two dispatchers handed the same SQS message never both send it.
+    A conditional write, so two dispatchers handed the same SQS message never both send it. A refused claim
+    answers with the record as it stands (``ReturnValuesOnConditionCheckFailure``), so telling a duplicate
+    of a sent job from a busy one costs no second request.
     """
     now = int(time.time())
     try:
@@ -57,12 +59,15 @@ def claim(job: DispatchJob, *, lease_seconds: int) -> str:
                  extra_names={"#attempts": "attempts", "#created_at": "created_at", "#status": "status"},
                  extra_values={":zero": 0, ":one": 1, ":now": now, ":sent": "sent"},
                  condition="(attribute_not_exists(#status) OR #status <> :sent) AND "
-                           "(attribute_not_exists(#lease_until) OR #lease_until < :now)")
+                           "(attribute_not_exists(#lease_until) OR #lease_until < :now)", old_on_failure=True)
         return "claimed"
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-    current = get(job.chat_id, job.job_id)
+        old = error.response.get("Item")  # wire format: the error is not deserialised
+    if old is not None:
+        return "sent" if (old.get("status") or {}).get("S") == "sent" else "busy"
+    current = get(job.chat_id, job.job_id)  # an endpoint that does not return the item
     return "sent" if current is not None and current.status == "sent" else "busy"
 
 
@@ -94,7 +99,7 @@ def mark_failed_again(job: DispatchJob, reason: str) -> None:
 
 def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = (), remove: list[str] = (),
             extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
-            condition: str | None = None) -> None:
+            condition: str | None = None, old_on_failure: bool = False) -> None:
     """SET every value under an alias: delivery fields such as ``status`` and ``request`` are reserved words."""
     names = {f"#{key}": key for key in [*values, *remove]} | (extra_names or {})
     if condition and "#lease_until" in condition:
@@ -108,6 +113,8 @@ def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = 
                               | (extra_values or {})}
     if condition:
         kwargs["ConditionExpression"] = condition
+    if old_on_failure:
+        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     table().update_item(**kwargs)
 
 

@@ -7,7 +7,7 @@ kind is one query and the evaluator reads every rule in one request (then caches
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import Key
@@ -15,10 +15,12 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from chatbridge.errors import StoredDefinitionInvalid
-from chatbridge.reply.rest_api import RestApi
-from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import tables
 from chatbridge.repository.tables import plain
+
+if TYPE_CHECKING:  # imported where used: the evaluator needs only the rules, the dispatcher only REST APIs
+    from chatbridge.reply.rest_api import RestApi
+    from chatbridge.reply.webhooks import OutgoingWebhook
 
 WEBHOOK = "WEBHOOK"
 REST_API = "RESTAPI"
@@ -89,6 +91,8 @@ def put_webhook(webhook: OutgoingWebhook) -> bool:
 
 
 def get_webhook(webhook_id: str) -> OutgoingWebhook | None:
+    from chatbridge.reply.webhooks import OutgoingWebhook
+
     item = _get(WEBHOOK, webhook_id)
     return _model(OutgoingWebhook, "outgoing webhook", item) if item else None
 
@@ -98,11 +102,15 @@ def delete_webhook(webhook_id: str) -> bool:
 
 
 def list_webhooks() -> list[OutgoingWebhook]:
+    from chatbridge.reply.webhooks import OutgoingWebhook
+
     return [_model(OutgoingWebhook, "outgoing webhook", item) for item in _list(WEBHOOK)]
 
 
 def _valid_webhooks() -> list[OutgoingWebhook]:
     """Every rule that still passes its checks: one stale rule must not stop the others for every record."""
+    from chatbridge.reply.webhooks import OutgoingWebhook
+
     rules = []
     for item in _list(WEBHOOK):
         try:
@@ -129,6 +137,8 @@ def put_rest_api(rest_api: RestApi) -> bool:
 
 
 def get_rest_api(rest_api_id: str) -> RestApi | None:
+    from chatbridge.reply.rest_api import RestApi
+
     item = _get(REST_API, rest_api_id)
     return _model(RestApi, "REST API", item) if item else None
 
@@ -148,6 +158,8 @@ def delete_rest_api(rest_api_id: str) -> bool:
 
 
 def list_rest_apis() -> list[RestApi]:
+    from chatbridge.reply.rest_api import RestApi
+
     return [RestApi.model_validate(item) for item in _list(REST_API)]
 
 

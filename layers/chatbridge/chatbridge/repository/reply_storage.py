@@ -16,6 +16,7 @@ from chatbridge.reply.pipeline import ReplyStorage
 from chatbridge.repository import deliveries, outgoing, queue, secrets, tables
 from chatbridge.repository.tables import plain
 from chatbridge.settings import settings
+from chatbridge.spec import limits
 
 
 def chat_table() -> Any:
@@ -35,13 +36,16 @@ def get_chat(chat_id: int) -> dict[str, Any] | None:
     return plain(item) if item else None
 
 
-def set_message_delivery(chat_id: int, message_id: int, state: str) -> None:
+def set_message_delivery(chat_id: int, message_id: int, state: str, provider_message_id: str | None = None) -> bool:
     """Show the operator where a reply stands; ``failed`` is sticky over a later ``sent`` of another rule.
 
     Sticky, not final: a ``sent`` that finds the message ``failed`` lifts it when no delivery of the message
     is ``failed`` any more, which is the case once the failed job went through after ``deliveries redrive``
     (the dispatcher records the attempt before it calls this, so that job's own record already says
     ``sent``). The delivery records are read only then, so an ordinary send costs one conditional write.
+
+    A ``sent`` with the reply's ``provider_message_id`` writes the id in that same request; True when it did
+    (the state was applied at once), so the caller writes it separately only on the rare other paths.
     """
     condition = "attribute_exists(pk)"
     values: dict[str, Any] = {":state": state}
@@ -49,21 +53,29 @@ def set_message_delivery(chat_id: int, message_id: int, state: str) -> None:
         # never over a receipt's delivered/read either (a replayed record, a duplicate job): states move forward
         condition += " AND NOT (delivery IN (:failed, :delivered, :read))"
         values.update({":failed": "failed", ":delivered": "delivered", ":read": "read"})
-    if _update_delivery(chat_id, message_id, condition, values) or state != "sent":
-        return
+    with_id = provider_message_id is not None and state == "sent"
+    if with_id:
+        values[":pmid"] = limits.bounded_id(str(provider_message_id))
+    if _update_delivery(chat_id, message_id, condition, values):
+        return with_id
+    if state != "sent":
+        return False
+    values.pop(":pmid", None)
     if deliveries.any_failed_for_message(chat_id, message_id):
-        return  # another webhook's reply to this message is still failed
+        return False  # another webhook's reply to this message is still failed
     lifted = _update_delivery(chat_id, message_id, "attribute_exists(pk) AND delivery = :failed",
                               {":state": "sent", ":failed": "failed"})
     if lifted and deliveries.any_failed_for_message(chat_id, message_id):
         # another webhook's job failed in between. It records its attempt before it marks the message, so
         # either this second look sees it or its own ``failed`` lands after this ``sent``: failed wins both ways
         _update_delivery(chat_id, message_id, "attribute_exists(pk)", {":state": "failed"})
+    return False
 
 
-def link_provider_message_id(job: Any, provider_message_id: str) -> None:
+def link_provider_message_id(job: Any, provider_message_id: str, on_message: bool = False) -> None:
     """Keep a sent reply's provider id (and its dedup item, in the spec's id scope) so receipts and echoes find
-    it; a chat of no known spec keeps the id on the message only through the spec it names."""
+    it; a chat of no known spec keeps the id on the message only through the spec it names. ``on_message``:
+    the ``sent`` write already carried the id (``set_message_delivery``), so only the dedup item is written."""
     from chatbridge.repository import chats
 
     chat = job.args.get("chat") or {}
@@ -73,8 +85,11 @@ def link_provider_message_id(job: Any, provider_message_id: str) -> None:
     spec = _cached_spec_by_id(spec_id, fresh=False)
     external = (chat.get("incoming_chat") or {}).get("chat_external_id")
     scope = str(external) if spec is not None and spec.message_id_scope == "chat" and external is not None else None
-    chats.link_provider_message_id(spec_id, chats.provider_dedup_id(provider_message_id, scope), job.chat_id,
-                                   job.message_id, provider_message_id)
+    dedup_id = chats.provider_dedup_id(provider_message_id, scope)
+    if on_message:
+        chats.point_provider_id_at(spec_id, dedup_id, job.chat_id, job.message_id)
+    else:
+        chats.link_provider_message_id(spec_id, dedup_id, job.chat_id, job.message_id, provider_message_id)
 
 
 def requeue_message(chat_id: int, message_id: int) -> dict[str, Any] | None:
@@ -97,7 +112,8 @@ def _update_delivery(chat_id: int, message_id: int, condition: str, values: dict
     try:
         # updated_at moves with every state change: the cursor a console's messages?changed_after= polls
         chat_table().update_item(Key=_message_key(chat_id, message_id),
-                                 UpdateExpression="SET delivery = :state, updated_at = :now",
+                                 UpdateExpression="SET delivery = :state, updated_at = :now"
+                                                  + (", provider_message_id = :pmid" if ":pmid" in values else ""),
                                  ConditionExpression=condition,
                                  ExpressionAttributeValues={**values, ":now": int(time.time())})
     except ClientError as error:
