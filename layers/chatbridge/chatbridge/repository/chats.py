@@ -306,8 +306,8 @@ def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, st
             pending = pending[1:]
         if not pending and create and stored.refused:
             return stored  # every message was refused: no chat without messages
-        if not pending and not create:
-            stored.chat_id = state.chat_id  # type: ignore[union-attr]
+        if not pending:  # all stored, or duplicates: a retry after the chat closed starts no empty chat
+            stored.chat_id = state.chat_id if state is not None else stored.chat_id
             return stored
         chunk = _chunk(pending)[:1] if one_by_one > 0 else _chunk(pending)
         if create:
