@@ -323,12 +323,7 @@ def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, st
             cancelled = error.response.get("CancellationReasons") or []
             reasons = [reason.get("Code") for reason in cancelled]
             if chunk and _refused(error, reasons):
-                if len(chunk) > 1:
-                    one_by_one = len(chunk)
-                else:
-                    stored.refused.append((chunk[0], "cannot be stored: DynamoDB refuses it ("
-                                                     f"{error.response['Error'].get('Message') or 'ValidationException'})"))
-                    pending, one_by_one = pending[1:], one_by_one - 1
+                pending, one_by_one = _skip_refused(error, cancelled[:head], chunk, pending, stored, one_by_one)
                 continue
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
@@ -356,6 +351,23 @@ def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, st
         chat_cache.chat_states.put(key, after)
         pending = pending[len(chunk):]
         one_by_one = max(0, one_by_one - len(chunk))
+
+
+def _skip_refused(error: ClientError, head: list[dict[str, Any]], chunk: list[NewMessage], pending: list[NewMessage],
+                  stored: StoredMessages, one_by_one: int) -> tuple[list[NewMessage], int]:
+    """DynamoDB refused the transaction (the same on every retry): when it names the chat's own item, no message
+    can be written and all are skipped with the reason at once; otherwise the chunk is retried one message at a
+    time until the one it refuses is found and skipped. Returns the messages left and the one-by-one count."""
+    refused_head = next((reason for reason in head if reason.get("Code") == "ValidationError"), None)
+    if refused_head is not None:
+        stored.refused.extend((message, "cannot be stored: DynamoDB refuses its chat ("
+                                        f"{refused_head.get('Message') or 'ValidationError'})") for message in pending)
+        return [], 0
+    if len(chunk) > 1:
+        return pending, len(chunk)
+    stored.refused.append((chunk[0], "cannot be stored: DynamoDB refuses it ("
+                                     f"{error.response['Error'].get('Message') or 'ValidationException'})"))
+    return pending[1:], one_by_one - 1
 
 
 def _learn(draft: ChatDraft, pending: list[NewMessage], pointer: int | None,
