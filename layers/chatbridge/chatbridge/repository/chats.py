@@ -295,11 +295,12 @@ def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, st
     origin: str | None = _CACHED if state is not None else None
     pointer: int | None = state.chat_id if state is not None else None
     renewed = False  # a closed chat was already restarted or reopened by this call
+    may_guess = state is None  # a chat neither remembered nor yet seen by this call may be guessed new
     conflicts = 0
     one_by_one = 0  # after DynamoDB refused a chunk: this many messages go alone, to find the one it refuses
     while True:
         if origin is None:
-            pointer, state, origin = _learn(draft, pending, pointer, ids)
+            pointer, state, origin = _learn(draft, pending, pointer, ids, may_guess)
         create = state is None or (state.status == "closed" and on_closed_chat == "new_chat" and not renewed)
         while create and pending and pending[0].user_id < 0:
             stored.refused.append((pending[0], OPERATOR_FIRST))
@@ -339,6 +340,7 @@ def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, st
                 if origin != _CACHED:  # a stale memory is no contention: retry at once
                     time.sleep(random.uniform(0, 0.01 * conflicts))
                 state, origin, pointer = _learnt(draft, create, origin == _RETURNED, cancelled, ids)
+                may_guess = False  # the chat may well exist: a guess would cost a request more
             continue
         first_new = 1 if create else state.last_message_id + 1  # type: ignore[union-attr]
         if create:
@@ -370,11 +372,11 @@ def _skip_refused(error: ClientError, head: list[dict[str, Any]], chunk: list[Ne
     return pending[1:], one_by_one - 1
 
 
-def _learn(draft: ChatDraft, pending: list[NewMessage], pointer: int | None,
-           ids: _ChatIdSource) -> tuple[int | None, ChatState | None, str]:
+def _learn(draft: ChatDraft, pending: list[NewMessage], pointer: int | None, ids: _ChatIdSource,
+           may_guess: bool) -> tuple[int | None, ChatState | None, str]:
     """Read the chat, unless an id is at hand for a visitor's message to a chat no lookup was seen for: then
     guess it is new (a business's own message never starts a chat, so for it the lookup is always read)."""
-    if pending and pending[0].user_id >= 0 and pointer is None and ids.at_hand():
+    if may_guess and pending and pending[0].user_id >= 0 and pointer is None and ids.at_hand():
         return None, None, _GUESSED_NEW
     pointer, state = _read_state(draft, pointer)
     return pointer, state, _READ
