@@ -8,11 +8,14 @@ write) between two webhooks. Every message is stored exactly once, in order, in 
 from __future__ import annotations
 
 import os
+import threading
 
 import boto3
 import pytest
 
+from chatbridge.ingest.store import ingest
 from chatbridge.repository import chat_cache, chats, specs, tables
+from chatbridge.spec.mapping import map_payload
 from chatbridge.spec.model import IncomingWebhookSpec
 from support.aws import api_event, call
 from support.faults import Faults
@@ -241,3 +244,38 @@ def test_an_unused_chat_id_goes_back_to_the_block_when_the_chat_was_not_written(
         faults.detach()
     [chat_id] = stored_once(instances.post("a", [0]))
     assert chat_id == 1  # the id of the refused attempt: no gap
+
+
+def test_threads_of_one_process_sharing_the_memory_store_each_message_once_in_one_gapless_order(instances):
+    """Handlers called from threads of one process (the tests' Lambda instances; ``chatbridge local`` runs each
+    invocation in its own worker process instead) share one chat memory and one block of ids: every thread
+    starts from the same remembered counter, all but one are cancelled and learn the chat again, and new chats
+    get distinct ids from the shared block. What the memory holds afterwards may be any thread's last write; the
+    next append's conditions still put its message right after the others."""
+    spec, _ = specs.save_spec(IncomingWebhookSpec.model_validate(SPEC))
+    [chat_id] = stored_once(instances.post("a", [0]))  # module memory is instance a's from here on
+    barrier = threading.Barrier(6)
+    outcomes, failures = [], []
+
+    def deliver(i: int) -> None:
+        payloads = [{"messages": [{"chat": "c1", "name": "Ana", "id": f"m{i}", "text": f"hello {i}"}]},
+                    {"messages": [{"chat": f"new-{i}", "name": "Bo", "id": f"n{i}", "text": "hi"}]}]
+        results = [(map_payload(spec, payload), payload) for payload in payloads]
+        barrier.wait()
+        try:
+            outcomes.extend(ingest(spec, result, payload) for result, payload in results)
+        except Exception as error:  # surfaced below: a thread's exception would otherwise vanish
+            failures.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(m for _, m in stored(chat_id)[1:]) == [f"m{i}" for i in range(1, 7)]
+    assert [i for i, _ in stored(chat_id)] == list(range(1, 8))
+    new_chats = {c for outcome in outcomes for c in outcome.created_chats}
+    assert len(new_chats) == 6 and chat_id not in new_chats
+    assert stored_once(instances.post("a", [7])) == [chat_id]  # whichever thread's state was remembered last
+    assert stored(chat_id)[-1] == (8, "m7")

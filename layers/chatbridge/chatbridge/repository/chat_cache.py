@@ -10,8 +10,11 @@
   new chat needs no allocation request of its own. Ids stay unique; an instance that ends leaves the rest of
   its block unused (a gap), and two instances' chats interleave out of creation order.
 
-Both are dropped by ``caches.forget_all`` (a fresh moto, a benchmark run) and guarded by a lock: the local
-stack and the tests run handlers on threads.
+Both are dropped by ``caches.forget_all`` (a fresh moto, a benchmark run). Both are per process, like a
+Lambda instance's memory: ``chatbridge local`` runs each invocation in a worker process of its own
+(``local.runtime``), so its workers are separate instances. Both are guarded by a lock because the tests
+call handlers from threads of one process; such threads share one memory and one block of ids, and a
+thread's write remembered after a newer one is only a stale entry, which the conditions catch.
 """
 
 from __future__ import annotations

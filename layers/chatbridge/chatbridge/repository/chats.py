@@ -340,7 +340,8 @@ def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, st
                 if origin != _CACHED:  # a stale memory is no contention: retry at once
                     time.sleep(random.uniform(0, 0.01 * conflicts))
                 state, origin, pointer = _learnt(draft, create, origin == _RETURNED, cancelled, ids)
-                may_guess = False  # the chat may well exist: a guess would cost a request more
+                may_guess = False  # the chat likely exists: a guess would be a doomed write of the whole chunk
+                # in place of the lookup read (the same request count: a cancelled create returns the lookup)
             continue
         first_new = 1 if create else state.last_message_id + 1  # type: ignore[union-attr]
         if create:
