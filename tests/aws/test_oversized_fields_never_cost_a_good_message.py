@@ -189,3 +189,24 @@ def test_what_a_retry_can_fix_is_retried(error):
     TypeError("bug")], ids=repr)
 def test_what_fails_the_same_way_every_time_is_not_retried(error):
     assert not retry_can_fix(error)
+
+
+@pytest.mark.parametrize("existing_chat", [False, True], ids=["new chat", "existing chat"])
+def test_a_chat_item_dynamodb_refuses_skips_its_messages_with_a_reason_at_once_and_is_never_a_503(hook, existing_chat):
+    """A ``ValidationError`` on the chat's own item (a new chat's put, an existing chat's counter update) is the
+    same on every retry, like a refused message, but no message of the chunk is to blame: all are skipped with
+    the reason in one round, where a conflict's re-read and retry would end in 503 and be retried forever."""
+    if existing_chat:
+        assert post({"messages": [{"chat": "c", "id": "m0", "text": "first"}]})[0] == 200
+    faults = Faults(tables.client())
+    try:
+        faults.cancel("ValidationError", item=0 if existing_chat else 1, times=100)
+        status, answer = post({"messages": [{"chat": "c", "id": f"m{i}", "text": "hi"} for i in (1, 2)]},
+                              query={"output": "json"})
+    finally:
+        faults.detach()
+    assert status == 200, answer
+    assert (answer["messages"], answer["skipped"]) == (0, 2)
+    assert all("DynamoDB refuses its chat" in skip["reason"] for skip in answer["skipped_messages"])
+    assert len(faults.injected) == 1, "refused in one round, not retried as a conflict"
+    assert texts_of("c") == ["first"] if existing_chat else chats.find_chat_id(1, "c") is None

@@ -11,6 +11,7 @@ a response lost *after* AWS applied the write (a timeout on the way back).
     faults.fail("TransactWriteItems", "ProvisionedThroughputExceededException", nth=3)   # the 3rd call only
     faults.conflict("TransactWriteItems", times=2)                                      # next 2 calls
     faults.lose_response("TransactWriteItems", nth=1)
+    faults.cancel("ValidationError", item=0, times=5)  # DynamoDB refuses the transaction's first item
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ MESSAGES = {
 @dataclass
 class _Rule:
     operation: str
-    action: str  # "error", "conflict" or "lose"
+    action: str  # "error", "conflict", "cancel" or "lose"
     code: str = ""
     nth: set[int] | None = None  # 1-based call numbers of that operation; None: the next ``times`` calls
     times: int = 0
     when: Callable[[dict[str, Any]], bool] | None = None  # on the request body (JSON) of the call
+    item: int = 0  # "cancel": the transaction item the reason names
     fired: int = 0
 
     def applies(self, number: int, body: dict[str, Any]) -> bool:
@@ -84,6 +86,13 @@ class Faults:
         """Cancel the transaction as DynamoDB does when another transaction holds one of its items."""
         self._rules.append(_Rule(operation, "conflict", "TransactionCanceledException", _numbers(nth), times, when))
 
+    def cancel(self, reason: str, *, item: int = 0, operation: str = "TransactWriteItems",
+               nth: int | list[int] | None = None, times: int = 1,
+               when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Cancel the transaction with ``reason`` for item ``item`` and ``None`` for the others, as DynamoDB does
+        when it refuses one item (``ValidationError``: a type mismatch, an item over 400 KB)."""
+        self._rules.append(_Rule(operation, "cancel", reason, _numbers(nth), times, when, item=item))
+
     def lose_response(self, operation: str, *, nth: int | list[int] | None = None, times: int = 1,
                       when: Callable[[dict[str, Any]], bool] | None = None) -> None:
         """Let the call reach AWS and apply, then time out reading the answer."""
@@ -112,15 +121,19 @@ class Faults:
         body = _json(params.get("body"))
         context["faults_body"] = body
         self.requests.append((operation, body))
-        rule = self._match(operation, self.calls[operation], body, ("error", "conflict"))
+        rule = self._match(operation, self.calls[operation], body, ("error", "conflict", "cancel"))
         if rule is None:
             return None
-        if rule.action == "conflict":
+        if rule.action in ("conflict", "cancel"):
             items = body.get("TransactItems") or [{}]
-            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}] + \
-                      [{"Code": "None"}] * (len(items) - 1)
+            reasons = [{"Code": "None"}] * len(items)
+            if rule.action == "conflict":
+                reasons[0] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+            else:
+                reasons[min(rule.item, len(items) - 1)] = {"Code": rule.code, "Message": "One or more parameter "
+                                                           "values were invalid: Type mismatch for attribute"}
             codes = ", ".join(reason["Code"] for reason in reasons)
-            return _answer(400, rule.code, f"Transaction cancelled, please refer cancellation reasons for specific "
+            return _answer(400, "TransactionCanceledException", f"Transaction cancelled, please refer cancellation reasons for specific "
                                            f"reasons [{codes}]", CancellationReasons=reasons)
         status = 500 if rule.code in ("InternalServerError", "ServiceUnavailable") else 400
         return _answer(status, rule.code, MESSAGES.get(rule.code, rule.code))

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from chatbridge.ingest.budget import Deadline
 from chatbridge.ingest.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
-from chatbridge.repository import specs as spec_store
 from chatbridge.spec import limits
 from chatbridge.spec.mapping import MappedChat, MappedMessage, MappedReceipt, MappingResult
 from chatbridge.spec.model import IncomingWebhookSpec
@@ -117,7 +116,7 @@ def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
     _note_media(outcome, media)
     bodies = {item.index: item.body for item in media}
     now = int(time.time())
-    allocate = next_chat_id or (lambda: spec_store.next_id("chat"))
+    allocate = next_chat_id  # None: the warm function's block of chat ids (repository.chat_cache)
     incoming = {"id": spec.id, "identifier": spec.identifier, "name": spec.name, "scope": spec.scope}
     for chat in result.chats:
         if deadline is not None:

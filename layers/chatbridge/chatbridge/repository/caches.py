@@ -9,7 +9,17 @@ from __future__ import annotations
 
 
 def forget_all() -> None:
-    from chatbridge.repository import media, outgoing, queue, reply_storage, secrets, specs, stream_failures, tables
+    from chatbridge.repository import (
+        chat_cache,
+        media,
+        outgoing,
+        queue,
+        reply_storage,
+        secrets,
+        specs,
+        stream_failures,
+        tables,
+    )
 
     for cached in (reply_storage.reply_storage, queue._sqs, secrets._ssm):
         cached.cache_clear()
@@ -20,3 +30,4 @@ def forget_all() -> None:
     specs.forget_cached_specs()
     media.forget_clients()
     stream_failures.forget_clients()
+    chat_cache.forget()

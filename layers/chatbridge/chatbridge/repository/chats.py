@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chatbridge.errors import StorageConflict
-from chatbridge.repository import tables
+from chatbridge.repository import chat_cache, tables
+from chatbridge.repository.chat_cache import ChatState
 from chatbridge.spec import limits
 
 CHUNK = 49  # (100 items per transaction - chat - lookup) / (message + dedup)
@@ -39,6 +41,7 @@ MAX_CONFLICTS = 12
 MAX_TRANSACTION_BYTES = 3_000_000  # DynamoDB allows 4 MB; the new chat's raw payload needs room too
 BY_INCOMING = "by-incoming"
 _MAX_KEY_PART = 400
+_DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
 
 
 @dataclass(frozen=True)
@@ -93,15 +96,6 @@ class StoredMessages:
     message_ids: list[int] = field(default_factory=list)
     duplicates: int = 0
     refused: list[tuple[NewMessage, str]] = field(default_factory=list)  # messages DynamoDB would not store
-
-
-@dataclass
-class _ChatState:
-    chat_id: int
-    last_message_id: int
-    status: str
-    user_id: int
-    nick_fallback: bool = False
 
 
 OPERATOR_FIRST = "sent by the business itself, so it does not start a chat (as in Live Helper Chat)"
@@ -224,75 +218,205 @@ def close_chat(chat_id: int) -> dict[str, Any] | None:
 
 # -- the exactly-once write -------------------------------------------------------------------------
 
-def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id: Callable[[], int],
+# How the chat state a write is built on was learnt, which decides what its transaction must also check:
+_READ = "read"  # lookup and chat read now (as they always were before the cache)
+_CACHED = "cached"  # this function's own last write (``chat_cache``): the chat's identity is checked too
+_RETURNED = "returned"  # the chat item a cancelled transaction returned: the lookup is checked to still name it
+_WRITTEN = "written"  # this call's previous chunk
+_GUESSED_NEW = "guessed new"  # nothing known, an id at hand: create, and learn from the lookup if it exists
+
+
+def store_messages(draft: ChatDraft, messages: list[NewMessage], *, next_chat_id: Callable[[], int] | None = None,
                    on_closed_chat: Literal["new_chat", "pending", "active"] = "new_chat",
                    reset_operator: bool = False) -> StoredMessages:
     """Find or create the chat for ``draft`` and append ``messages`` exactly once, in order.
 
-    ``next_chat_id()`` allocates a chat id (called only when a chat must be created). Safe to call again
-    with the same input after any failure: stored messages come back as duplicates, nothing doubles.
+    ``next_chat_id()`` allocates a chat id (called only when a chat must be created); by default ids come
+    from the warm function's block (``chat_cache.ChatIds``), and an id whose chat was never written goes
+    back to it. Safe to call again with the same input after any failure: stored messages come back as
+    duplicates, nothing doubles.
+
+    A warm function knows the chats it wrote (``chat_cache.ChatStates``): the append is then one request,
+    conditioned on the counter, status and identity it remembers. A chat it does not know, with an id at
+    hand and a visitor's message first, is created without looking first (one request if it is new; if the
+    lookup exists, the cancelled transaction names the chat and it is read). Anything that cancels the
+    transaction other than a duplicate drops what was remembered and learns the chat again.
     """
+    key = (tables.chat_table_name(), draft.spec_id, draft.chat_external_id)
+    ids = _ChatIdSource(next_chat_id)
+    try:
+        stored = _store(draft, messages, key, ids, on_closed_chat, reset_operator)
+    except ClientError:
+        chat_cache.chat_states.drop(key)
+        ids.give_back()  # DynamoDB answered: the transaction holding the id was not applied
+        raise
+    except BaseException:
+        chat_cache.chat_states.drop(key)  # the answer may have been lost after the write: the id may be used
+        raise
+    ids.give_back()
+    return stored
+
+
+class _ChatIdSource:
+    """The id a new chat would get, held across the attempts of one call, given back when no chat took it."""
+
+    def __init__(self, next_chat_id: Callable[[], int] | None) -> None:
+        self.allocate = next_chat_id
+        self.table = tables.config_table_name() if next_chat_id is None else ""
+        self.spare: int | None = None
+
+    def at_hand(self) -> bool:
+        return self.spare is not None or (self.allocate is None and chat_cache.chat_ids.at_hand(self.table))
+
+    def take(self) -> int:
+        if self.spare is None:
+            if self.allocate is not None:
+                self.spare = self.allocate()
+            else:
+                from chatbridge.repository import specs
+
+                self.spare = chat_cache.chat_ids.take(self.table, lambda n: specs.next_ids("chat", n))
+        return self.spare
+
+    def used(self) -> None:
+        self.spare = None
+
+    def give_back(self) -> None:
+        if self.spare is not None and self.allocate is None:
+            chat_cache.chat_ids.give_back(self.table, self.spare)
+        self.spare = None
+
+
+def _store(draft: ChatDraft, messages: list[NewMessage], key: tuple[str, int, str], ids: _ChatIdSource,
+           on_closed_chat: str, reset_operator: bool) -> StoredMessages:
     pending, duplicates = _unique(messages)
     stored = StoredMessages(chat_id=0, duplicates=duplicates)
-    state: _ChatState | None = None
-    pointer: int | None = None
-    spare_chat_id: int | None = None
+    state: ChatState | None = chat_cache.chat_states.get(key)
+    origin: str | None = _CACHED if state is not None else None
+    pointer: int | None = state.chat_id if state is not None else None
     renewed = False  # a closed chat was already restarted or reopened by this call
+    may_guess = state is None  # a chat neither remembered nor yet seen by this call may be guessed new
     conflicts = 0
     one_by_one = 0  # after DynamoDB refused a chunk: this many messages go alone, to find the one it refuses
     while True:
-        if state is None:
-            pointer, state = _read_state(draft)
+        if origin is None:
+            pointer, state, origin = _learn(draft, pending, pointer, ids, may_guess)
         create = state is None or (state.status == "closed" and on_closed_chat == "new_chat" and not renewed)
         while create and pending and pending[0].user_id < 0:
             stored.refused.append((pending[0], OPERATOR_FIRST))
             pending = pending[1:]
         if not pending and create and stored.refused:
             return stored  # every message was refused: no chat without messages
-        if not pending and not create:
-            stored.chat_id = state.chat_id  # type: ignore[union-attr]
+        if not pending:  # all stored, or duplicates: a retry after the chat closed starts no empty chat
+            stored.chat_id = state.chat_id if state is not None else stored.chat_id
             return stored
         chunk = _chunk(pending)[:1] if one_by_one > 0 else _chunk(pending)
         if create:
-            spare_chat_id = spare_chat_id or next_chat_id()
-            items, after = _create_items(draft, chunk, spare_chat_id, pointer)
+            items, after = _create_items(draft, chunk, ids.take(), pointer)
+            head = 2
         else:
-            items, after = _append_items(draft, state, chunk, on_closed_chat, reset_operator)  # type: ignore[arg-type]
+            assert state is not None
+            items, after = _append_items(draft, state, chunk, on_closed_chat, reset_operator, origin)
+            head = 2 if origin == _RETURNED else 1
         try:
             tables.client().transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            cancelled = error.response.get("CancellationReasons") or []
+            reasons = [reason.get("Code") for reason in cancelled]
             if chunk and _refused(error, reasons):
-                if len(chunk) > 1:
-                    one_by_one = len(chunk)
-                else:
-                    stored.refused.append((chunk[0], "cannot be stored: DynamoDB refuses it ("
-                                                     f"{error.response['Error'].get('Message') or 'ValidationException'})"))
-                    pending, one_by_one = pending[1:], one_by_one - 1
+                pending, one_by_one = _skip_refused(error, cancelled[:head], chunk, pending, stored, one_by_one)
                 continue
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            head = 2 if create else 1
             dup = {i for i in range(len(chunk)) if _failed(reasons, head + 2 * i + 1)}
             stored.duplicates += len(dup)
             pending = [m for i, m in enumerate(pending) if i not in dup]
             if not dup or not reasons or any(_failed(reasons, i) for i in range(head)):
+                chat_cache.chat_states.drop(key)
                 conflicts += 1
                 if conflicts > MAX_CONFLICTS:
                     raise StorageConflict(f"chat {draft.chat_external_id!r} kept changing under concurrent writers; "
                                           "retry the request") from None
-                time.sleep(random.uniform(0, 0.01 * conflicts))
-                state = None
+                if origin != _CACHED:  # a stale memory is no contention: retry at once
+                    time.sleep(random.uniform(0, 0.01 * conflicts))
+                state, origin, pointer = _learnt(draft, create, origin == _RETURNED, cancelled, ids)
+                may_guess = False  # the chat likely exists: a guess would be a doomed write of the whole chunk
+                # in place of the lookup read (the same request count: a cancelled create returns the lookup)
             continue
         first_new = 1 if create else state.last_message_id + 1  # type: ignore[union-attr]
         if create:
-            stored.chat_id, stored.chat_created, spare_chat_id = after.chat_id, True, None
+            stored.chat_id, stored.chat_created = after.chat_id, True
+            ids.used()
         renewed = renewed or create or state.status == "closed"  # type: ignore[union-attr]
         stored.message_ids.extend(range(first_new, after.last_message_id + 1))
         stored.chat_id = after.chat_id
-        state, pointer = after, after.chat_id
+        state, pointer, origin = after, after.chat_id, _WRITTEN
+        chat_cache.chat_states.put(key, after)
         pending = pending[len(chunk):]
         one_by_one = max(0, one_by_one - len(chunk))
+
+
+def _skip_refused(error: ClientError, head: list[dict[str, Any]], chunk: list[NewMessage], pending: list[NewMessage],
+                  stored: StoredMessages, one_by_one: int) -> tuple[list[NewMessage], int]:
+    """DynamoDB refused the transaction (the same on every retry): when it names the chat's own item, no message
+    can be written and all are skipped with the reason at once; otherwise the chunk is retried one message at a
+    time until the one it refuses is found and skipped. Returns the messages left and the one-by-one count."""
+    refused_head = next((reason for reason in head if reason.get("Code") == "ValidationError"), None)
+    if refused_head is not None:
+        stored.refused.extend((message, "cannot be stored: DynamoDB refuses its chat ("
+                                        f"{refused_head.get('Message') or 'ValidationError'})") for message in pending)
+        return [], 0
+    if len(chunk) > 1:
+        return pending, len(chunk)
+    stored.refused.append((chunk[0], "cannot be stored: DynamoDB refuses it ("
+                                     f"{error.response['Error'].get('Message') or 'ValidationException'})"))
+    return pending[1:], one_by_one - 1
+
+
+def _learn(draft: ChatDraft, pending: list[NewMessage], pointer: int | None, ids: _ChatIdSource,
+           may_guess: bool) -> tuple[int | None, ChatState | None, str]:
+    """Read the chat, unless an id is at hand for a visitor's message to a chat no lookup was seen for: then
+    guess it is new (a business's own message never starts a chat, so for it the lookup is always read)."""
+    if may_guess and pending and pending[0].user_id >= 0 and pointer is None and ids.at_hand():
+        return None, None, _GUESSED_NEW
+    pointer, state = _read_state(draft, pointer)
+    return pointer, state, _READ
+
+
+def _learnt(draft: ChatDraft, create: bool, checked_lookup: bool, cancelled: list[dict[str, Any]],
+            ids: _ChatIdSource) -> tuple[ChatState | None, str | None, int | None]:
+    """What a cancelled chat write tells about the chat (``ReturnValuesOnConditionCheckFailure``): a create
+    whose lookup exists names the chat it points at (read next, without reading the lookup again); an
+    append whose chat moved returns the chat as it is now, used when it is still open and this chat's
+    (the next append then checks that the lookup still names it); anything else is read again whole, as is
+    a chat the lookup no longer names (an operator's reply reopened a chat that was restarted as a new one)."""
+    reasons = [reason.get("Code") for reason in cancelled]
+    if create:
+        if _failed(reasons, 1):
+            ids.used()  # a chat already holds this id (an earlier attempt whose answer was lost): never reuse it
+        lookup = _returned_item(cancelled, 0)
+        return None, None, int(lookup["chat_id"]) if lookup and "chat_id" in lookup else None
+    if checked_lookup and _failed(reasons, 0):
+        return None, None, None
+    for index in (0, 1):
+        item = _returned_item(cancelled, index)
+        if item and item.get("type") == "chat" and _is_chat_of(item, draft) and item.get("status") != "closed":
+            return _state_of(item), _RETURNED, int(item["id"])
+    return None, None, None
+
+
+def _returned_item(cancelled: list[dict[str, Any]], index: int) -> dict[str, Any] | None:
+    if index >= len(cancelled) or cancelled[index].get("Code") != "ConditionalCheckFailed":
+        return None
+    item = cancelled[index].get("Item")
+    if not item:
+        return None
+    return {name: _DESERIALIZE.deserialize(value) for name, value in item.items()}
+
+
+def _is_chat_of(item: dict[str, Any], draft: ChatDraft) -> bool:
+    incoming = item.get("incoming_chat") or {}
+    return item.get("iwh_id") == draft.spec_id and incoming.get("chat_external_id") == draft.chat_external_id
 
 
 def _chunk(pending: list[NewMessage]) -> list[NewMessage]:
@@ -328,17 +452,23 @@ def _unique(messages: list[NewMessage]) -> tuple[list[NewMessage], int]:
     return unique, len(messages) - len(unique)
 
 
-def _read_state(draft: ChatDraft) -> tuple[int | None, _ChatState | None]:
-    pointer = find_chat_id(draft.spec_id, draft.chat_external_id)
+def _read_state(draft: ChatDraft, pointer: int | None = None) -> tuple[int | None, ChatState | None]:
+    """The lookup (unless a cancelled create just returned it as ``pointer``) and the chat it points at."""
+    if pointer is None:
+        pointer = find_chat_id(draft.spec_id, draft.chat_external_id)
     if pointer is None:
         return None, None
     item = tables.chat_table().get_item(Key=chat_key(pointer), ConsistentRead=True).get("Item")
     if item is None:  # a lookup whose chat is gone: start a new chat and move the pointer
         return pointer, None
+    return pointer, _state_of(item)
+
+
+def _state_of(item: dict[str, Any]) -> ChatState:
     fallback = bool(item["nick_fallback"]) if "nick_fallback" in item else item.get("nick") == "Visitor"
-    return pointer, _ChatState(chat_id=pointer, last_message_id=int(item.get("last_message_id", 0)),
-                               status=str(item.get("status", "pending")), user_id=int(item.get("user_id", 0)),
-                               nick_fallback=fallback)
+    return ChatState(chat_id=int(item["id"]) if "id" in item else int(str(item["pk"]).split("#", 1)[1]),
+                     last_message_id=int(item.get("last_message_id", 0)), status=str(item.get("status", "pending")),
+                     user_id=int(item.get("user_id", 0)), nick_fallback=fallback)
 
 
 def _message_items(chat_id: int, spec_id: int, chunk: list[NewMessage], first_id: int) -> list[dict[str, Any]]:
@@ -364,10 +494,10 @@ def _visitor_messages(chunk: list[NewMessage]) -> int:
 
 
 def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
-                  pointer: int | None) -> tuple[list[dict[str, Any]], _ChatState]:
+                  pointer: int | None) -> tuple[list[dict[str, Any]], ChatState]:
     table = tables.chat_table_name()
     now = int(time.time())
-    lookup: dict[str, Any] = {"TableName": table, "Item": {
+    lookup: dict[str, Any] = {"TableName": table, "ReturnValuesOnConditionCheckFailure": "ALL_OLD", "Item": {
         **lookup_key(draft.spec_id, draft.chat_external_id), "type": "chat_lookup", "chat_id": chat_id,
         "spec_id": draft.spec_id, "chat_external_id": draft.chat_external_id}}
     if pointer is None:
@@ -386,37 +516,49 @@ def _create_items(draft: ChatDraft, chunk: list[NewMessage], chat_id: int,
     items = [{"Put": lookup},
              {"Put": {"TableName": table, "Item": chat, "ConditionExpression": "attribute_not_exists(pk)"}},
              *_message_items(chat_id, draft.spec_id, chunk, 1)]
-    return items, _ChatState(chat_id=chat_id, last_message_id=len(chunk), status="pending", user_id=0,
-                             nick_fallback=draft.nick_fallback)
+    return items, ChatState(chat_id=chat_id, last_message_id=len(chunk), status="pending", user_id=0,
+                            nick_fallback=draft.nick_fallback)
 
 
-def _append_items(draft: ChatDraft, state: _ChatState, chunk: list[NewMessage], on_closed_chat: str,
-                  reset_operator: bool) -> tuple[list[dict[str, Any]], _ChatState]:
+def _append_items(draft: ChatDraft, state: ChatState, chunk: list[NewMessage], on_closed_chat: str,
+                  reset_operator: bool, origin: str) -> tuple[list[dict[str, Any]], ChatState]:
+    """The conditional chat update and the messages. Status and operator are written only when a closed chat
+    reopens (from a state just read): an open chat's are left as they are, so a remembered state never puts
+    back an operator or a status that changed since."""
     spec_id = draft.spec_id
     status, user_id = state.status, state.user_id
-    if status == "closed":  # reopen (on_closed_chat pending/active) as Live Helper Chat does
-        user_id = 0 if reset_operator else user_id
-        status = "active" if on_closed_chat == "active" and user_id > 0 else "pending"
     last = state.last_message_id + len(chunk)
     same_counter = "last_message_id = :old" if state.last_message_id else \
         "(attribute_not_exists(last_message_id) OR last_message_id = :old)"
-    update = {"TableName": tables.chat_table_name(), "Key": chat_key(state.chat_id),
-              "UpdateExpression": "SET last_message_id = :last, updated_at = :now, #s = :status, user_id = :user "
-                                  "ADD visitor_messages :visitors",
-              "ConditionExpression": f"attribute_exists(pk) AND #s = :seen AND {same_counter}",
-              "ExpressionAttributeNames": {"#s": "status"},
-              "ExpressionAttributeValues": {":last": last, ":now": int(time.time()), ":status": status,
-                                            ":user": user_id, ":seen": state.status, ":old": state.last_message_id,
-                                            ":visitors": _visitor_messages(chunk)}}
+    values: dict[str, Any] = {":last": last, ":now": int(time.time()), ":seen": state.status,
+                              ":old": state.last_message_id, ":visitors": _visitor_messages(chunk)}
+    sets = ["last_message_id = :last", "updated_at = :now"]
+    if status == "closed":  # reopen (on_closed_chat pending/active) as Live Helper Chat does
+        user_id = 0 if reset_operator else user_id
+        status = "active" if on_closed_chat == "active" and user_id > 0 else "pending"
+        sets.append("#s = :status, user_id = :user")
+        values.update({":status": status, ":user": user_id})
+    condition = f"attribute_exists(pk) AND #s = :seen AND {same_counter}"
+    if origin == _CACHED:  # the remembered mapping is proved by the chat itself
+        condition += " AND iwh_id = :spec AND incoming_chat.chat_external_id = :external"
+        values.update({":spec": spec_id, ":external": draft.chat_external_id})
     nick_fallback = state.nick_fallback
     if state.nick_fallback and not draft.nick_fallback:  # the first real name replaces a stand-in (LHC)
-        update["UpdateExpression"] = update["UpdateExpression"].replace(
-            " ADD ", ", nick = :nick, nick_fallback = :real ADD ")  # SET clauses come before the ADD
-        update["ExpressionAttributeValues"].update({":nick": draft.nick, ":real": False})
+        sets.append("nick = :nick, nick_fallback = :real")
+        values.update({":nick": draft.nick, ":real": False})
         nick_fallback = False
-    items = [{"Update": update}, *_message_items(state.chat_id, spec_id, chunk, state.last_message_id + 1)]
-    return items, _ChatState(chat_id=state.chat_id, last_message_id=last, status=status, user_id=user_id,
-                             nick_fallback=nick_fallback)
+    update = {"TableName": tables.chat_table_name(), "Key": chat_key(state.chat_id),
+              "UpdateExpression": f"SET {', '.join(sets)} ADD visitor_messages :visitors",
+              "ConditionExpression": condition, "ExpressionAttributeNames": {"#s": "status"},
+              "ExpressionAttributeValues": values, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    items: list[dict[str, Any]] = [{"Update": update},
+                                   *_message_items(state.chat_id, spec_id, chunk, state.last_message_id + 1)]
+    if origin == _RETURNED:  # the chat came back from a cancelled write: the lookup must still name it
+        items.insert(0, {"ConditionCheck": {
+            "TableName": tables.chat_table_name(), "Key": lookup_key(spec_id, draft.chat_external_id),
+            "ConditionExpression": "chat_id = :chat", "ExpressionAttributeValues": {":chat": state.chat_id}}})
+    return items, ChatState(chat_id=state.chat_id, last_message_id=last, status=status, user_id=user_id,
+                            nick_fallback=nick_fallback)
 
 
 # -- what providers say about stored messages: receipts, provider ids, edits, reactions ----------------------

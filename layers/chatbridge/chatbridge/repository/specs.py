@@ -36,6 +36,15 @@ def next_id(name: str) -> int:
     return int(answer["Attributes"]["value"])
 
 
+def next_ids(name: str, count: int) -> range:
+    """``count`` consecutive values of an atomic counter in one write (a warm function's block of chat ids)."""
+    answer = tables.config_table().update_item(
+        Key={"pk": COUNTER, "sk": name}, UpdateExpression="ADD #v :count", ExpressionAttributeNames={"#v": "value"},
+        ExpressionAttributeValues={":count": count}, ReturnValues="UPDATED_NEW")
+    last = int(answer["Attributes"]["value"])
+    return range(last - count + 1, last + 1)
+
+
 def ids_ever_assigned() -> range:
     """Every spec id handed out so far (1..the counter), deleted specs' included: their chats stay, and a
     listing across all specs must still find them on the chat index."""
