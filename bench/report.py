@@ -23,8 +23,9 @@ class Row:
     unit: str
     baseline: float | None = None
     baseline_label: str = ""
-    target: float | None = None  # the ratio (or value, for counts) must be <= target
+    target: float | None = None  # the ratio (or value, for counts) must be <= target (>= with at_least)
     target_on: str = "ratio"  # "ratio" or "value"
+    at_least: bool = False  # the target is a floor (e.g. throughput >= 0.5x its baseline), not a ceiling
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -39,7 +40,9 @@ class Row:
         if self.target is None:
             return None
         measured = self.ratio if self.target_on == "ratio" else self.value
-        return None if measured is None else measured <= self.target
+        if measured is None:
+            return None
+        return measured >= self.target if self.at_least else measured <= self.target
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,7 +83,8 @@ def render_table(report: Report) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     notes: list[str] = []
     for row in report.rows:
-        target = "-" if row.target is None else f"≤ {row.target:g}" + ("×" if row.target_on == "ratio" else "")
+        bound = "≥" if row.at_least else "≤"
+        target = "-" if row.target is None else f"{bound} {row.target:g}" + ("×" if row.target_on == "ratio" else "")
         baseline = "-" if row.baseline is None else f"{_number(row.baseline)} ({row.baseline_label})"
         met = {True: "yes", False: "**no**", None: "-"}[row.met]
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}×"

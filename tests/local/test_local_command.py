@@ -128,3 +128,36 @@ def test_broken_template_is_a_clear_error(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "cannot import handler missing_module.handler" in result.stderr
+
+
+def _stored_items(directory):
+    with sqlite3.connect(directory / "chatbridge-local.sqlite3") as store:
+        return [json.loads(item) for (item,) in store.execute("SELECT item FROM items WHERE tbl = 'ItemsTable'")]
+
+
+def test_every_acknowledged_write_survives_kill_9_exactly_once(tmp_path):
+    """The store is written before the answer leaves, so SIGKILL (no shutdown at all) loses nothing the
+    stack answered 200 for, and a restart on the same folder holds each item once."""
+    first = Running("--data", str(tmp_path))
+    names = [f"killed-{n}" for n in range(10)]
+    for name in names:
+        assert _post(first.url + f"/things/{name}", {"job": name}) == 200
+    first.process.kill()
+    first.process.communicate(timeout=60)
+    second = Running("--data", str(tmp_path))
+    try:
+        for name in names:
+            with urllib.request.urlopen(second.url + f"/things/{name}", timeout=30) as response:
+                assert response.status == 200
+    finally:
+        assert second.stop() == 0
+    stored = [item["pk"]["S"] for item in _stored_items(tmp_path)
+              if item["pk"]["S"].startswith("killed-") and item["sk"] == {"S": "thing"}]
+    assert sorted(stored) == sorted(names)
+
+
+def test_ephemeral_keeps_nothing_in_the_data_folder_even_when_one_is_named(tmp_path):
+    running = Running("--data", str(tmp_path), "--ephemeral")
+    assert _post(running.url + "/things/forgotten", {"job": "x"}) == 200
+    assert running.stop() == 0
+    assert list(tmp_path.iterdir()) == []

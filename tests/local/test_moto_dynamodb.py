@@ -101,3 +101,41 @@ def test_shard_iterators_expire_after_fifteen_minutes(table, monkeypatch):
         iterator.issued -= moto_dynamodb.SHARD_ITERATOR_SECONDS + 1
     _records(table)
     assert len(iterators) == 2  # only the two this read made
+
+
+def test_a_counter_update_answers_its_own_value_even_when_another_update_comes_right_after_it(table, monkeypatch):
+    """moto builds an UpdateItem's answer from the live item after its backend call: without the request
+    lock around the whole answer, a second ``ADD`` landing in between made both answer the second value
+    (one chat id for two new chats). Thread A is held just after its update while thread B updates."""
+    import threading
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    table.create_table(TableName="counters", BillingMode="PAY_PER_REQUEST",
+                       KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+
+    def add_one():
+        answer = table.update_item(TableName="counters", Key={"pk": {"S": "chat"}}, UpdateExpression="ADD v :one",
+                                   ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_NEW")
+        return int(answer["Attributes"]["v"]["N"])
+
+    answers = {}
+    second = threading.Thread(target=lambda: answers.setdefault("B", add_one()))
+    original = Item.to_json
+    held = threading.Event()
+
+    def to_json(self):
+        if threading.current_thread().name == "A" and "v" in self.attrs and not held.is_set():
+            held.set()
+            second.start()
+            second.join(2)  # with the lock, B cannot update until A has answered: this wait runs out
+        return original(self)
+
+    monkeypatch.setattr(Item, "to_json", to_json)
+    first = threading.Thread(target=lambda: answers.setdefault("A", add_one()), name="A")
+    first.start()
+    first.join(30)
+    second.join(30)
+    assert held.is_set()
+    assert sorted(answers.values()) == [1, 2] and answers["A"] == 1

@@ -5,7 +5,11 @@ What moto does and DynamoDB does not:
 
 - moto lets two threads interleave *inside* one request (a transaction's rollback snapshot can even
   crash on a table another thread is writing). DynamoDB serialises each request; one lock restores that,
-  and nothing more: threads still interleave *between* requests, where read-then-write races live.
+  and nothing more: threads still interleave *between* requests, where read-then-write races live. The
+  lock covers the whole request as moto's response handler runs it, not only the backend call: moto reads
+  an ``UpdateItem``'s old image before the update and builds the answer from the live item after it, so
+  two ``ADD #v :one`` counter updates (chat ids) could both answer the second value, handing one chat id
+  to two new chats (whose transactions then failed until the ingest answered 503).
 - moto deep-copies a whole table (and its stream) once per *item* of a transaction, as its rollback copy,
   so every transaction costs more as the chat table grows. Here a transaction saves only the items it
   names (and the stream's length) and puts exactly those back when it is cancelled.
@@ -66,6 +70,7 @@ def install() -> Callable[[], None]:
     import moto.dynamodb.models as models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard, Table
+    from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
     if _installed:
@@ -79,6 +84,7 @@ def install() -> Callable[[], None]:
     patch(DynamoDBBackend, "update_item", _noting_update)  # inside the lock: notes land in its request
     for name in _ATOMIC:
         patch(DynamoDBBackend, name, _atomic)
+        patch(DynamoHandler, name, _atomic_request)
     patch(Table, "put_item", _noting_put)
     patch(Table, "delete_item", _noting_delete)
     patch(StreamShard, "add", _trimming_add)
@@ -114,7 +120,14 @@ def trim_stream(table: Any, through_sequence: int) -> int:
 
 # --- one request at a time, and what it changed -------------------------------------------------------
 
-def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
+def _atomic_request(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A whole request as moto's ``DynamoHandler`` runs it (reads before, backend call, answer built from
+    the live items after), under the lock."""
+    return _atomic(original, backend_of=lambda handler: handler.dynamodb_backend)
+
+
+def _atomic(original: Callable[..., Any], backend_of: Callable[[Any], Any] = lambda backend: backend
+            ) -> Callable[..., Any]:
     @functools.wraps(original)
     def atomic(self: Any, *args: Any, **kwargs: Any) -> Any:
         ticket = None
@@ -129,7 +142,7 @@ def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
                 finally:
                     _state.depth -= 1
                     if outer:
-                        ticket = _report(self)
+                        ticket = _report(backend_of(self))
         finally:
             if ticket is not None and _sink is not None:
                 _sink.wait(ticket)  # the answer leaves once its change is on disk, outside the lock

@@ -1,0 +1,119 @@
+"""moto's HTTP server finding the backend for a request once per host, not by scanning its package per request.
+
+moto's ``DomainDispatcherApplication.get_application`` runs, for every request and while holding the
+dispatcher's one lock, ``get_backend_for_host``: a directory listing of moto's package (an ``isdir`` for
+each of its ~200 service folders) and then up to every service's URL patterns. Under the local stack's
+load that lock was where moto's request threads queued: a sixth of the stack process's busy time. The
+answer depends only on the host string (``<service>.<region>.amazonaws.com``), so it is kept per host.
+
+moto then turns each answer into JSON with its generic, model-driven serializer, which walks every member
+of every shape: for a DynamoDB item each attribute value is a ten-member structure, so a chat item (with
+the provider's raw payload as nested maps) or a stream batch of such images cost more to answer than the
+request cost to run; it was over half of the stack process's CPU. DynamoDB's and DynamoDB Streams' data
+operations already hold their answer in wire form (attribute values as ``{"S": ...}``, binary as base64),
+so those answers are written with ``json.dumps`` instead, keeping only the operation's modelled output
+members: timestamps become epoch seconds (millisecond precision) and bytes base64, as moto's JSON
+serializer does. Errors and every other operation keep moto's
+serializer. ``tests/local/test_moto_server.py`` checks that both give boto3 the same answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import functools
+import json
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+KEPT_HOSTS = 256  # a handful of services and regions; a cap in case a client sends arbitrary hosts
+PLAIN_ANSWERS = {
+    "dynamodb": frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                           "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}),
+    "dynamodbstreams": frozenset({"GetRecords", "GetShardIterator"}),
+}
+CONTENT_TYPE = "application/x-amz-json-1.0"  # both services' protocol: json, jsonVersion 1.0
+
+_installed: dict[str, Any] = {}
+
+
+def install() -> Callable[[], None]:
+    """Patch moto's dispatcher (once per process); returns a function that undoes it."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if _installed:
+        return lambda: None
+    original = _installed["get_backend_for_host"] = DomainDispatcherApplication.get_backend_for_host
+
+    @functools.wraps(original)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host is None:
+            return None
+        known: dict[str, Any] = self.__dict__.setdefault("_chatbridge_backends", {})
+        if host not in known:
+            if len(known) >= KEPT_HOSTS:
+                known.clear()
+            known[host] = original(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    for owner in _handlers():
+        _installed[owner.__name__] = owner.serialized
+        owner.serialized = _plain_serialized(owner.serialized)  # type: ignore[method-assign]
+    return uninstall
+
+
+def uninstall() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if "get_backend_for_host" in _installed:
+        DomainDispatcherApplication.get_backend_for_host = _installed.pop(  # type: ignore[method-assign]
+            "get_backend_for_host")
+    for owner in _handlers():
+        if owner.__name__ in _installed:
+            owner.serialized = _installed.pop(owner.__name__)  # type: ignore[method-assign]
+
+
+def _handlers() -> list[type]:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    return [DynamoHandler, DynamoDBStreamsHandler]
+
+
+def _plain_serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        if isinstance(result, Exception) or self._get_action() not in PLAIN_ANSWERS.get(self.service_name, ()):
+            return original(self, action_result)
+        members = _output_members(self.service_name, self._get_action())
+        answer = {name: value for name, value in (result or {}).items() if name in members}  # as moto drops extras
+        body = json.dumps(answer, default=_wire_value, separators=(",", ":"))
+        return 200, {"Content-Type": CONTENT_TYPE, **self.response_headers}, body
+
+    return serialized
+
+
+@functools.cache
+def _output_members(service: str, action: str) -> frozenset[str]:
+    from moto.core.utils import get_service_model
+
+    shape = get_service_model(service).operation_model(action).output_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
+def _wire_value(value: Any) -> Any:
+    """What moto's JSON serializer makes of the values ``json`` cannot write."""
+    if isinstance(value, datetime):  # moto's datetimes are naive UTC; timegm reads them as UTC
+        seconds = calendar.timegm(value.utctimetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not part of a DynamoDB answer")

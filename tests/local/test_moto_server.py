@@ -1,0 +1,87 @@
+"""The local stack's moto server answers DynamoDB's and DynamoDB Streams' data operations without moto's
+generic serializer (``chatbridge.local.moto_server``): every such answer must be what that serializer
+would have written, for items of every attribute type, stream records and errors alike."""
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from chatbridge.local import moto_server
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """Each plain answer is also serialized by moto's own serializer; the pairs are returned to compare."""
+    pairs = []
+    undo = moto_server.install()
+    try:
+        from moto.dynamodb.responses import DynamoHandler
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+        for owner in (DynamoHandler, DynamoDBStreamsHandler):
+            plain, original = owner.serialized, moto_server._installed[owner.__name__]
+
+            def both(self, action_result, plain=plain, original=original):
+                answer = plain(self, action_result)
+                pairs.append((self._get_action(), answer, original(self, action_result)))
+                return answer
+
+            monkeypatch.setattr(owner, "serialized", both)
+        with mock_aws():
+            yield pairs
+    finally:
+        undo()
+
+
+ITEM = {"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1.50"}, "b": {"B": b"\x00\xff"}, "t": {"BOOL": True},
+        "z": {"NULL": True}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"\x01"]},
+        "m": {"M": {"deep": {"L": [{"S": "é"}, {"N": "3"}, {"M": {"b": {"B": b"\x02"}}}]}}},
+        "l": {"L": [{"SS": ["q"]}, {"NULL": True}]}}
+
+
+def test_data_operations_answer_what_motos_serializer_would_for_every_attribute_type(compared):
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                              {"AttributeName": "sk", "AttributeType": "S"}],
+                        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    client.put_item(TableName="t", Item=ITEM, ReturnConsumedCapacity="TOTAL")
+    assert client.get_item(TableName="t", Key=key)["Item"] == {**ITEM, "b": {"B": b"\x00\xff"}}
+    client.update_item(TableName="t", Key=key, UpdateExpression="ADD c :one SET m.deep[0] = :s",
+                       ExpressionAttributeValues={":one": {"N": "1"}, ":s": {"S": "new"}}, ReturnValues="ALL_NEW")
+    client.update_item(TableName="t", Key=key, UpdateExpression="SET c = c + :one",
+                       ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_OLD")
+    client.query(TableName="t", KeyConditionExpression="pk = :a", ExpressionAttributeValues={":a": {"S": "a"}},
+                 ReturnConsumedCapacity="TOTAL")
+    client.scan(TableName="t", Limit=1)
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"S": str(i)}}}}
+                                                for i in range(3)]})
+    client.batch_get_item(RequestItems={"t": {"Keys": [key, {"pk": {"S": "b"}, "sk": {"S": "0"}}]}})
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {"pk": {"S": "c"}, "sk": {"S": "1"}}}}])
+    client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(TransactItems=[{"Put": {
+            "TableName": "t", "Item": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "ConditionExpression": "attribute_not_exists(pk)"}}])
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        client.put_item(TableName="t", Item={"pk": {"S": "c"}, "sk": {"S": "1"}}, ConditionExpression="attribute_not_exists(pk)")
+    client.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD")
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = client.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert records[0]["dynamodb"]["NewImage"]["b"] == {"B": b"\x00\xff"}
+    assert records[0]["dynamodb"]["ApproximateCreationDateTime"].tzinfo is not None
+
+    plain = {action for action, *_ in compared if action in moto_server.PLAIN_ANSWERS["dynamodb"] |
+             moto_server.PLAIN_ANSWERS["dynamodbstreams"]}
+    assert plain == moto_server.PLAIN_ANSWERS["dynamodb"] | moto_server.PLAIN_ANSWERS["dynamodbstreams"]
+    for action, (status, headers, body), (moto_status, moto_headers, moto_body) in compared:
+        assert status == moto_status, action
+        assert headers["Content-Type"] == moto_headers["Content-Type"], action
+        assert json.loads(body) == json.loads(moto_body), action
