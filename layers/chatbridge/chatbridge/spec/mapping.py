@@ -8,10 +8,12 @@ Deduplication by ``message_id`` is the ingest's job: two messages with one id ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field, TypeAdapter
 
 from chatbridge.lang.core import MISSING, is_empty, value_text
 from chatbridge.lang.locations import Location
@@ -26,7 +28,12 @@ MAX_CHAT_ATTRIBUTE_CHARS = limits.MAX_CHAT_ATTRIBUTE_CHARS  # an address or a nu
 _MILLISECONDS_FROM = 100_000_000_000  # a "seconds" value past this would be after year 5000
 
 
-class MappedMessage(BaseModel):
+# The results are plain slotted dataclasses, not pydantic models: one payload makes several, and building a
+# model (even with ``model_construct``) cost a third of the mapping time (docs/benchmarks.md). Keyword-only, so
+# the fields keep their documented order; ``model_dump_json``/``model_validate`` go through a pydantic
+# TypeAdapter built on first use, off the hot path.
+@dataclass(slots=True, kw_only=True)
+class MappedMessage:
     kind: Literal["text", "image", "attachment"]
     body: str
     message_id: str | None = None
@@ -36,25 +43,14 @@ class MappedMessage(BaseModel):
     author: dict[str, str] | None = None  # {"name", "id"}: who wrote it (a group member)
     name_support: str | None = None  # operator messages: the name they show
     edit_of: str | None = None  # an edit: the provider id of the message it edits (``body`` is the new text)
-    raw: Any = Field(None, exclude=True, repr=False)  # the message as it came, for the ingest
+    raw: Annotated[Any, Field(exclude=True)] = field(default=None, repr=False)  # the message as it came, for the ingest
     # the file to fetch (image/attachment kinds with ``fetch``); ``body`` then shows ``{{file_url}}`` where the
     # ingest puts the link
-    media: Any = Field(None, exclude=True, repr=False)  # MediaRequest | None (holds compiled locations)
+    media: Annotated[Any, Field(exclude=True)] = field(default=None, repr=False)  # MediaRequest | None
 
 
-class MappedChat(BaseModel):
-    chat_external_id: str
-    nick: str
-    phone: str | None = None
-    email: str | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)  # the spec's chat_attributes that were found
-    messages: list[MappedMessage] = Field(default_factory=list)
-    chat_type: Literal["individual", "group"] = "individual"
-    nick_fallback: bool = True  # the nick is DEFAULT_NICK or the spec's nick_fallback: a real one replaces it
-    reactions: list[MappedReaction] = Field(default_factory=list)
-
-
-class MappedReaction(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class MappedReaction:
     message_id: str  # the provider id of the message reacted to
     reaction: str  # empty: the author's reaction is removed
     author: dict[str, str] | None = None
@@ -62,10 +58,26 @@ class MappedReaction(BaseModel):
     index: int
 
 
-class MappedReceipt(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class MappedChat:
+    """Mutable: the chat's later messages fill the contact fields its first message lacked."""
+
+    chat_external_id: str
+    nick: str
+    phone: str | None = None
+    email: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # the spec's chat_attributes that were found
+    messages: list[MappedMessage] = field(default_factory=list)
+    chat_type: Literal["individual", "group"] = "individual"
+    nick_fallback: bool = True  # the nick is DEFAULT_NICK or the spec's nick_fallback: a real one replaces it
+    reactions: list[MappedReaction] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class MappedReceipt:
     """A provider's word on a reply: ``message_ids`` (or every reply up to ``watermark``) now ``state``."""
 
-    message_ids: list[str] = Field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
     state: Literal["sent", "delivered", "read", "failed"]
     reason: str | None = None
     chat_external_id: str | None = None
@@ -73,21 +85,32 @@ class MappedReceipt(BaseModel):
     index: int
 
 
-class SkippedMessage(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class SkippedMessage:
     index: int
     reason: str
 
 
-class MappingResult(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class MappingResult:
     accepted: bool
     reason: str | None = None
-    chats: list[MappedChat] = Field(default_factory=list)
-    skipped: list[SkippedMessage] = Field(default_factory=list)
-    receipts: list[MappedReceipt] = Field(default_factory=list)
+    chats: list[MappedChat] = field(default_factory=list)
+    skipped: list[SkippedMessage] = field(default_factory=list)
+    receipts: list[MappedReceipt] = field(default_factory=list)
 
     @property
     def message_count(self) -> int:
         return sum(len(chat.messages) for chat in self.chats)
+
+    def model_dump_json(self) -> str:
+        """The whole result as JSON (``raw`` and ``media`` left out), as the pydantic model it once was dumped."""
+        return _adapter().dump_json(self).decode("utf-8")
+
+    @classmethod
+    def model_validate(cls, data: Any) -> MappingResult:
+        """A result from its ``model_dump_json`` document, validated."""
+        return _adapter().validate_python(data)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document ``chatbridge simulate`` prints (and the admin simulate route returns)."""
@@ -99,12 +122,26 @@ class MappingResult(BaseModel):
                 "email": chat.email, **({"attributes": chat.attributes} if chat.attributes else {}),
                 **({"chat_type": "group"} if chat.chat_type == "group" else {}),
                 "messages": [_message_document(m) for m in chat.messages],
-                **({"reactions": [r.model_dump(exclude={"index"}) for r in chat.reactions]} if chat.reactions else {}),
+                **({"reactions": [{"message_id": r.message_id, "reaction": r.reaction, "author": r.author,
+                                   "time": r.time} for r in chat.reactions]} if chat.reactions else {}),
             } for chat in self.chats],
             "skipped": [{"index": s.index, "reason": s.reason} for s in self.skipped],
-            **({"receipts": [r.model_dump(exclude_none=True, exclude={"index"}) for r in self.receipts]}
-               if self.receipts else {}),
+            **({"receipts": [_receipt_document(r) for r in self.receipts]} if self.receipts else {}),
         }
+
+
+@cache
+def _adapter() -> TypeAdapter[MappingResult]:
+    return TypeAdapter(MappingResult)
+
+
+def _receipt_document(receipt: MappedReceipt) -> dict[str, Any]:
+    document: dict[str, Any] = {"message_ids": receipt.message_ids, "state": receipt.state}
+    for name in ("reason", "chat_external_id", "watermark"):
+        value = getattr(receipt, name)
+        if value is not None:
+            document[name] = value
+    return document
 
 
 def _message_document(message: MappedMessage) -> dict[str, Any]:
@@ -158,12 +195,11 @@ def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResul
             chat.reactions.append(mapped)
         else:
             chat.messages.append(mapped)
-    return MappingResult.model_construct(accepted=True, reason=None, chats=list(chats.values()), skipped=skipped,
-                                         receipts=receipts)
+    return MappingResult(accepted=True, chats=list(chats.values()), skipped=skipped, receipts=receipts)
 
 
 def _receipts_only(receipts: list[MappedReceipt]) -> MappingResult:
-    return MappingResult.model_construct(accepted=True, reason=None, chats=[], skipped=[], receipts=receipts)
+    return MappingResult(accepted=True, receipts=receipts)
 
 
 def _receipts(compiled: CompiledSpec, payload: Any) -> tuple[list[MappedReceipt], set[int]]:
@@ -197,13 +233,12 @@ def _receipt(kind: CompiledReceipt, item: Any, root: Any, index: int) -> MappedR
     if not ids and watermark is None:
         return None
     reason = _text(kind.reason, item, root) if state == "failed" else None
-    return MappedReceipt.model_construct(message_ids=ids, state=state, reason=reason[:1000] if reason else None,
-                                         chat_external_id=_text(kind.chat_id, item, root), watermark=watermark,
-                                         index=index)
+    return MappedReceipt(message_ids=ids, state=state, reason=reason[:1000] if reason else None,
+                         chat_external_id=_text(kind.chat_id, item, root), watermark=watermark, index=index)
 
 
 def _refused(reason: str) -> MappingResult:
-    return MappingResult.model_construct(accepted=False, reason=reason, chats=[], skipped=[], receipts=[])
+    return MappingResult(accepted=False, reason=reason)
 
 
 def _messages_of(compiled: CompiledSpec, payload: Any) -> list | str:
@@ -228,9 +263,9 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         else compiled.chat_id
     chat_id = _text(chat_location, message, root)
     if chat_id is None:
-        return SkippedMessage.model_construct(index=index, reason=f"no chat id at {chat_location.source!r}")
+        return SkippedMessage(index=index, reason=f"no chat id at {chat_location.source!r}")
     if len(chat_id) > MAX_CHAT_ID_LENGTH:
-        return SkippedMessage.model_construct(
+        return SkippedMessage(
             index=index, reason=f"chat id at {chat_location.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
     # an operator message shows name_support, not an author: beside an echo, the payload's contacts are the visitor
     author = None if operator else _author(compiled, message, root)
@@ -239,23 +274,20 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
     if reaction is not None and reaction.conditions.holds(message, root):
         target = _text(reaction.message_id, message, root)
         if target is None:
-            return SkippedMessage.model_construct(
+            return SkippedMessage(
                 index=index, reason=f"a reaction without the id of its message at {reaction.message_id.source!r}")
-        return chat_id, MappedReaction.model_construct(
+        return chat_id, MappedReaction(
             message_id=target, reaction=value_text(reaction.reaction.first(message, root)).strip(), author=author,
             time=time, index=index)
-    # every field given: model_construct resolving a default costs more than mapping the message (bench/engine.py)
-    extra: dict[str, Any] = {"author": author, "user_id": 0, "name_support": None, "edit_of": None}
-    if operator:
-        extra.update(user_id=OPERATOR_USER_ID, name_support=compiled.name_support)
+    user_id, name_support = (OPERATOR_USER_ID, compiled.name_support) if operator else (0, None)
     edit = compiled.edit
     if edit is not None and edit.conditions.holds(message, root):
         original = _text(edit.message_id, message, root)
         body = edit.body.render(message, root)
         if original is not None and body.strip():
-            return chat_id, MappedMessage.model_construct(
-                kind="text", body=body, message_id=None, time=time, index=index, raw=message, media=None,
-                **{**extra, "edit_of": original})
+            return chat_id, MappedMessage(
+                kind="text", body=body, message_id=None, time=time, index=index, user_id=user_id, author=author,
+                name_support=name_support, edit_of=original, raw=message)
     for kind in compiled.kinds:
         if not kind.conditions.holds(message, root):
             continue
@@ -264,18 +296,18 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         if media is not None:
             body = media.preview  # never empty: the file is the message
         elif not body.strip():
-            return SkippedMessage.model_construct(
+            return SkippedMessage(
                 index=index, reason=f"matched {kind.name} but its body {kind.body.source!r} rendered empty")
-        return chat_id, MappedMessage.model_construct(
-            kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root),
-            time=time, index=index, raw=message, media=media, **extra)
+        return chat_id, MappedMessage(
+            kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root), time=time, index=index,
+            user_id=user_id, author=author, name_support=name_support, raw=message, media=media)
     tried = ", ".join(kind.name for kind in compiled.kinds)
     if not compiled.store_unsupported:
-        return SkippedMessage.model_construct(index=index, reason=f"matched no message kind (tried {tried})")
+        return SkippedMessage(index=index, reason=f"matched no message kind (tried {tried})")
     kind_name = _text(compiled.message_type, message, root) or "unknown"
-    return chat_id, MappedMessage.model_construct(
+    return chat_id, MappedMessage(
         kind="text", body=f"[unsupported: {kind_name[:100]}]", message_id=_text(compiled.message_id, message, root),
-        time=time, index=index, raw=message, media=None, **extra)
+        time=time, index=index, user_id=user_id, author=author, name_support=name_support, raw=message)
 
 
 def _author(compiled: CompiledSpec, message: Any, root: Any) -> dict[str, str] | None:
@@ -303,9 +335,7 @@ def _text(location: Location | None, message: Any, root: Any) -> str | None:
 
 
 def _new_chat(compiled: CompiledSpec, chat_id: str, message: Any, root: Any, *, fill: bool = True) -> MappedChat:
-    chat = MappedChat.model_construct(chat_external_id=chat_id, nick=DEFAULT_NICK, phone=None, email=None,
-                                      attributes={}, messages=[], chat_type="individual", nick_fallback=True,
-                                      reactions=[])
+    chat = MappedChat(chat_external_id=chat_id, nick=DEFAULT_NICK)
     if compiled.group is not None and compiled.group.holds(message, root):
         chat.chat_type = "group"
     if fill:
