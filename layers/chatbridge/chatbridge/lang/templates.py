@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
@@ -46,17 +46,17 @@ class _Constant:
 
 
 class Template:
-    """A compiled body: literal strings and locations, in order. ``render`` never raises."""
+    """A compiled body: literal strings and locations, in order. ``render`` never raises.
 
-    __slots__ = ("source", "parts")
+    ``render(message, root=None)`` is a closure made once: a template without placeholders returns its text,
+    one that is a single placeholder its value's text, others one join over the parts."""
 
-    def __init__(self, source: str, parts: tuple[str | Location | _WholeMessage, ...]) -> None:
+    __slots__ = ("source", "parts", "render")
+
+    def __init__(self, source: str, parts: tuple[str | Location | _WholeMessage | _Constant, ...]) -> None:
         self.source = source
         self.parts = parts
-
-    def render(self, message: Any, root: Any = None) -> str:
-        return "".join(part if type(part) is str else value_text(part.first(message, root))  # type: ignore[union-attr]
-                       for part in self.parts)
+        self.render: Callable[..., str] = _renderer(parts)
 
     def render_json(self, message: Any, root: Any = None) -> str:
         """Render a JSON text: a bare placeholder becomes a JSON value (``null`` when absent), one inside a
@@ -81,6 +81,26 @@ class Template:
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
+
+
+def _renderer(parts: tuple[Any, ...]) -> Callable[..., str]:
+    if all(type(part) is str for part in parts):
+        text = "".join(parts)
+
+        def constant(message: Any, root: Any = None) -> str:
+            return text
+        return constant
+    pieces = tuple(part if type(part) is str else part.first for part in parts)
+    if len(pieces) == 1:
+        first = pieces[0]
+
+        def placeholder(message: Any, root: Any = None) -> str:
+            return value_text(first(message, root))
+        return placeholder
+
+    def joined(message: Any, root: Any = None) -> str:
+        return "".join([piece if type(piece) is str else value_text(piece(message, root)) for piece in pieces])
+    return joined
 
 
 class _AnyAttributes(dict):

@@ -329,6 +329,8 @@ def _text(location: Location | None, message: Any, root: Any) -> str | None:
     if location is None:
         return None
     value = location.first(message, root)
+    if type(value) is str:  # the common case, by the same rule: an empty text is no text
+        return value or None
     if is_empty(value):
         return None
     return value_text(value) or None
