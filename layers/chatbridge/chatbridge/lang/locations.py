@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, as_index, is_empty, matches_text, numbers_of, steps_of, value_text, walk
+from chatbridge.lang.core import MISSING, as_index, matches_text, numbers_of, steps_of, value_text, walk
 
 ROOT_PREFIX = "$root"
 EXISTS_KEYWORDS = ("__EXIST__", "__exists__")  # LHC's list filter writes __EXIST__; conditions write __exists__
@@ -276,7 +276,9 @@ def _first_of(resolvers: tuple[Resolver, ...]) -> Resolver:
         value = MISSING
         for resolve in resolvers:
             value = resolve(message, root)
-            if value or not is_empty(value):  # a truthy JSON value is never empty: skips the call
+            # not is_empty(value), written out: MISSING first (its __bool__ is Python code), then any truthy value
+            if value is not MISSING and value is not None and value is not False and (
+                    value or not isinstance(value, (str, list, dict))):
                 return value
         return value
     return first

@@ -95,11 +95,19 @@ def _renderer(parts: tuple[Any, ...]) -> Callable[..., str]:
         first = pieces[0]
 
         def placeholder(message: Any, root: Any = None) -> str:
-            return value_text(first(message, root))
+            value = first(message, root)
+            return value if type(value) is str else value_text(value)
         return placeholder
 
     def joined(message: Any, root: Any = None) -> str:
-        return "".join([piece if type(piece) is str else value_text(piece(message, root)) for piece in pieces])
+        out = []
+        for piece in pieces:
+            if type(piece) is str:
+                out.append(piece)
+            else:
+                value = piece(message, root)
+                out.append(value if type(value) is str else value_text(value))
+        return "".join(out)
     return joined
 
 

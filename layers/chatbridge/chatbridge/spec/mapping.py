@@ -165,12 +165,13 @@ def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResul
     though it fails the general conditions or has no messages; an item that is a receipt is no message.
     """
     compiled = spec.compiled
-    receipts, receipt_items = _receipts(compiled, payload)
-    failed = compiled.conditions.first_failure(payload, payload)
-    if failed is not None:
+    receipts, receipt_items = _receipts(compiled, payload) if compiled.receipts else ([], _NO_ITEMS)
+    conditions = compiled.conditions
+    if conditions.clauses and not conditions.holds(payload, payload):
         if receipts:
             return _receipts_only(receipts)
-        return _refused(f"general conditions not met: {failed.source!r} does not hold")
+        failed = conditions.first_failure(payload, payload)
+        return _refused(f"general conditions not met: {failed.source!r} does not hold")  # type: ignore[union-attr]
     messages = _messages_of(compiled, payload)
     if isinstance(messages, str):
         return _receipts_only(receipts) if receipts else _refused(messages)
@@ -196,6 +197,9 @@ def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResul
         else:
             chat.messages.append(mapped)
     return MappingResult(accepted=True, chats=list(chats.values()), skipped=skipped, receipts=receipts)
+
+
+_NO_ITEMS: frozenset[int] = frozenset()
 
 
 def _receipts_only(receipts: list[MappedReceipt]) -> MappingResult:
@@ -268,8 +272,9 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         return SkippedMessage(
             index=index, reason=f"chat id at {chat_location.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
     # an operator message shows name_support, not an author: beside an echo, the payload's contacts are the visitor
-    author = None if operator else _author(compiled, message, root)
-    time = _epoch_seconds(compiled.time, message, root)
+    author = None if operator or (compiled.author_name is None and compiled.author_id is None) \
+        else _author(compiled, message, root)
+    time = _epoch_seconds(compiled.time, message, root) if compiled.time is not None else None
     reaction = compiled.reaction
     if reaction is not None and reaction.conditions.holds(message, root):
         target = _text(reaction.message_id, message, root)
@@ -292,7 +297,7 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         if not kind.conditions.holds(message, root):
             continue
         body = kind.body.render(message, root)
-        media = _media(kind, body, message, root)
+        media = _media(kind, body, message, root) if kind.fetch is not None else None
         if media is not None:
             body = media.preview  # never empty: the file is the message
         elif not body.strip():
@@ -329,8 +334,10 @@ def _text(location: Location | None, message: Any, root: Any) -> str | None:
     if location is None:
         return None
     value = location.first(message, root)
-    if type(value) is str:  # the common case, by the same rule: an empty text is no text
+    if type(value) is str:  # the common cases, by the same rules: an empty text is no text
         return value or None
+    if type(value) is int:  # not a bool: ``type`` is exact
+        return str(value)
     if is_empty(value):
         return None
     return value_text(value) or None
