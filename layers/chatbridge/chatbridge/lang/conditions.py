@@ -22,7 +22,7 @@ from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.core import MISSING, matches_text, numbers_of
-from chatbridge.lang.locations import Location, compile_location
+from chatbridge.lang.locations import Location, Names, compile_function, compile_location, value_lines
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause
@@ -158,7 +158,7 @@ class Condition:
                 if not part.strip():
                     raise SpecSyntaxError(f"condition {source!r}: clause {position} is empty (stray '||')")
             self.clauses = tuple(Clause(part.strip(), position) for position, part in enumerate(parts, 1))
-        self.holds: Callable[..., bool] = _all_of(tuple(clause.holds for clause in self.clauses))
+        self.holds: Callable[..., bool] = _compiled_holds(source, self.clauses)
 
     def first_failure(self, message: Any, root: Any = None) -> Clause | None:
         """The first clause that does not hold, or ``None`` when all hold."""
@@ -175,18 +175,36 @@ def _always(message: Any, root: Any = None) -> bool:
     return True
 
 
-def _all_of(tests: tuple[Callable[..., bool], ...]) -> Callable[..., bool]:
-    if not tests:
+def _compiled_holds(source: str, clauses: tuple[Clause, ...]) -> Callable[..., bool]:
+    """One generated function (``lang.locations.compile_function``) for the whole condition: each clause's
+    location written out, then its test, as ``Clause.holds`` does it; the first clause that fails answers."""
+    if not clauses:
         return _always
-    if len(tests) == 1:
-        return tests[0]
-
-    def every(message: Any, root: Any = None) -> bool:
-        for test in tests:
-            if not test(message, root):
-                return False
-        return True
-    return every
+    names = Names()
+    names["matches_text"] = matches_text
+    lines: list[str] = []
+    for clause in clauses:
+        lines += value_lines(names, clause.location, "value", "    ")
+        if clause.exists:
+            lines += [f"    if value is {'not ' if clause.negated else ''}MISSING:", "        return False"]
+            continue
+        texts, numbers = names.bind(clause.values, "T"), names.bind(clause.numbers, "N")
+        if clause.negated:  # absent holds; a present value must match none
+            lines += ["    if value is not MISSING:",
+                      "        if type(value) is str:",
+                      f"            if value in {texts}:",
+                      "                return False",
+                      f"        elif matches_text(value, {texts}, {numbers}):",
+                      "            return False"]
+        else:
+            lines += ["    if value is MISSING:",
+                      "        return False",
+                      "    if type(value) is str:",
+                      f"        if value not in {texts}:",
+                      "            return False",
+                      f"    elif not matches_text(value, {texts}, {numbers}):",
+                      "        return False"]
+    return compile_function(f"condition {source!r}", names, [*lines, "    return True"])
 
 
 @lru_cache(maxsize=4096)

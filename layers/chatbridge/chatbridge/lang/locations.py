@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.core import MISSING, as_index, matches_text, numbers_of, steps_of, value_text, walk
+from chatbridge.lang.core import MISSING, as_index, is_empty, matches_text, numbers_of, steps_of, value_text, walk
 
 ROOT_PREFIX = "$root"
 EXISTS_KEYWORDS = ("__EXIST__", "__exists__")  # LHC's list filter writes __EXIST__; conditions write __exists__
@@ -235,7 +235,10 @@ class _Alternative:
         self.resolve: Resolver = self.path.resolve if not self.steps else self._resolve_split
 
     def _resolve_split(self, message: Any, root: Any = None) -> Any:
-        value = self.path.resolve(message, root)
+        return self.split(self.path.resolve(message, root))
+
+    def split(self, value: Any) -> Any:
+        """The ``||SEP||N`` steps applied to the path's value."""
         for separator, index in self.steps:
             if value is MISSING or value is None:
                 return value
@@ -246,18 +249,32 @@ class _Alternative:
 
 
 class Location:
-    """A compiled location; ``first`` and ``joined`` never raise on any JSON value.
+    """A compiled location; ``first``, ``text`` and ``joined`` never raise on any JSON value.
 
     ``first(message, root=None)``: the first alternative that is not empty, else the last alternative's value
-    (may be MISSING). It is a closure made once here (one alternative: that alternative's resolver itself), so
-    resolving costs no method lookups on the way down."""
+    (may be MISSING). ``text(message, root=None)``: the text of that value, None when it is empty or its text
+    is ''. Both are Python functions generated once from the location (``value_lines``), so resolving a path
+    is one call with its steps written out, not a call per alternative and step."""
 
-    __slots__ = ("source", "alternatives", "first")
+    __slots__ = ("source", "alternatives", "first", "text")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.alternatives = tuple(_Alternative(source, part) for part in source.split("|||"))
-        self.first: Resolver = _first_of(tuple(alternative.resolve for alternative in self.alternatives))
+        if len(self.alternatives) > MAX_INLINED_ALTERNATIVES:
+            self.first: Resolver = _first_of(tuple(alternative.resolve for alternative in self.alternatives))
+            first = self.first
+
+            def text(message: Any, root: Any = None) -> str | None:
+                return _text_of(first(message, root))
+            self.text: Callable[..., str | None] = text
+            return
+        names = Names()
+        self.first = compile_function(f"location {source!r}", names,
+                                      [*value_lines(names, self, "value", "    "), "    return value"])
+        names = Names()
+        self.text = compile_function(f"location {source!r}", names,
+                                     [*value_lines(names, self, "value", "    "), *_TEXT_LINES])
 
     def joined(self, message: Any, root: Any = None) -> str:
         """Every non-empty alternative's text joined with a space (Live Helper Chat's nick behaviour)."""
@@ -282,6 +299,88 @@ def _first_of(resolvers: tuple[Resolver, ...]) -> Resolver:
                 return value
         return value
     return first
+
+
+# Code generation. A location is resolved several times for every message of every payload; walking it
+# through objects (a call per alternative, a loop per path) cost more than the rest of the mapping. So each
+# location, and each condition (``lang.conditions``), becomes one Python function whose steps are written out.
+# Generated source never contains spec text: keys, value sets and helpers are passed in as names (K3, T4...),
+# list indexes are integers; the semantics are those of ``lang.core.walk`` and ``lang.core.is_empty``.
+MAX_INLINED_ALTERNATIVES = 8  # a longer a|||b|||... keeps the loop: nested ifs grow with each alternative
+_EMPTY_TEXT_TYPES = (str, list, dict)
+_TEXT_LINES = [
+    "    if type(value) is str:",
+    "        return value or None",
+    "    if type(value) is int:",
+    "        return str(value)",
+    "    if is_empty(value):",
+    "        return None",
+    "    return value_text(value) or None",
+]
+
+
+def _text_of(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
+    if is_empty(value):
+        return None
+    return value_text(value) or None
+
+
+class Names(dict):
+    """A generated function's globals: what its source refers to by name."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING=MISSING, is_empty=is_empty, value_text=value_text,
+                         EMPTY_TEXT_TYPES=_EMPTY_TEXT_TYPES, __builtins__=__builtins__)
+
+    def bind(self, value: Any, prefix: str) -> str:
+        name = f"{prefix}{len(self)}"
+        self[name] = value
+        return name
+
+
+def value_lines(names: Names, location: Location, target: str, indent: str) -> list[str]:
+    """Python lines that set ``target`` to ``location.first(message, root)``: each alternative's steps, the next
+    alternative tried while the value is empty (``is_empty`` written out)."""
+    if len(location.alternatives) > MAX_INLINED_ALTERNATIVES:
+        return [f"{indent}{target} = {names.bind(location.first, 'L')}(message, root)"]
+    lines: list[str] = []
+    for position, alternative in enumerate(location.alternatives):
+        if position:
+            lines.append(f"{indent}if {target} is MISSING or {target} is None or {target} is False or "
+                         f"(not {target} and isinstance({target}, EMPTY_TEXT_TYPES)):")
+            indent += "    "
+        lines.extend(_alternative_lines(names, alternative, target, indent))
+    return lines
+
+
+def _alternative_lines(names: Names, alternative: _Alternative, target: str, indent: str) -> list[str]:
+    path = alternative.path
+    if not (isinstance(path, _DottedPath) and path.plain):
+        lines = [f"{indent}{target} = {names.bind(path.resolve, 'P')}(message, root)"]
+    else:
+        lines = [f"{indent}{target} = {'root' if path.from_root else 'message'}"]
+        for key, index in path.parts:  # a step that finds nothing gives MISSING, which every later step keeps
+            lines += [f"{indent}if type({target}) is dict or isinstance({target}, dict):",
+                      f"{indent}    {target} = {target}.get({names.bind(key, 'K')}, MISSING)"]
+            if index is not None:
+                bound = f"len({target}) > {index:d}" if index >= 0 else f"len({target}) >= {-index:d}"
+                lines += [f"{indent}elif isinstance({target}, list) and {bound}:",
+                          f"{indent}    {target} = {target}[{index:d}]"]
+            lines += [f"{indent}else:", f"{indent}    {target} = MISSING"]
+    if alternative.steps:
+        lines.append(f"{indent}{target} = {names.bind(alternative.split, 'S')}({target})")
+    return lines
+
+
+def compile_function(name: str, names: Names, lines: list[str]) -> Callable[..., Any]:
+    """``def function(message, root=None):`` with ``lines`` as its body and ``names`` as its globals, compiled
+    once; ``name`` is what a traceback shows as its file."""
+    source = "\n".join(["def function(message, root=None):", *lines])
+    scope = dict(names)  # a plain dict: CPython only specialises global lookups in one
+    exec(compile(source, f"<{name}>", "exec"), scope)  # no spec text in the source: see above
+    return scope["function"]
 
 
 def compile_location(source: str) -> Location | None:

@@ -265,7 +265,7 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
     operator = compiled.operator is not None and compiled.operator.holds(message, root)
     chat_location = compiled.operator_chat_id if operator and compiled.operator_chat_id is not None \
         else compiled.chat_id
-    chat_id = _text(chat_location, message, root)
+    chat_id = chat_location.text(message, root)
     if chat_id is None:
         return SkippedMessage(index=index, reason=f"no chat id at {chat_location.source!r}")
     if len(chat_id) > MAX_CHAT_ID_LENGTH:
@@ -331,16 +331,8 @@ def _media(kind: CompiledKind, before: str, message: Any, root: Any) -> MediaReq
 
 
 def _text(location: Location | None, message: Any, root: Any) -> str | None:
-    if location is None:
-        return None
-    value = location.first(message, root)
-    if type(value) is str:  # the common cases, by the same rules: an empty text is no text
-        return value or None
-    if type(value) is int:  # not a bool: ``type`` is exact
-        return str(value)
-    if is_empty(value):
-        return None
-    return value_text(value) or None
+    """The location's text, None when it is not configured, empty, or its text is ''."""
+    return location.text(message, root) if location is not None else None
 
 
 def _new_chat(compiled: CompiledSpec, chat_id: str, message: Any, root: Any, *, fill: bool = True) -> MappedChat:
