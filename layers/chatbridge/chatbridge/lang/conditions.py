@@ -22,7 +22,7 @@ from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.core import MISSING, matches_text, numbers_of
-from chatbridge.lang.locations import Location, Names, compile_function, compile_location, value_lines
+from chatbridge.lang.locations import Location, Names, compile_function, compile_location, deferred, value_lines
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause
@@ -158,7 +158,8 @@ class Condition:
                 if not part.strip():
                     raise SpecSyntaxError(f"condition {source!r}: clause {position} is empty (stray '||')")
             self.clauses = tuple(Clause(part.strip(), position) for position, part in enumerate(parts, 1))
-        self.holds: Callable[..., bool] = _compiled_holds(source, self.clauses)
+        self.holds: Callable[..., bool] = deferred(self, "holds", lambda: _compiled_holds(source, self.clauses)) \
+            if self.clauses else _always
 
     def first_failure(self, message: Any, root: Any = None) -> Clause | None:
         """The first clause that does not hold, or ``None`` when all hold."""

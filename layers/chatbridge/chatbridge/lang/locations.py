@@ -269,12 +269,13 @@ class Location:
                 return _text_of(first(message, root))
             self.text: Callable[..., str | None] = text
             return
+        self.first = deferred(self, "first", lambda: self._generated(["    return value"]))
+        self.text = deferred(self, "text", lambda: self._generated(_TEXT_LINES))
+
+    def _generated(self, ending: list[str]) -> Callable[..., Any]:
         names = Names()
-        self.first = compile_function(f"location {source!r}", names,
-                                      [*value_lines(names, self, "value", "    "), "    return value"])
-        names = Names()
-        self.text = compile_function(f"location {source!r}", names,
-                                     [*value_lines(names, self, "value", "    "), *_TEXT_LINES])
+        return compile_function(f"location {self.source!r}", names,
+                                [*value_lines(names, self, "value", "    "), *ending])
 
     def joined(self, message: Any, root: Any = None) -> str:
         """Every non-empty alternative's text joined with a space (Live Helper Chat's nick behaviour)."""
@@ -372,6 +373,19 @@ def _alternative_lines(names: Names, alternative: _Alternative, target: str, ind
     if alternative.steps:
         lines.append(f"{indent}{target} = {names.bind(alternative.split, 'S')}({target})")
     return lines
+
+
+def deferred(owner: Any, attribute: str, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+    """A stand-in for ``owner.attribute`` that generates the function on its first call and puts it in its place:
+    saving a spec checks every location, and generating all of them there made a spec's first load ~25x slower,
+    so only the functions a payload reaches are generated."""
+    def first_use(message: Any, root: Any = None) -> Any:
+        function = getattr(owner, attribute)
+        if function is first_use:
+            function = make()
+            setattr(owner, attribute, function)
+        return function(message, root)
+    return first_use
 
 
 def compile_function(name: str, names: Names, lines: list[str]) -> Callable[..., Any]:

@@ -90,22 +90,22 @@ def _renderer(parts: tuple[Any, ...]) -> Callable[..., str]:
         def constant(message: Any, root: Any = None) -> str:
             return text
         return constant
-    pieces = tuple(part if type(part) is str else part.first for part in parts)
-    if len(pieces) == 1:
-        first = pieces[0]
+    # ``part.first`` is looked up at each render: a location generates its function on first use and replaces it
+    if len(parts) == 1:
+        part = parts[0]
 
         def placeholder(message: Any, root: Any = None) -> str:
-            value = first(message, root)
+            value = part.first(message, root)
             return value if type(value) is str else value_text(value)
         return placeholder
 
     def joined(message: Any, root: Any = None) -> str:
         out = []
-        for piece in pieces:
+        for piece in parts:
             if type(piece) is str:
                 out.append(piece)
             else:
-                value = piece(message, root)
+                value = piece.first(message, root)
                 out.append(value if type(value) is str else value_text(value))
         return "".join(out)
     return joined
