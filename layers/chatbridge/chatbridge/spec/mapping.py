@@ -26,6 +26,7 @@ OPERATOR_USER_ID = -2  # LHC's sender of messages the business sent from its own
 MAX_CHAT_ID_LENGTH = limits.MAX_CHAT_ID_CHARS  # every stored field's bound lives in chatbridge.spec.limits
 MAX_CHAT_ATTRIBUTE_CHARS = limits.MAX_CHAT_ATTRIBUTE_CHARS  # an address or a number a reply needs, never a document
 _MILLISECONDS_FROM = 100_000_000_000  # a "seconds" value past this would be after year 5000
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 # The results are plain slotted dataclasses, not pydantic models: one payload makes several, and building a
@@ -377,6 +378,12 @@ def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | 
     if location is None:
         return None
     value = location.first(message, root)
+    if type(value) is int:  # Telegram's seconds, Viber's milliseconds: the rules below without the other types' checks
+        if abs(value) >= _MILLISECONDS_FROM:
+            value //= 1000
+            if abs(value) >= _MILLISECONDS_FROM:
+                return None
+        return value
     if isinstance(value, bool) or is_empty(value):
         return None
     if isinstance(value, str):
@@ -388,7 +395,7 @@ def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | 
                 return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
             except (ValueError, OverflowError, OSError):
                 return None
-    if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+    if not isinstance(value, (int, float)) or value != value or value in _INFINITIES:
         return None
     if abs(value) >= _MILLISECONDS_FROM:
         value = value // 1000
