@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from chatbridge.ingest.budget import Deadline
@@ -181,7 +181,7 @@ def _note_media(outcome: IngestOutcome, media: list[MediaResult]) -> None:
 
 def _apply_edits(outcome: IngestOutcome, spec_id: int, chat: MappedChat, scoped: bool, now: int) -> MappedChat:
     """Edits replace their original's text; returns the chat with the edits whose original was never stored."""
-    unmatched = chat.model_copy(update={"messages": []})
+    unmatched = replace(chat, messages=[])
     for message in chat.messages:
         if message.edit_of is None:
             continue

@@ -22,7 +22,7 @@ from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
 from chatbridge.lang.core import MISSING, matches_text, numbers_of
-from chatbridge.lang.locations import Location, compile_location
+from chatbridge.lang.locations import Location, Names, compile_function, compile_location, deferred, value_lines
 
 EXISTS = "__exists__"
 # exactly two pipes: three pipes are location alternatives inside a clause
@@ -33,7 +33,9 @@ _COMPARISON = "comparisons are not supported: a clause tests equality (=) or ine
 
 
 class Clause:
-    __slots__ = ("source", "location", "negated", "values", "numbers", "exists")
+    """One clause; ``holds(message, root=None)`` is a closure made once for its shape (exists, values)."""
+
+    __slots__ = ("source", "location", "negated", "values", "numbers", "exists", "holds")
 
     def __init__(self, source: str, position: int) -> None:
         self.source = source
@@ -63,17 +65,35 @@ class Clause:
             raise SpecSyntaxError(f"condition clause {position} {source!r}: {EXISTS} cannot be listed with values")
         self.values = frozenset(values)
         self.numbers = numbers_of(self.values)
-
-    def holds(self, message: Any, root: Any) -> bool:
-        value = self.location.first(message, root)
-        if self.exists:
-            return (value is MISSING) == self.negated
-        if value is MISSING:
-            return self.negated
-        return matches_text(value, self.values, self.numbers) != self.negated
+        self.holds: Callable[..., bool] = _clause_test(self.location.first, self.exists, self.negated, self.values,
+                                                       self.numbers)
 
     def __repr__(self) -> str:
         return f"Clause({self.source!r})"
+
+
+def _clause_test(first: Callable[..., Any], exists: bool, negated: bool, texts: frozenset[str],
+                 numbers: frozenset[Any]) -> Callable[..., bool]:
+    """A clause's test. On an absent value ``__exists__`` fails and a value list fails (``!=``: both hold);
+    a string is compared by itself (what ``matches_text`` does for one), anything else by ``matches_text``."""
+    if exists:
+        if negated:
+            def absent(message: Any, root: Any = None) -> bool:
+                return first(message, root) is MISSING
+            return absent
+
+        def present(message: Any, root: Any = None) -> bool:
+            return first(message, root) is not MISSING
+        return present
+
+    def matches(message: Any, root: Any = None) -> bool:
+        value = first(message, root)
+        if value is MISSING:
+            return negated
+        if type(value) is str:
+            return (value in texts) != negated
+        return matches_text(value, texts, numbers) != negated
+    return matches
 
 
 def _operator_position(source: str) -> int:
@@ -123,20 +143,23 @@ def _unquoted(value: str) -> str:
 
 
 class Condition:
-    """Compiled clauses; an empty condition always holds. Evaluation never raises on any JSON value."""
+    """Compiled clauses; an empty condition always holds. Evaluation never raises on any JSON value.
 
-    __slots__ = ("source", "clauses")
+    ``holds(message, root=None)`` is a closure made once (one clause: that clause's test itself)."""
+
+    __slots__ = ("source", "clauses", "holds")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        if not source.strip():
-            self.clauses: tuple[Clause, ...] = ()
-            return
-        parts = _CLAUSE_SEPARATOR.split(source)
-        for position, part in enumerate(parts, 1):
-            if not part.strip():
-                raise SpecSyntaxError(f"condition {source!r}: clause {position} is empty (stray '||')")
-        self.clauses = tuple(Clause(part.strip(), position) for position, part in enumerate(parts, 1))
+        self.clauses: tuple[Clause, ...] = ()
+        if source.strip():
+            parts = _CLAUSE_SEPARATOR.split(source)
+            for position, part in enumerate(parts, 1):
+                if not part.strip():
+                    raise SpecSyntaxError(f"condition {source!r}: clause {position} is empty (stray '||')")
+            self.clauses = tuple(Clause(part.strip(), position) for position, part in enumerate(parts, 1))
+        self.holds: Callable[..., bool] = deferred(self, "holds", lambda: _compiled_holds(source, self.clauses)) \
+            if self.clauses else _always
 
     def first_failure(self, message: Any, root: Any = None) -> Clause | None:
         """The first clause that does not hold, or ``None`` when all hold."""
@@ -145,11 +168,44 @@ class Condition:
                 return clause
         return None
 
-    def holds(self, message: Any, root: Any = None) -> bool:
-        return self.first_failure(message, root) is None
-
     def __repr__(self) -> str:
         return f"Condition({self.source!r})"
+
+
+def _always(message: Any, root: Any = None) -> bool:
+    return True
+
+
+def _compiled_holds(source: str, clauses: tuple[Clause, ...]) -> Callable[..., bool]:
+    """One generated function (``lang.locations.compile_function``) for the whole condition: each clause's
+    location written out, then its test, as ``Clause.holds`` does it; the first clause that fails answers."""
+    if not clauses:
+        return _always
+    names = Names()
+    names["matches_text"] = matches_text
+    lines: list[str] = []
+    for clause in clauses:
+        lines += value_lines(names, clause.location, "value", "    ")
+        if clause.exists:
+            lines += [f"    if value is {'not ' if clause.negated else ''}MISSING:", "        return False"]
+            continue
+        texts, numbers = names.bind(clause.values, "T"), names.bind(clause.numbers, "N")
+        if clause.negated:  # absent holds; a present value must match none
+            lines += ["    if value is not MISSING:",
+                      "        if type(value) is str:",
+                      f"            if value in {texts}:",
+                      "                return False",
+                      f"        elif matches_text(value, {texts}, {numbers}):",
+                      "            return False"]
+        else:
+            lines += ["    if value is MISSING:",
+                      "        return False",
+                      "    if type(value) is str:",
+                      f"        if value not in {texts}:",
+                      "            return False",
+                      f"    elif not matches_text(value, {texts}, {numbers}):",
+                      "        return False"]
+    return compile_function(f"condition {source!r}", names, [*lines, "    return True"])
 
 
 @lru_cache(maxsize=4096)

@@ -99,7 +99,7 @@ def compact_json(value: Any) -> str:
     """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are."""
     if isinstance(value, Decimal):
         return _number_of_decimal(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=_json_default)
+    return _COMPACT.encode(value)
 
 
 def _number_of_decimal(value: Decimal) -> str:
@@ -110,6 +110,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
     return str(value)
+
+
+# what json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=_json_default) builds
+# on every call, made once (the encoder keeps no state between calls)
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=_json_default)
 
 
 def as_index(step: str, *, from_end: bool = True) -> int | None:

@@ -15,6 +15,7 @@ Everything is parsed when the spec is validated; resolving is a plain loop over 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -93,8 +94,50 @@ def _step_of(source: str, segment: str, at: int) -> Any:
     return (segment, as_index(segment))
 
 
+Resolver = Callable[..., Any]  # (message, root=None) -> the value or MISSING
+
+
+def _plain_resolver(steps: tuple[tuple[str, int | None], ...], from_root: bool) -> Resolver:
+    """``lang.core.walk`` over ``steps`` as one closure, specialised for the commonest shapes (a single key,
+    keys only): a location is resolved for every message, so the loop is written out here once instead of
+    going through three calls per step. Same rule as ``walk``: objects by key, lists by index, else MISSING."""
+    keys = tuple(key for key, _ in steps)
+    if all(index is None for _, index in steps):
+        if len(keys) == 1:
+            key = keys[0]
+            if from_root:
+                def root_key(message: Any, root: Any = None) -> Any:
+                    return root.get(key, MISSING) if isinstance(root, dict) else MISSING
+                return root_key
+
+            def one_key(message: Any, root: Any = None) -> Any:
+                return message.get(key, MISSING) if isinstance(message, dict) else MISSING
+            return one_key
+
+        def keys_only(message: Any, root: Any = None) -> Any:
+            value = root if from_root else message
+            for key in keys:  # a MISSING found is no dict: the next step (or the end) gives MISSING
+                if not isinstance(value, dict):
+                    return MISSING
+                value = value.get(key, MISSING)
+            return value
+        return keys_only
+
+    def keys_and_indexes(message: Any, root: Any = None) -> Any:
+        value = root if from_root else message
+        for key, index in steps:
+            if isinstance(value, dict):
+                value = value.get(key, MISSING)
+            elif isinstance(value, list) and index is not None and -len(value) <= index < len(value):
+                value = value[index]
+            else:
+                return MISSING
+        return value
+    return keys_and_indexes
+
+
 class _DottedPath:
-    __slots__ = ("parts", "from_root", "plain")
+    __slots__ = ("parts", "from_root", "plain", "resolve")
 
     def __init__(self, source: str, text: str) -> None:
         self.from_root = text == ROOT_PREFIX or text.startswith(ROOT_PREFIX + ".")
@@ -113,19 +156,17 @@ class _DottedPath:
             raise SpecSyntaxError(f"location {source!r} has an empty path part (two dots, or a leading/trailing dot)")
         if "[" not in text and "]" not in text and "___" not in text:
             self.parts: tuple[Any, ...] = steps_of(segments)
-            self.plain = True
-            return
-        parts, at = [], offset
-        for segment in segments:
-            parts.append(_step_of(source, segment, at))
-            at += len(segment) + 1
-        self.parts = tuple(parts)
-        self.plain = all(type(part) is tuple for part in parts)
+        else:
+            parts, at = [], offset
+            for segment in segments:
+                parts.append(_step_of(source, segment, at))
+                at += len(segment) + 1
+            self.parts = tuple(parts)
+        self.plain = all(type(part) is tuple for part in self.parts)
+        self.resolve: Resolver = _plain_resolver(self.parts, self.from_root) if self.plain else self._resolve_helpers
 
-    def resolve(self, message: Any, root: Any) -> Any:
+    def _resolve_helpers(self, message: Any, root: Any = None) -> Any:
         value = root if self.from_root else message
-        if self.plain:
-            return walk(value, self.parts)
         for part in self.parts:
             value = walk(value, (part,)) if type(part) is tuple else part.step(value)
             if value is MISSING:
@@ -139,7 +180,7 @@ class _JsonPath:
     def __init__(self, source: str, text: str) -> None:
         self.expression = _compile_jsonpath(source, text)
 
-    def resolve(self, message: Any, root: Any) -> Any:
+    def resolve(self, message: Any, root: Any = None) -> Any:
         try:
             matches = self.expression.find(message)
         except Exception:  # jsonpath-ng filters may raise on odd data: a location never raises
@@ -166,7 +207,7 @@ def _compile_jsonpath(source: str, text: str) -> Any:
 
 
 class _Alternative:
-    __slots__ = ("path", "steps")
+    __slots__ = ("path", "steps", "resolve")
 
     def __init__(self, source: str, text: str) -> None:
         pieces = text.split("||")
@@ -191,9 +232,13 @@ class _Alternative:
                 raise SpecSyntaxError(
                     f"location {source!r}: split index {index!r} must be a number from 0 or 'last'")
         self.steps = tuple(steps)
+        self.resolve: Resolver = self.path.resolve if not self.steps else self._resolve_split
 
-    def resolve(self, message: Any, root: Any) -> Any:
-        value = self.path.resolve(message, root)
+    def _resolve_split(self, message: Any, root: Any = None) -> Any:
+        return self.split(self.path.resolve(message, root))
+
+    def split(self, value: Any) -> Any:
+        """The ``||SEP||N`` steps applied to the path's value."""
         for separator, index in self.steps:
             if value is MISSING or value is None:
                 return value
@@ -204,30 +249,152 @@ class _Alternative:
 
 
 class Location:
-    """A compiled location; ``first`` and ``joined`` never raise on any JSON value."""
+    """A compiled location; ``first``, ``text`` and ``joined`` never raise on any JSON value.
 
-    __slots__ = ("source", "alternatives")
+    ``first(message, root=None)``: the first alternative that is not empty, else the last alternative's value
+    (may be MISSING). ``text(message, root=None)``: the text of that value, None when it is empty or its text
+    is ''. Both are Python functions generated once from the location (``value_lines``), so resolving a path
+    is one call with its steps written out, not a call per alternative and step."""
+
+    __slots__ = ("source", "alternatives", "first", "text")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.alternatives = tuple(_Alternative(source, part) for part in source.split("|||"))
+        if len(self.alternatives) > MAX_INLINED_ALTERNATIVES:
+            self.first: Resolver = _first_of(tuple(alternative.resolve for alternative in self.alternatives))
+            first = self.first
 
-    def first(self, message: Any, root: Any = None) -> Any:
-        """The first alternative that is not empty, else the last alternative's value (may be MISSING)."""
-        value = MISSING
-        for alternative in self.alternatives:
-            value = alternative.resolve(message, root)
-            if not is_empty(value):
-                return value
-        return value
+            def text(message: Any, root: Any = None) -> str | None:
+                return _text_of(first(message, root))
+            self.text: Callable[..., str | None] = text
+            return
+        self.first = deferred(self, "first", lambda: self._generated(["    return value"]))
+        self.text = deferred(self, "text", lambda: self._generated(_TEXT_LINES))
+
+    def _generated(self, ending: list[str]) -> Callable[..., Any]:
+        names = Names()
+        return compile_function(f"location {self.source!r}", names,
+                                [*value_lines(names, self, "value", "    "), *ending])
 
     def joined(self, message: Any, root: Any = None) -> str:
         """Every non-empty alternative's text joined with a space (Live Helper Chat's nick behaviour)."""
-        texts = (value_text(alternative.resolve(message, root)) for alternative in self.alternatives)
-        return " ".join(text for text in texts if text)
+        texts = [value_text(alternative.resolve(message, root)) for alternative in self.alternatives]
+        return " ".join([text for text in texts if text])
 
     def __repr__(self) -> str:
         return f"Location({self.source!r})"
+
+
+def _first_of(resolvers: tuple[Resolver, ...]) -> Resolver:
+    if len(resolvers) == 1:
+        return resolvers[0]
+
+    def first(message: Any, root: Any = None) -> Any:
+        value = MISSING
+        for resolve in resolvers:
+            value = resolve(message, root)
+            # not is_empty(value), written out: MISSING first (its __bool__ is Python code), then any truthy value
+            if value is not MISSING and value is not None and value is not False and (
+                    value or not isinstance(value, (str, list, dict))):
+                return value
+        return value
+    return first
+
+
+# Code generation. A location is resolved several times for every message of every payload; walking it
+# through objects (a call per alternative, a loop per path) cost more than the rest of the mapping. So each
+# location, and each condition (``lang.conditions``), becomes one Python function whose steps are written out.
+# Generated source never contains spec text: keys, value sets and helpers are passed in as names (K3, T4...),
+# list indexes are integers; the semantics are those of ``lang.core.walk`` and ``lang.core.is_empty``.
+MAX_INLINED_ALTERNATIVES = 8  # a longer a|||b|||... keeps the loop: nested ifs grow with each alternative
+_EMPTY_TEXT_TYPES = (str, list, dict)
+_TEXT_LINES = [
+    "    if type(value) is str:",
+    "        return value or None",
+    "    if type(value) is int:",
+    "        return str(value)",
+    "    if is_empty(value):",
+    "        return None",
+    "    return value_text(value) or None",
+]
+
+
+def _text_of(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
+    if is_empty(value):
+        return None
+    return value_text(value) or None
+
+
+class Names(dict):
+    """A generated function's globals: what its source refers to by name."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING=MISSING, is_empty=is_empty, value_text=value_text,
+                         EMPTY_TEXT_TYPES=_EMPTY_TEXT_TYPES, __builtins__=__builtins__)
+
+    def bind(self, value: Any, prefix: str) -> str:
+        name = f"{prefix}{len(self)}"
+        self[name] = value
+        return name
+
+
+def value_lines(names: Names, location: Location, target: str, indent: str) -> list[str]:
+    """Python lines that set ``target`` to ``location.first(message, root)``: each alternative's steps, the next
+    alternative tried while the value is empty (``is_empty`` written out)."""
+    if len(location.alternatives) > MAX_INLINED_ALTERNATIVES:
+        return [f"{indent}{target} = {names.bind(location.first, 'L')}(message, root)"]
+    lines: list[str] = []
+    for position, alternative in enumerate(location.alternatives):
+        if position:
+            lines.append(f"{indent}if {target} is MISSING or {target} is None or {target} is False or "
+                         f"(not {target} and isinstance({target}, EMPTY_TEXT_TYPES)):")
+            indent += "    "
+        lines.extend(_alternative_lines(names, alternative, target, indent))
+    return lines
+
+
+def _alternative_lines(names: Names, alternative: _Alternative, target: str, indent: str) -> list[str]:
+    path = alternative.path
+    if not (isinstance(path, _DottedPath) and path.plain):
+        lines = [f"{indent}{target} = {names.bind(path.resolve, 'P')}(message, root)"]
+    else:
+        lines = [f"{indent}{target} = {'root' if path.from_root else 'message'}"]
+        for key, index in path.parts:  # a step that finds nothing gives MISSING, which every later step keeps
+            lines += [f"{indent}if type({target}) is dict or isinstance({target}, dict):",
+                      f"{indent}    {target} = {target}.get({names.bind(key, 'K')}, MISSING)"]
+            if index is not None:
+                bound = f"len({target}) > {index:d}" if index >= 0 else f"len({target}) >= {-index:d}"
+                lines += [f"{indent}elif isinstance({target}, list) and {bound}:",
+                          f"{indent}    {target} = {target}[{index:d}]"]
+            lines += [f"{indent}else:", f"{indent}    {target} = MISSING"]
+    if alternative.steps:
+        lines.append(f"{indent}{target} = {names.bind(alternative.split, 'S')}({target})")
+    return lines
+
+
+def deferred(owner: Any, attribute: str, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+    """A stand-in for ``owner.attribute`` that generates the function on its first call and puts it in its place:
+    saving a spec checks every location, and generating all of them there made a spec's first load ~25x slower,
+    so only the functions a payload reaches are generated."""
+    def first_use(message: Any, root: Any = None) -> Any:
+        function = getattr(owner, attribute)
+        if function is first_use:
+            function = make()
+            setattr(owner, attribute, function)
+        return function(message, root)
+    return first_use
+
+
+def compile_function(name: str, names: Names, lines: list[str]) -> Callable[..., Any]:
+    """``def function(message, root=None):`` with ``lines`` as its body and ``names`` as its globals, compiled
+    once; ``name`` is what a traceback shows as its file."""
+    source = "\n".join(["def function(message, root=None):", *lines])
+    scope = dict(names)  # a plain dict: CPython only specialises global lookups in one
+    exec(compile(source, f"<{name}>", "exec"), scope)  # no spec text in the source: see above
+    return scope["function"]
 
 
 def compile_location(source: str) -> Location | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chatbridge.errors import SpecSyntaxError
@@ -46,17 +46,17 @@ class _Constant:
 
 
 class Template:
-    """A compiled body: literal strings and locations, in order. ``render`` never raises."""
+    """A compiled body: literal strings and locations, in order. ``render`` never raises.
 
-    __slots__ = ("source", "parts")
+    ``render(message, root=None)`` is a closure made once: a template without placeholders returns its text,
+    one that is a single placeholder its value's text, others one join over the parts."""
 
-    def __init__(self, source: str, parts: tuple[str | Location | _WholeMessage, ...]) -> None:
+    __slots__ = ("source", "parts", "render")
+
+    def __init__(self, source: str, parts: tuple[str | Location | _WholeMessage | _Constant, ...]) -> None:
         self.source = source
         self.parts = parts
-
-    def render(self, message: Any, root: Any = None) -> str:
-        return "".join(part if type(part) is str else value_text(part.first(message, root))  # type: ignore[union-attr]
-                       for part in self.parts)
+        self.render: Callable[..., str] = _renderer(parts)
 
     def render_json(self, message: Any, root: Any = None) -> str:
         """Render a JSON text: a bare placeholder becomes a JSON value (``null`` when absent), one inside a
@@ -81,6 +81,34 @@ class Template:
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
+
+
+def _renderer(parts: tuple[Any, ...]) -> Callable[..., str]:
+    if all(type(part) is str for part in parts):
+        text = "".join(parts)
+
+        def constant(message: Any, root: Any = None) -> str:
+            return text
+        return constant
+    # ``part.first`` is looked up at each render: a location generates its function on first use and replaces it
+    if len(parts) == 1:
+        part = parts[0]
+
+        def placeholder(message: Any, root: Any = None) -> str:
+            value = part.first(message, root)
+            return value if type(value) is str else value_text(value)
+        return placeholder
+
+    def joined(message: Any, root: Any = None) -> str:
+        out = []
+        for piece in parts:
+            if type(piece) is str:
+                out.append(piece)
+            else:
+                value = piece.first(message, root)
+                out.append(value if type(value) is str else value_text(value))
+        return "".join(out)
+    return joined
 
 
 class _AnyAttributes(dict):

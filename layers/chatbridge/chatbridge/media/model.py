@@ -354,6 +354,9 @@ def split_body(body: str) -> tuple[str, str | None]:
     return before, after
 
 
+_LINE_BREAKS = re.compile(r"[\r\n\x00]+")  # a header value is one line
+
+
 def render_fetch(fetch: CompiledFetch, message: Any, root: Any) -> FetchRequest:
     """The request a message stands for; never raises (a bad URL is refused when fetched)."""
     return FetchRequest(
@@ -367,7 +370,7 @@ def render_fetch(fetch: CompiledFetch, message: Any, root: Any) -> FetchRequest:
 
 def _render_request(request: CompiledRequest, message: Any, root: Any) -> HttpRequest:
     url = render_url(request.url, message, root)
-    headers = {name: re.sub(r"[\r\n\x00]+", " ", template.render(message, root)).strip()
+    headers = {name: _LINE_BREAKS.sub(" ", template.render(message, root)).strip()
                for name, template in request.headers}
     body: bytes | None = None
     if request.body is not None:

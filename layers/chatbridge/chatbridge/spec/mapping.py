@@ -8,10 +8,12 @@ Deduplication by ``message_id`` is the ingest's job: two messages with one id ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field, TypeAdapter
 
 from chatbridge.lang.core import MISSING, is_empty, value_text
 from chatbridge.lang.locations import Location
@@ -24,9 +26,15 @@ OPERATOR_USER_ID = -2  # LHC's sender of messages the business sent from its own
 MAX_CHAT_ID_LENGTH = limits.MAX_CHAT_ID_CHARS  # every stored field's bound lives in chatbridge.spec.limits
 MAX_CHAT_ATTRIBUTE_CHARS = limits.MAX_CHAT_ATTRIBUTE_CHARS  # an address or a number a reply needs, never a document
 _MILLISECONDS_FROM = 100_000_000_000  # a "seconds" value past this would be after year 5000
+_INFINITIES = (float("inf"), float("-inf"))
 
 
-class MappedMessage(BaseModel):
+# The results are plain slotted dataclasses, not pydantic models: one payload makes several, and building a
+# model (even with ``model_construct``) cost a third of the mapping time (docs/benchmarks.md). Keyword-only, so
+# the fields keep their documented order; ``model_dump_json``/``model_validate`` go through a pydantic
+# TypeAdapter built on first use, off the hot path.
+@dataclass(slots=True, kw_only=True)
+class MappedMessage:
     kind: Literal["text", "image", "attachment"]
     body: str
     message_id: str | None = None
@@ -36,25 +44,14 @@ class MappedMessage(BaseModel):
     author: dict[str, str] | None = None  # {"name", "id"}: who wrote it (a group member)
     name_support: str | None = None  # operator messages: the name they show
     edit_of: str | None = None  # an edit: the provider id of the message it edits (``body`` is the new text)
-    raw: Any = Field(None, exclude=True, repr=False)  # the message as it came, for the ingest
+    raw: Annotated[Any, Field(exclude=True)] = field(default=None, repr=False)  # the message as it came, for the ingest
     # the file to fetch (image/attachment kinds with ``fetch``); ``body`` then shows ``{{file_url}}`` where the
     # ingest puts the link
-    media: Any = Field(None, exclude=True, repr=False)  # MediaRequest | None (holds compiled locations)
+    media: Annotated[Any, Field(exclude=True)] = field(default=None, repr=False)  # MediaRequest | None
 
 
-class MappedChat(BaseModel):
-    chat_external_id: str
-    nick: str
-    phone: str | None = None
-    email: str | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)  # the spec's chat_attributes that were found
-    messages: list[MappedMessage] = Field(default_factory=list)
-    chat_type: Literal["individual", "group"] = "individual"
-    nick_fallback: bool = True  # the nick is DEFAULT_NICK or the spec's nick_fallback: a real one replaces it
-    reactions: list[MappedReaction] = Field(default_factory=list)
-
-
-class MappedReaction(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class MappedReaction:
     message_id: str  # the provider id of the message reacted to
     reaction: str  # empty: the author's reaction is removed
     author: dict[str, str] | None = None
@@ -62,10 +59,26 @@ class MappedReaction(BaseModel):
     index: int
 
 
-class MappedReceipt(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class MappedChat:
+    """Mutable: the chat's later messages fill the contact fields its first message lacked."""
+
+    chat_external_id: str
+    nick: str
+    phone: str | None = None
+    email: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # the spec's chat_attributes that were found
+    messages: list[MappedMessage] = field(default_factory=list)
+    chat_type: Literal["individual", "group"] = "individual"
+    nick_fallback: bool = True  # the nick is DEFAULT_NICK or the spec's nick_fallback: a real one replaces it
+    reactions: list[MappedReaction] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class MappedReceipt:
     """A provider's word on a reply: ``message_ids`` (or every reply up to ``watermark``) now ``state``."""
 
-    message_ids: list[str] = Field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
     state: Literal["sent", "delivered", "read", "failed"]
     reason: str | None = None
     chat_external_id: str | None = None
@@ -73,21 +86,32 @@ class MappedReceipt(BaseModel):
     index: int
 
 
-class SkippedMessage(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class SkippedMessage:
     index: int
     reason: str
 
 
-class MappingResult(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class MappingResult:
     accepted: bool
     reason: str | None = None
-    chats: list[MappedChat] = Field(default_factory=list)
-    skipped: list[SkippedMessage] = Field(default_factory=list)
-    receipts: list[MappedReceipt] = Field(default_factory=list)
+    chats: list[MappedChat] = field(default_factory=list)
+    skipped: list[SkippedMessage] = field(default_factory=list)
+    receipts: list[MappedReceipt] = field(default_factory=list)
 
     @property
     def message_count(self) -> int:
         return sum(len(chat.messages) for chat in self.chats)
+
+    def model_dump_json(self) -> str:
+        """The whole result as JSON (``raw`` and ``media`` left out), as the pydantic model it once was dumped."""
+        return _adapter().dump_json(self).decode("utf-8")
+
+    @classmethod
+    def model_validate(cls, data: Any) -> MappingResult:
+        """A result from its ``model_dump_json`` document, validated."""
+        return _adapter().validate_python(data)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document ``chatbridge simulate`` prints (and the admin simulate route returns)."""
@@ -99,12 +123,26 @@ class MappingResult(BaseModel):
                 "email": chat.email, **({"attributes": chat.attributes} if chat.attributes else {}),
                 **({"chat_type": "group"} if chat.chat_type == "group" else {}),
                 "messages": [_message_document(m) for m in chat.messages],
-                **({"reactions": [r.model_dump(exclude={"index"}) for r in chat.reactions]} if chat.reactions else {}),
+                **({"reactions": [{"message_id": r.message_id, "reaction": r.reaction, "author": r.author,
+                                   "time": r.time} for r in chat.reactions]} if chat.reactions else {}),
             } for chat in self.chats],
             "skipped": [{"index": s.index, "reason": s.reason} for s in self.skipped],
-            **({"receipts": [r.model_dump(exclude_none=True, exclude={"index"}) for r in self.receipts]}
-               if self.receipts else {}),
+            **({"receipts": [_receipt_document(r) for r in self.receipts]} if self.receipts else {}),
         }
+
+
+@cache
+def _adapter() -> TypeAdapter[MappingResult]:
+    return TypeAdapter(MappingResult)
+
+
+def _receipt_document(receipt: MappedReceipt) -> dict[str, Any]:
+    document: dict[str, Any] = {"message_ids": receipt.message_ids, "state": receipt.state}
+    for name in ("reason", "chat_external_id", "watermark"):
+        value = getattr(receipt, name)
+        if value is not None:
+            document[name] = value
+    return document
 
 
 def _message_document(message: MappedMessage) -> dict[str, Any]:
@@ -128,12 +166,13 @@ def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResul
     though it fails the general conditions or has no messages; an item that is a receipt is no message.
     """
     compiled = spec.compiled
-    receipts, receipt_items = _receipts(compiled, payload)
-    failed = compiled.conditions.first_failure(payload, payload)
-    if failed is not None:
+    receipts, receipt_items = _receipts(compiled, payload) if compiled.receipts else ([], _NO_ITEMS)
+    conditions = compiled.conditions
+    if conditions.clauses and not conditions.holds(payload, payload):
         if receipts:
             return _receipts_only(receipts)
-        return _refused(f"general conditions not met: {failed.source!r} does not hold")
+        failed = conditions.first_failure(payload, payload)
+        return _refused(f"general conditions not met: {failed.source!r} does not hold")  # type: ignore[union-attr]
     messages = _messages_of(compiled, payload)
     if isinstance(messages, str):
         return _receipts_only(receipts) if receipts else _refused(messages)
@@ -158,12 +197,14 @@ def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResul
             chat.reactions.append(mapped)
         else:
             chat.messages.append(mapped)
-    return MappingResult.model_construct(accepted=True, reason=None, chats=list(chats.values()), skipped=skipped,
-                                         receipts=receipts)
+    return MappingResult(accepted=True, chats=list(chats.values()), skipped=skipped, receipts=receipts)
+
+
+_NO_ITEMS: frozenset[int] = frozenset()
 
 
 def _receipts_only(receipts: list[MappedReceipt]) -> MappingResult:
-    return MappingResult.model_construct(accepted=True, reason=None, chats=[], skipped=[], receipts=receipts)
+    return MappingResult(accepted=True, receipts=receipts)
 
 
 def _receipts(compiled: CompiledSpec, payload: Any) -> tuple[list[MappedReceipt], set[int]]:
@@ -197,13 +238,12 @@ def _receipt(kind: CompiledReceipt, item: Any, root: Any, index: int) -> MappedR
     if not ids and watermark is None:
         return None
     reason = _text(kind.reason, item, root) if state == "failed" else None
-    return MappedReceipt.model_construct(message_ids=ids, state=state, reason=reason[:1000] if reason else None,
-                                         chat_external_id=_text(kind.chat_id, item, root), watermark=watermark,
-                                         index=index)
+    return MappedReceipt(message_ids=ids, state=state, reason=reason[:1000] if reason else None,
+                         chat_external_id=_text(kind.chat_id, item, root), watermark=watermark, index=index)
 
 
 def _refused(reason: str) -> MappingResult:
-    return MappingResult.model_construct(accepted=False, reason=reason, chats=[], skipped=[], receipts=[])
+    return MappingResult(accepted=False, reason=reason)
 
 
 def _messages_of(compiled: CompiledSpec, payload: Any) -> list | str:
@@ -226,56 +266,54 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
     operator = compiled.operator is not None and compiled.operator.holds(message, root)
     chat_location = compiled.operator_chat_id if operator and compiled.operator_chat_id is not None \
         else compiled.chat_id
-    chat_id = _text(chat_location, message, root)
+    chat_id = chat_location.text(message, root)
     if chat_id is None:
-        return SkippedMessage.model_construct(index=index, reason=f"no chat id at {chat_location.source!r}")
+        return SkippedMessage(index=index, reason=f"no chat id at {chat_location.source!r}")
     if len(chat_id) > MAX_CHAT_ID_LENGTH:
-        return SkippedMessage.model_construct(
+        return SkippedMessage(
             index=index, reason=f"chat id at {chat_location.source!r} is longer than {MAX_CHAT_ID_LENGTH}")
     # an operator message shows name_support, not an author: beside an echo, the payload's contacts are the visitor
-    author = None if operator else _author(compiled, message, root)
-    time = _epoch_seconds(compiled.time, message, root)
+    author = None if operator or (compiled.author_name is None and compiled.author_id is None) \
+        else _author(compiled, message, root)
+    time = _epoch_seconds(compiled.time, message, root) if compiled.time is not None else None
     reaction = compiled.reaction
     if reaction is not None and reaction.conditions.holds(message, root):
         target = _text(reaction.message_id, message, root)
         if target is None:
-            return SkippedMessage.model_construct(
+            return SkippedMessage(
                 index=index, reason=f"a reaction without the id of its message at {reaction.message_id.source!r}")
-        return chat_id, MappedReaction.model_construct(
+        return chat_id, MappedReaction(
             message_id=target, reaction=value_text(reaction.reaction.first(message, root)).strip(), author=author,
             time=time, index=index)
-    # every field given: model_construct resolving a default costs more than mapping the message (bench/engine.py)
-    extra: dict[str, Any] = {"author": author, "user_id": 0, "name_support": None, "edit_of": None}
-    if operator:
-        extra.update(user_id=OPERATOR_USER_ID, name_support=compiled.name_support)
+    user_id, name_support = (OPERATOR_USER_ID, compiled.name_support) if operator else (0, None)
     edit = compiled.edit
     if edit is not None and edit.conditions.holds(message, root):
         original = _text(edit.message_id, message, root)
         body = edit.body.render(message, root)
         if original is not None and body.strip():
-            return chat_id, MappedMessage.model_construct(
-                kind="text", body=body, message_id=None, time=time, index=index, raw=message, media=None,
-                **{**extra, "edit_of": original})
+            return chat_id, MappedMessage(
+                kind="text", body=body, message_id=None, time=time, index=index, user_id=user_id, author=author,
+                name_support=name_support, edit_of=original, raw=message)
     for kind in compiled.kinds:
         if not kind.conditions.holds(message, root):
             continue
         body = kind.body.render(message, root)
-        media = _media(kind, body, message, root)
+        media = _media(kind, body, message, root) if kind.fetch is not None else None
         if media is not None:
             body = media.preview  # never empty: the file is the message
         elif not body.strip():
-            return SkippedMessage.model_construct(
+            return SkippedMessage(
                 index=index, reason=f"matched {kind.name} but its body {kind.body.source!r} rendered empty")
-        return chat_id, MappedMessage.model_construct(
-            kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root),
-            time=time, index=index, raw=message, media=media, **extra)
+        return chat_id, MappedMessage(
+            kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root), time=time, index=index,
+            user_id=user_id, author=author, name_support=name_support, raw=message, media=media)
     tried = ", ".join(kind.name for kind in compiled.kinds)
     if not compiled.store_unsupported:
-        return SkippedMessage.model_construct(index=index, reason=f"matched no message kind (tried {tried})")
+        return SkippedMessage(index=index, reason=f"matched no message kind (tried {tried})")
     kind_name = _text(compiled.message_type, message, root) or "unknown"
-    return chat_id, MappedMessage.model_construct(
+    return chat_id, MappedMessage(
         kind="text", body=f"[unsupported: {kind_name[:100]}]", message_id=_text(compiled.message_id, message, root),
-        time=time, index=index, raw=message, media=None, **extra)
+        time=time, index=index, user_id=user_id, author=author, name_support=name_support, raw=message)
 
 
 def _author(compiled: CompiledSpec, message: Any, root: Any) -> dict[str, str] | None:
@@ -294,18 +332,12 @@ def _media(kind: CompiledKind, before: str, message: Any, root: Any) -> MediaReq
 
 
 def _text(location: Location | None, message: Any, root: Any) -> str | None:
-    if location is None:
-        return None
-    value = location.first(message, root)
-    if is_empty(value):
-        return None
-    return value_text(value) or None
+    """The location's text, None when it is not configured, empty, or its text is ''."""
+    return location.text(message, root) if location is not None else None
 
 
 def _new_chat(compiled: CompiledSpec, chat_id: str, message: Any, root: Any, *, fill: bool = True) -> MappedChat:
-    chat = MappedChat.model_construct(chat_external_id=chat_id, nick=DEFAULT_NICK, phone=None, email=None,
-                                      attributes={}, messages=[], chat_type="individual", nick_fallback=True,
-                                      reactions=[])
+    chat = MappedChat(chat_external_id=chat_id, nick=DEFAULT_NICK)
     if compiled.group is not None and compiled.group.holds(message, root):
         chat.chat_type = "group"
     if fill:
@@ -346,6 +378,12 @@ def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | 
     if location is None:
         return None
     value = location.first(message, root)
+    if type(value) is int:  # Telegram's seconds, Viber's milliseconds: the rules below without the other types' checks
+        if abs(value) >= _MILLISECONDS_FROM:
+            value //= 1000
+            if abs(value) >= _MILLISECONDS_FROM:
+                return None
+        return value
     if isinstance(value, bool) or is_empty(value):
         return None
     if isinstance(value, str):
@@ -357,7 +395,7 @@ def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | 
                 return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
             except (ValueError, OverflowError, OSError):
                 return None
-    if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+    if not isinstance(value, (int, float)) or value != value or value in _INFINITIES:
         return None
     if abs(value) >= _MILLISECONDS_FROM:
         value = value // 1000

@@ -394,10 +394,12 @@ class IncomingWebhookSpec(BaseModel):
 
         Set during validation; a spec made with ``model_construct`` (no validation) compiles on first use.
         """
-        private = self.__pydantic_private__
-        if private is None or "_compiled" not in private:
-            self._compiled = type(self).model_validate(self.model_dump(mode="python", warnings=False))._compiled
-        return self._compiled
+        private = self.__pydantic_private__  # read directly: ``self._compiled`` goes through pydantic's __getattr__
+        compiled = private.get("_compiled") if private is not None else None
+        if compiled is None:
+            compiled = self._compiled = type(self).model_validate(
+                self.model_dump(mode="python", warnings=False))._compiled
+        return compiled
 
 
 def _compile_receipt(kind: ReceiptKind) -> CompiledReceipt:
