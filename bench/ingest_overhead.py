@@ -5,7 +5,8 @@ grew over earlier samples would tax later ones). The chat already exists (steady
 posting into an ongoing conversation) and the spec is in the warm Lambda's cache.
 
 *Handler*: ``functions/ingest/app.py`` ``lambda_handler`` with an API Gateway event carrying N messages:
-event parsing, spec lookup, body decoding, the mapping engine, the reads and the exactly-once writes.
+event parsing, spec lookup, body decoding, the mapping engine and the exactly-once writes (no reads: the
+warm-up request wrote the chat, so the function's chat memory holds it, as a warm Lambda's would).
 
 *Baseline* (``plain boto3 tx``): the writes an exactly-once store cannot do without, with plain boto3
 and no logic: per 49 messages one ``TransactWriteItems`` of the chat's counter update, the message items

@@ -279,3 +279,18 @@ def test_threads_of_one_process_sharing_the_memory_store_each_message_once_in_on
     assert len(new_chats) == 6 and chat_id not in new_chats
     assert stored_once(instances.post("a", [7])) == [chat_id]  # whichever thread's state was remembered last
     assert stored(chat_id)[-1] == (8, "m7")
+
+
+@pytest.mark.parametrize("on_closed_chat", ["new_chat", "pending"])
+def test_a_remembered_chat_closed_since_is_read_afresh_not_guessed_new(instances, on_closed_chat):
+    """With ids at hand, a cancelled append to a chat closed since reads lookup and chat: guessing the chat new
+    there would send the whole chunk again as a create that its existing lookup cancels."""
+    store(on_closed_chat=on_closed_chat)
+    [first] = stored_once(instances.post("a", [0]))  # takes the block: ids at hand from here on
+    close(first)
+    requests = Faults(tables.client())
+    try:
+        stored_once(instances.post("a", [1]))
+    finally:
+        requests.detach()
+    assert dict(requests.calls) == {"TransactWriteItems": 2, "GetItem": 2}
