@@ -271,8 +271,28 @@ def _object_report(backend: Any, _result: Any, args: tuple[Any, ...], kwargs: di
         stored = None
     if stored is None:
         return _store.put_object(bucket, key, None, {})
-    return _store.put_object(bucket, key, stored.value, {"ContentType": stored.content_type,
-                                                         "Metadata": dict(stored.metadata)})
+    return _store.put_object(bucket, key, stored.value, object_headers(stored.metadata))
+
+
+# PutObject's parameters for the headers moto keeps in a key's metadata (besides x-amz-meta-*).
+_HEADER_PARAMETERS = {"content-type": "ContentType", "content-disposition": "ContentDisposition",
+                      "content-encoding": "ContentEncoding", "content-language": "ContentLanguage",
+                      "cache-control": "CacheControl"}
+_USER_METADATA = "x-amz-meta-"
+
+
+def object_headers(metadata: Any) -> dict[str, Any]:
+    """moto's ``FakeKey.metadata`` (one header dict: Content-Type, Cache-Control... and ``x-amz-meta-*``) as
+    PutObject parameters, so a restore puts back what the media link serves and trusts. (``FakeKey`` has no
+    ``content_type`` attribute: reading one failed every PutObject under ``--data`` with a 500.)"""
+    headers: dict[str, Any] = {"Metadata": {}}
+    for name, value in dict(metadata).items():
+        lower = name.lower()
+        if lower.startswith(_USER_METADATA):
+            headers["Metadata"][lower[len(_USER_METADATA):]] = value
+        elif lower in _HEADER_PARAMETERS:
+            headers[_HEADER_PARAMETERS[lower]] = value
+    return headers
 
 
 _reporting_object = _outermost(_object_report)
