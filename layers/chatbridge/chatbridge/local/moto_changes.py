@@ -45,7 +45,7 @@ def attach(store: DurableStore | None) -> None:
 
 
 def install() -> Callable[[], None]:
-    from moto.s3.models import S3Backend
+    from moto.s3.models import FakeKey, S3Backend
     from moto.sqs.models import Message, Queue, SQSBackend
     from moto.ssm.models import SimpleSystemManagerBackend
 
@@ -65,6 +65,7 @@ def install() -> Callable[[], None]:
         patch(SimpleSystemManagerBackend, name, _reporting_parameters)
     for name in ("put_object", "delete_object", "copy_object"):
         patch(S3Backend, name, _reporting_object)
+    patch(FakeKey, "set_metadata", _reporting_key_metadata)
     return uninstall
 
 
@@ -296,3 +297,14 @@ def object_headers(metadata: Any) -> dict[str, Any]:
 
 
 _reporting_object = _outermost(_object_report)
+
+
+def _key_metadata_report(key: Any, _result: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> int | None:
+    """moto's PutObject (and CompleteMultipartUpload) responder stores the key first and sets its headers
+    (Content-Type, x-amz-meta-*) after: without this second report the store kept the defaults, so a restart
+    served an operator's file as binary/octet-stream with no metadata."""
+    assert _store is not None
+    return _store.put_object(key.bucket_name, key.name, key.value, object_headers(key.metadata))
+
+
+_reporting_key_metadata = _outermost(_key_metadata_report)
