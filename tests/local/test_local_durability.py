@@ -122,7 +122,7 @@ def _reply_in_backoff(client, third_party, base, healthy, accepted, stack):
     })
     chat_id = post_json(f"{base}/webhooks/incoming/later", {"chat": "c-1", "id": "m-1", "text": "hi"})[1]["chats"][0]
     client.reply(chat_id, "sent once after the crash")
-    eventually(lambda: _deliveries(client, chat_id, "retrying"), timeout=60, stack=stack)
+    eventually(lambda: _deliveries(client, chat_id, "retrying"), timeout=90, stack=stack)
     return chat_id
 
 
