@@ -135,7 +135,6 @@ def _kill_mid_load(stack):
     Returns the bodies answered 200 (a refused connection or a 5xx is not an acknowledgement)."""
     url = f"{stack.url}/webhooks/incoming/{IDENTIFIER}"
     answered, lock = [], threading.Lock()
-    finished = []
 
     def poster(number):
         for n in range(POSTS_EACH):
@@ -147,7 +146,6 @@ def _kill_mid_load(stack):
             with lock:
                 if status == 200:
                     answered.append(message["body"])
-        finished.append(number)
 
     threads = [threading.Thread(target=poster, args=(number,), daemon=True) for number in range(POSTERS)]
     for thread in threads:
