@@ -48,6 +48,12 @@ class LocalStackProcess:
     def read_printed_curl(self):
         return shlex.split(self.wait_for_line(lambda line: line.strip().startswith("curl -sS -X POST")).strip())
 
+    def kill(self):
+        """SIGKILL: no shutdown code runs at all, as in a crash or a power cut (the durability tests)."""
+        self.process.kill()
+        self.process.wait(timeout=60)
+        self._pump.join(10)
+
     def stop(self):
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=60)  # a loaded 2-core box needs more than the usual few seconds

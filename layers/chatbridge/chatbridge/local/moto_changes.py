@@ -45,7 +45,7 @@ def attach(store: DurableStore | None) -> None:
 
 
 def install() -> Callable[[], None]:
-    from moto.s3.models import S3Backend
+    from moto.s3.models import FakeKey, S3Backend
     from moto.sqs.models import Message, Queue, SQSBackend
     from moto.ssm.models import SimpleSystemManagerBackend
 
@@ -65,6 +65,7 @@ def install() -> Callable[[], None]:
         patch(SimpleSystemManagerBackend, name, _reporting_parameters)
     for name in ("put_object", "delete_object", "copy_object"):
         patch(S3Backend, name, _reporting_object)
+    patch(FakeKey, "set_metadata", _reporting_key_metadata)
     return uninstall
 
 
@@ -271,8 +272,39 @@ def _object_report(backend: Any, _result: Any, args: tuple[Any, ...], kwargs: di
         stored = None
     if stored is None:
         return _store.put_object(bucket, key, None, {})
-    return _store.put_object(bucket, key, stored.value, {"ContentType": stored.content_type,
-                                                         "Metadata": dict(stored.metadata)})
+    return _store.put_object(bucket, key, stored.value, object_headers(stored.metadata))
+
+
+# PutObject's parameters for the headers moto keeps in a key's metadata (besides x-amz-meta-*).
+_HEADER_PARAMETERS = {"content-type": "ContentType", "content-disposition": "ContentDisposition",
+                      "content-encoding": "ContentEncoding", "content-language": "ContentLanguage",
+                      "cache-control": "CacheControl"}
+_USER_METADATA = "x-amz-meta-"
+
+
+def object_headers(metadata: Any) -> dict[str, Any]:
+    """moto's ``FakeKey.metadata`` (one header dict: Content-Type, Cache-Control... and ``x-amz-meta-*``) as
+    PutObject parameters, so a restore puts back what the media link serves and trusts. (``FakeKey`` has no
+    ``content_type`` attribute: reading one failed every PutObject under ``--data`` with a 500.)"""
+    headers: dict[str, Any] = {"Metadata": {}}
+    for name, value in dict(metadata).items():
+        lower = name.lower()
+        if lower.startswith(_USER_METADATA):
+            headers["Metadata"][lower[len(_USER_METADATA):]] = value
+        elif lower in _HEADER_PARAMETERS:
+            headers[_HEADER_PARAMETERS[lower]] = value
+    return headers
 
 
 _reporting_object = _outermost(_object_report)
+
+
+def _key_metadata_report(key: Any, _result: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> int | None:
+    """moto's PutObject (and CompleteMultipartUpload) responder stores the key first and sets its headers
+    (Content-Type, x-amz-meta-*) after: without this second report the store kept the defaults, so a restart
+    served an operator's file as binary/octet-stream with no metadata."""
+    assert _store is not None
+    return _store.put_object(key.bucket_name, key.name, key.value, object_headers(key.metadata))
+
+
+_reporting_key_metadata = _outermost(_key_metadata_report)

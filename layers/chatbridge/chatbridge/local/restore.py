@@ -126,8 +126,9 @@ def _objects(store: DurableStore, buckets: dict[str, str], s3: Any) -> int:
     for logical_id, key, body, meta_text in store.rows("objects"):
         if logical_id in buckets:
             meta = json.loads(meta_text)
+            headers = {name: value for name, value in meta.items() if value}  # moto_changes.object_headers
             s3.put_object(Bucket=buckets[logical_id], Key=key, Body=body,
-                          ContentType=meta.get("ContentType") or "binary/octet-stream", Metadata=meta.get("Metadata") or {})
+                          **{"ContentType": "binary/octet-stream", "Metadata": {}, **headers})
             count += 1
     return count
 
