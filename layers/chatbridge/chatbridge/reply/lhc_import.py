@@ -198,14 +198,21 @@ def _method(rest_api_id: str, name: str, host: str, item: dict[str, Any], where:
     if "sensitive_{{" in rest_api.get("body", "") or "direct_{{" in rest_api.get("body", ""):
         warnings.append(f"{where}: sensitive_/direct_ placeholder prefixes are LHC's; chatbridge renders them as "
                         "the plain value after the prefix's text")
-    try:
-        RestApi.model_validate(rest_api)
-    except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rest api'}: "
-                            f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors(include_url=False))
+    reasons = _refusals(rest_api)
+    if reasons:
         warnings.append(f"{where}: not imported ({reasons})")
         return None
     return rest_api
+
+
+def _refusals(rest_api: dict[str, Any]) -> str | None:
+    """Why chatbridge's REST API model refuses an imported definition (its errors in one line), or ``None``."""
+    try:
+        RestApi.model_validate(rest_api)
+    except ValidationError as exc:
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rest api'}: "
+                         f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors(include_url=False))
+    return None
 
 
 class _FilePlan(BaseModel):
@@ -326,11 +333,8 @@ def _file_rest_api(text_api: dict[str, Any], host: str, url: str, body: str, blo
                 "query": dict(text_api["query"])}
     if "body" in rest_api:
         rest_api["body"] = _renamed(body)
-    try:
-        RestApi.model_validate(rest_api)
-    except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rest api'}: "
-                            f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors(include_url=False))
+    reasons = _refusals(rest_api)
+    if reasons:
         warnings.append(f"{where}: {what} not imported ({reasons}); {_AS_TEXT}")
         return None
     return rest_api
