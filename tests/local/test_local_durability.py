@@ -78,17 +78,23 @@ class Killed:
     accepted: list[dict]
 
 
-def _admin_writes(client, third_party, base):
-    """A spec, a REST API, an outgoing webhook, a secret, and an operator's file in a chat: each answered 201."""
-    client.apply({
-        "rest_apis": [{"id": "kept-send", "method": "POST", "url": third_party.url_for("/kept/send"),
+def _integration(prefix, identifier, name, url):
+    """One integration as a ``webhooks apply`` document: a text spec, a REST API posting to ``url``, and the
+    outgoing webhook that sends that spec's operator replies through it."""
+    return {
+        "rest_apis": [{"id": f"{prefix}-send", "method": "POST", "url": url,
                        "headers": {"Content-Type": "application/json"}, "body": '{"text": {{msg}}}',
                        "timeout": 10}],
-        "incoming_webhooks": [{"identifier": "kept-spec", "name": "Kept", "chat_id": "chat", "message_id": "id",
+        "incoming_webhooks": [{"identifier": identifier, "name": name, "chat_id": "chat", "message_id": "id",
                                "text": [{"body": "{{msg.text}}"}]}],
-        "webhooks": [{"id": "kept-replies", "event": "chat.web_add_msg_admin", "rest_api_id": "kept-send",
-                      "conditions": ["{args.chat.incoming_chat.incoming.identifier} = kept-spec"]}],
-    })
+        "webhooks": [{"id": f"{prefix}-replies", "event": "chat.web_add_msg_admin", "rest_api_id": f"{prefix}-send",
+                      "conditions": [f"{{args.chat.incoming_chat.incoming.identifier}} = {identifier}"]}],
+    }
+
+
+def _admin_writes(client, third_party, base):
+    """A spec, a REST API, an outgoing webhook, a secret, and an operator's file in a chat: each answered 201."""
+    client.apply(_integration("kept", "kept-spec", "Kept", third_party.url_for("/kept/send")))
     client.put_secret("/chatbridge/kept/api-key", "kept-secret-value")
     status, answer = post_json(f"{base}/webhooks/incoming/kept-spec", {"chat": "c-1", "id": "m-1", "text": "hi"})
     assert status == 200, answer
@@ -111,15 +117,7 @@ def _reply_in_backoff(client, third_party, base, healthy, accepted, stack):
         return Response('{"ok": true}', status=200, content_type="application/json")
 
     third_party.expect_request("/later/send", method="POST").respond_with_handler(answer)
-    client.apply({
-        "rest_apis": [{"id": "later-send", "method": "POST", "url": third_party.url_for("/later/send"),
-                       "headers": {"Content-Type": "application/json"}, "body": '{"text": {{msg}}}',
-                       "timeout": 10}],
-        "incoming_webhooks": [{"identifier": "later", "name": "Later", "chat_id": "chat", "message_id": "id",
-                               "text": [{"body": "{{msg.text}}"}]}],
-        "webhooks": [{"id": "later-replies", "event": "chat.web_add_msg_admin", "rest_api_id": "later-send",
-                      "conditions": ["{args.chat.incoming_chat.incoming.identifier} = later"]}],
-    })
+    client.apply(_integration("later", "later", "Later", third_party.url_for("/later/send")))
     chat_id = post_json(f"{base}/webhooks/incoming/later", {"chat": "c-1", "id": "m-1", "text": "hi"})[1]["chats"][0]
     client.reply(chat_id, "sent once after the crash")
     eventually(lambda: _deliveries(client, chat_id, "retrying"), timeout=90, stack=stack)
