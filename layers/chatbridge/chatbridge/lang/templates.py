@@ -51,29 +51,42 @@ class Template:
     ``render(message, root=None)`` is a closure made once: a template without placeholders returns its text,
     one that is a single placeholder its value's text, others one join over the parts."""
 
-    __slots__ = ("source", "parts", "render")
+    __slots__ = ("source", "parts", "render", "_json_parts")
 
     def __init__(self, source: str, parts: tuple[str | Location | _WholeMessage | _Constant, ...]) -> None:
         self.source = source
         self.parts = parts
         self.render: Callable[..., str] = _renderer(parts)
+        self._json_parts: tuple[tuple[Any, bool], ...] | None = None
 
     def render_json(self, message: Any, root: Any = None) -> str:
         """Render a JSON text: a bare placeholder becomes a JSON value (``null`` when absent), one inside a
         JSON string is escaped without quotes, so no message text can break the document."""
+        json_parts = self._json_parts
+        if json_parts is None:
+            json_parts = self._json_parts = self._placed_in_json()
         out: list[str] = []
-        in_string = False
-        for part in self.parts:
+        for part, in_string in json_parts:
             if type(part) is str:
                 out.append(part)
-                in_string = json_string_state_after(part, in_string)
                 continue
-            value = part.first(message, root)  # type: ignore[union-attr]
+            value = part.first(message, root)
             if in_string:
                 out.append(json.dumps(value_text(value), ensure_ascii=False)[1:-1])
             else:
                 out.append("null" if value is MISSING else compact_json(value))
         return "".join(out)
+
+    def _placed_in_json(self) -> tuple[tuple[Any, bool], ...]:
+        """Each part with whether it sits inside a JSON string: the literal text decides it, so it is worked
+        out once (on the first ``render_json``), not for every message."""
+        placed = []
+        in_string = False
+        for part in self.parts:
+            placed.append((part, in_string))
+            if type(part) is str:
+                in_string = json_string_state_after(part, in_string)
+        return tuple(placed)
 
     @property
     def is_constant(self) -> bool:
