@@ -207,19 +207,30 @@ def _receipts_only(receipts: list[MappedReceipt]) -> MappingResult:
     return MappingResult(accepted=True, receipts=receipts)
 
 
-def _receipts(compiled: CompiledSpec, payload: Any) -> tuple[list[MappedReceipt], set[int]]:
-    """Every receipt in the payload, and the identities of the items that were receipts (no messages then)."""
+def _receipts(compiled: CompiledSpec, payload: Any) -> tuple[list[MappedReceipt], frozenset[int] | set[int]]:
+    """Every receipt in the payload, and the identities of the items that were receipts (no messages then).
+
+    Runs for every payload of a spec with receipts, most of which carry none: an ``items`` location that finds
+    no list or object (WhatsApp's ``statuses`` beside messages) ends its kind at once, and the set of items is
+    only made once a receipt is found."""
     found: list[MappedReceipt] = []
-    items_seen: set[int] = set()
+    items_seen: frozenset[int] | set[int] = _NO_ITEMS
     for kind in compiled.receipts:
         items = kind.items.first(payload, payload) if kind.items is not None else payload
-        for index, item in enumerate(items if isinstance(items, list) else [items]):
-            if id(item) in items_seen or not isinstance(item, dict) or not kind.conditions.holds(item, payload):
+        if type(items) is not list:
+            if not isinstance(items, dict):
+                continue  # absent, null or a scalar: no receipt here
+            items = (items,)
+        holds = kind.conditions.holds
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or (items_seen and id(item) in items_seen) or not holds(item, payload):
                 continue
             receipt = _receipt(kind, item, payload, index)
             if receipt is not None:
                 found.append(receipt)
-                items_seen.add(id(item))
+                if not items_seen:
+                    items_seen = set()
+                items_seen.add(id(item))  # type: ignore[union-attr]
     return found, items_seen
 
 
@@ -304,8 +315,9 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
         elif not body.strip():
             return SkippedMessage(
                 index=index, reason=f"matched {kind.name} but its body {kind.body.source!r} rendered empty")
+        message_id = compiled.message_id.text(message, root) if compiled.message_id is not None else None
         return chat_id, MappedMessage(
-            kind=kind.kind, body=body, message_id=_text(compiled.message_id, message, root), time=time, index=index,
+            kind=kind.kind, body=body, message_id=message_id, time=time, index=index,
             user_id=user_id, author=author, name_support=name_support, raw=message, media=media)
     tried = ", ".join(kind.name for kind in compiled.kinds)
     if not compiled.store_unsupported:
@@ -317,8 +329,8 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
 
 
 def _author(compiled: CompiledSpec, message: Any, root: Any) -> dict[str, str] | None:
-    name = _text(compiled.author_name, message, root)
-    author_id = _text(compiled.author_id, message, root)
+    name = compiled.author_name.text(message, root) if compiled.author_name is not None else None
+    author_id = compiled.author_id.text(message, root) if compiled.author_id is not None else None
     if name is None and author_id is None:
         return None
     return {"name": (name or author_id or "")[:limits.MAX_NICK_CHARS], "id": (author_id or "")[:limits.MAX_NICK_CHARS]}
@@ -332,7 +344,10 @@ def _media(kind: CompiledKind, before: str, message: Any, root: Any) -> MediaReq
 
 
 def _text(location: Location | None, message: Any, root: Any) -> str | None:
-    """The location's text, None when it is not configured, empty, or its text is ''."""
+    """The location's text, None when it is not configured, empty, or its text is ''.
+
+    The paths every message takes write ``location.text(...) if location is not None else None`` out instead:
+    most specs leave several locations unset, and the test alone costs less than this call."""
     return location.text(message, root) if location is not None else None
 
 
@@ -350,25 +365,25 @@ def _fill_contact(compiled: CompiledSpec, chat: MappedChat, message: Any, root: 
     is its name (``chat_name``), never a member's, and its phone is never the group's id."""
     group = chat.chat_type == "group"
     if chat.nick_fallback:
-        name = _text(compiled.chat_name, message, root)
+        name = compiled.chat_name.text(message, root) if compiled.chat_name is not None else None
         if name and name.strip():
             chat.nick, chat.nick_fallback = name.strip(), False
         elif not group and compiled.nick is not None:
             nick = (compiled.nick.joined(message, root) if compiled.nick_join
-                    else _text(compiled.nick, message, root))
+                    else compiled.nick.text(message, root))
             if nick and nick.strip():
                 chat.nick, chat.nick_fallback = nick.strip(), False
-        if chat.nick_fallback and chat.nick == DEFAULT_NICK and not group:
-            fallback = _text(compiled.nick_fallback, message, root)
+        if chat.nick_fallback and chat.nick == DEFAULT_NICK and not group and compiled.nick_fallback is not None:
+            fallback = compiled.nick_fallback.text(message, root)
             if fallback and fallback.strip():
                 chat.nick = fallback.strip()
-    if chat.phone is None and not group:
-        chat.phone = _text(compiled.phone, message, root)
-    if chat.email is None:
-        chat.email = _text(compiled.email, message, root)
+    if chat.phone is None and not group and compiled.phone is not None:
+        chat.phone = compiled.phone.text(message, root)
+    if chat.email is None and compiled.email is not None:
+        chat.email = compiled.email.text(message, root)
     for name, location in compiled.chat_attributes:
         if name not in chat.attributes:
-            value = _text(location, message, root)
+            value = location.text(message, root)
             if value is not None:
                 chat.attributes[name] = value[:MAX_CHAT_ATTRIBUTE_CHARS]
 
