@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from functools import lru_cache
+from math import isfinite
 from typing import Any
 
 Step = tuple[str, int | None]  # (the key, the list index it also names or None)
@@ -96,7 +97,12 @@ def numbers_of(texts: frozenset[str] | set[str] | tuple[str, ...]) -> frozenset[
 
 
 def compact_json(value: Any) -> str:
-    """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are."""
+    """Compact JSON text; DynamoDB's Decimals (a stored payload read back) render as the numbers they are.
+
+    A finite float is written as the JSON encoder writes it (``float.__repr__``) without going through the
+    encoder, which costs ~1.5 µs a call: coordinates are floats, and location bodies render two of them."""
+    if type(value) is float and isfinite(value):
+        return repr(value)
     if isinstance(value, Decimal):
         return _number_of_decimal(value)
     return _COMPACT.encode(value)
