@@ -363,11 +363,16 @@ def _alternative_lines(names: Names, alternative: _Alternative, target: str, ind
     else:
         lines = [f"{indent}{target} = {'root' if path.from_root else 'message'}"]
         for key, index in path.parts:  # a step that finds nothing gives MISSING, which every later step keeps
-            lines += [f"{indent}if type({target}) is dict or isinstance({target}, dict):",
-                      f"{indent}    {target} = {target}.get({names.bind(key, 'K')}, MISSING)"]
-            if index is not None:
+            if index is None:
+                lines += [f"{indent}if type({target}) is dict or isinstance({target}, dict):",
+                          f"{indent}    {target} = {target}.get({names.bind(key, 'K')}, MISSING)"]
+            else:  # a number: mostly a list's index (entry.0), so a plain list is tested first
                 bound = f"len({target}) > {index:d}" if index >= 0 else f"len({target}) >= {-index:d}"
-                lines += [f"{indent}elif isinstance({target}, list) and {bound}:",
+                lines += [f"{indent}if type({target}) is list:",
+                          f"{indent}    {target} = {target}[{index:d}] if {bound} else MISSING",
+                          f"{indent}elif isinstance({target}, dict):",
+                          f"{indent}    {target} = {target}.get({names.bind(key, 'K')}, MISSING)",
+                          f"{indent}elif isinstance({target}, list) and {bound}:",
                           f"{indent}    {target} = {target}[{index:d}]"]
             lines += [f"{indent}else:", f"{indent}    {target} = MISSING"]
     if alternative.steps:

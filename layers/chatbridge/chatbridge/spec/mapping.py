@@ -243,8 +243,11 @@ def _receipt(kind: CompiledReceipt, item: Any, root: Any, index: int) -> MappedR
     ids: list[str] = []
     if kind.message_id is not None:
         value = kind.message_id.first(item, root)
-        values = value if isinstance(value, list) else [value]
-        ids = [limits.bounded_id(text) for text in (value_text(v) for v in values if not is_empty(v)) if text]
+        if type(value) is str:  # the common case, without the list's steps: a non-empty text is the id
+            ids = [limits.bounded_id(value)] if value else []
+        else:
+            values = value if isinstance(value, list) else [value]
+            ids = [limits.bounded_id(text) for text in (value_text(v) for v in values if not is_empty(v)) if text]
     watermark = _epoch_seconds(kind.watermark, item, root) if kind.watermark is not None else None
     if not ids and watermark is None:
         return None
