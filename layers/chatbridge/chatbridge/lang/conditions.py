@@ -181,31 +181,70 @@ def _compiled_holds(source: str, clauses: tuple[Clause, ...]) -> Callable[..., b
     location written out, then its test, as ``Clause.holds`` does it; the first clause that fails answers."""
     if not clauses:
         return _always
-    names = Names()
-    names["matches_text"] = matches_text
+    names = _names()
     lines: list[str] = []
     for clause in clauses:
-        lines += value_lines(names, clause.location, "value", "    ")
-        if clause.exists:
-            lines += [f"    if value is {'not ' if clause.negated else ''}MISSING:", "        return False"]
-            continue
-        texts, numbers = names.bind(clause.values, "T"), names.bind(clause.numbers, "N")
-        if clause.negated:  # absent holds; a present value must match none
-            lines += ["    if value is not MISSING:",
-                      "        if type(value) is str:",
-                      f"            if value in {texts}:",
-                      "                return False",
-                      f"        elif matches_text(value, {texts}, {numbers}):",
-                      "            return False"]
-        else:
-            lines += ["    if value is MISSING:",
-                      "        return False",
-                      "    if type(value) is str:",
-                      f"        if value not in {texts}:",
-                      "            return False",
-                      f"    elif not matches_text(value, {texts}, {numbers}):",
-                      "        return False"]
+        lines += _clause_lines(names, clause, "    ", "return False")
     return compile_function(f"condition {source!r}", names, [*lines, "    return True"])
+
+
+def _names() -> Names:
+    names = Names()
+    names["matches_text"] = matches_text
+    return names
+
+
+def _clause_lines(names: Names, clause: Clause, indent: str, fail: str) -> list[str]:
+    """Python lines that run ``fail`` (a statement) when the clause does not hold on (message, root)."""
+    lines = value_lines(names, clause.location, "value", indent)
+    if clause.exists:
+        return [*lines, f"{indent}if value is {'not ' if clause.negated else ''}MISSING:", f"{indent}    {fail}"]
+    texts, numbers = names.bind(clause.values, "T"), names.bind(clause.numbers, "N")
+    if clause.negated:  # absent holds; a present value must match none
+        return [*lines,
+                f"{indent}if value is not MISSING:",
+                f"{indent}    if type(value) is str:",
+                f"{indent}        if value in {texts}:",
+                f"{indent}            {fail}",
+                f"{indent}    elif matches_text(value, {texts}, {numbers}):",
+                f"{indent}        {fail}"]
+    return [*lines,
+            f"{indent}if value is MISSING:",
+            f"{indent}    {fail}",
+            f"{indent}if type(value) is str:",
+            f"{indent}    if value not in {texts}:",
+            f"{indent}        {fail}",
+            f"{indent}elif not matches_text(value, {texts}, {numbers}):",
+            f"{indent}    {fail}"]
+
+
+class FirstHolding:
+    """Conditions tried in order (a spec's message kinds): ``index(message, root=None)`` is the position of the
+    first that holds, -1 when none does. One generated function for the whole list, made on its first use as a
+    condition's is: each condition's clauses inside a ``while True:`` that a failing clause leaves with
+    ``break`` for the next condition, so trying five kinds is one call, not five."""
+
+    __slots__ = ("conditions", "index")
+
+    def __init__(self, conditions: tuple[Condition, ...]) -> None:
+        self.conditions = conditions
+        self.index: Callable[..., int] = deferred(self, "index", self._generated)
+
+    def _generated(self) -> Callable[..., int]:
+        names = _names()
+        lines: list[str] = []
+        for position, condition in enumerate(self.conditions):
+            if not condition.clauses:  # always holds: the later ones are never tried
+                lines.append(f"    return {position:d}")
+                break
+            lines.append("    while True:")
+            for clause in condition.clauses:
+                lines += _clause_lines(names, clause, "        ", "break")
+            lines.append(f"        return {position:d}")
+        else:
+            lines.append("    return -1")
+        sources = " / ".join(repr(condition.source) for condition in self.conditions)
+        return compile_function(f"first holding of {sources}", names, lines)
 
 
 @lru_cache(maxsize=4096)

@@ -308,9 +308,9 @@ def _map_message(compiled: CompiledSpec, message: Any, root: Any,
             return chat_id, MappedMessage(
                 kind="text", body=body, message_id=None, time=time, index=index, user_id=user_id, author=author,
                 name_support=name_support, edit_of=original, raw=message)
-    for kind in compiled.kinds:
-        if not kind.conditions.holds(message, root):
-            continue
+    position = compiled.kind_of.index(message, root)  # the first kind whose conditions hold
+    if position >= 0:
+        kind = compiled.kinds[position]
         body = kind.body.render(message, root)
         media = _media(kind, body, message, root) if kind.fetch is not None else None
         if media is not None:

@@ -9,13 +9,13 @@ unknown keys are refused so typos (``nik``) do not pass silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.conditions import Condition, compile_condition
+from chatbridge.lang.conditions import Condition, FirstHolding, compile_condition
 from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
 from chatbridge.lang.locations import Location, compile_location
 from chatbridge.lang.templates import Template, check_template_syntax, compile_template
@@ -196,6 +196,11 @@ class CompiledSpec:
     message_type: Location | None = None
     store_unsupported: bool = True
     chat_scoped_ids: bool = False
+    # which of ``kinds`` a message is: the first whose conditions hold, tried in one call (``FirstHolding``)
+    kind_of: FirstHolding = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind_of", FirstHolding(tuple(kind.conditions for kind in self.kinds)))
 
 
 class IncomingWebhookSpec(BaseModel):
