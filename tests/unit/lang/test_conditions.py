@@ -145,3 +145,16 @@ def test_path_helpers_on_the_left_keep_their_own_equals_sign():
     assert holds("contacts.[type=phone].value=+44", message)
     assert holds("contacts.[type=fax]!=__exists__||photo___array_pop.id=l", message)
     assert not holds("contacts.[type=phone].value=+45", message)
+
+
+@settings(deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), json_values, max_size=4))
+def test_first_holding_is_the_first_condition_in_order_that_holds_on_its_own(message):
+    # a spec's message kinds are tried in one generated function: it must pick what trying each in turn picks
+    from chatbridge.lang.conditions import FirstHolding
+
+    sources = ["a=1||b!=x", "c=__exists__", "d!=__exists__||a=2,3", "b.0|||d=true", ""]
+    for conditions in ([], sources[:4], sources, sources[2:], ["", "a=1"]):
+        compiled = tuple(compile_condition(source) for source in conditions)
+        expected = next((i for i, condition in enumerate(compiled) if condition.holds(message, message)), -1)
+        assert FirstHolding(compiled).index(message, message) == expected

@@ -1,5 +1,7 @@
 """The location language: dotted paths, split steps, alternatives, $root and JSONPath."""
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -101,6 +103,12 @@ def test_malformed_locations_are_refused_with_the_reason(source, fragment):
 def test_value_text_follows_lhc_rules():
     assert [value_text(v) for v in (None, MISSING, True, False, 12, 1.5, "é", [1, {"a": None}])] == \
         ["", "", "1", "", "12", "1.5", "é", '[1,{"a":null}]']
+
+
+@settings(deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_a_float_s_text_is_what_the_json_encoder_writes(value):
+    assert value_text(value) == json.dumps(value, separators=(",", ":"))
 
 
 def test_decimals_read_back_from_dynamodb_render_as_numbers():

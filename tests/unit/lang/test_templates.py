@@ -95,3 +95,12 @@ def test_a_placeholder_never_spans_another_opening_as_in_lhc():
     assert render("{{msg.body} and {{msg.body}}") == "{{msg.body} and Hi"
     assert render("{{{msg.body}}}") == "{Hi}"
     assert render("{{msg.a}b}} {{msg.body}}") == "{{msg.a}b}} Hi"
+
+
+def test_a_body_with_more_placeholders_than_are_written_out_renders_the_same_way():
+    from chatbridge.lang.templates import MAX_INLINED_PLACEHOLDERS
+
+    pieces = ["{{msg.sender.pushname}}", "{{msg.lat}}", "{{msg.caption|||body}}", "{{msg.missing}}", "{{msg}}"]
+    many = [pieces[i % len(pieces)] for i in range(MAX_INLINED_PLACEHOLDERS + 1)]
+    assert render(" ".join(many)) == " ".join(render(piece) for piece in many)
+    assert render(" ".join(many[:3])) == " ".join(render(piece) for piece in many[:3])

@@ -108,7 +108,26 @@ def _renderer(template: Template) -> Callable[..., str]:
         def constant(message: Any, root: Any = None) -> str:
             return text
         return constant
+    if sum(type(part) is not str for part in parts) > MAX_INLINED_PLACEHOLDERS:
+        return _joined_renderer(parts)
     return deferred(template, "render", lambda: _generated_renderer(template.source, parts))
+
+
+MAX_INLINED_PLACEHOLDERS = 32  # a body with more keeps the loop: its generated source (and first render) grows with each
+
+
+def _joined_renderer(parts: tuple[Any, ...]) -> Callable[..., str]:
+    # ``part.first`` is looked up at each render: a location generates its function on first use and replaces it
+    def joined(message: Any, root: Any = None) -> str:
+        out = []
+        for piece in parts:
+            if type(piece) is str:
+                out.append(piece)
+            else:
+                value = piece.first(message, root)
+                out.append(value if type(value) is str else value_text(value))
+        return "".join(out)
+    return joined
 
 
 def _generated_renderer(source: str, parts: tuple[Any, ...]) -> Callable[..., str]:
