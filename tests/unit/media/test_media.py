@@ -175,6 +175,16 @@ def test_header_secrets_are_filled_only_at_fetch_time_and_cannot_break_the_heade
     assert filled.headers["Authorization"] == "Bearer t0k X-Evil: 1" and filled.secret_names == []
 
 
+def test_fixed_and_message_headers_keep_their_order_and_lose_line_breaks_and_a_fixed_url_is_the_same_each_time():
+    # what does not depend on the message is rendered once per spec: it must come out as rendering it each time would
+    fetch = {"url": "https://x.example.com/files/{{attributes.folder}}", "headers": {
+        "X-Fixed": " one ", "X-Id": "{{msg.id}}", "X-Team": "{{attributes.team}}"}}
+    made = spec(fetch, attributes={"folder": "a b", "team": "blue\r\nX-Evil: 1 "})
+    first, second = (the_media(made, {**OPENWA_IMAGE, "id": message_id}).media.fetch for message_id in ("m1", "m2"))
+    assert list(first.headers.items()) == [("X-Fixed", "one"), ("X-Id", "m1"), ("X-Team", "blue X-Evil: 1")]
+    assert second.headers["X-Id"] == "m2" and first.url == second.url == "https://x.example.com/files/a b"
+
+
 def test_object_key_is_the_same_for_a_retry_and_differs_by_message_and_content():
     first = FetchedFile(PNG, "image/png", "")
     key = object_key(3, "msg-1", first)
