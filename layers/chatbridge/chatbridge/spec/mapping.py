@@ -391,35 +391,31 @@ def _fill_contact(compiled: CompiledSpec, chat: MappedChat, message: Any, root: 
                 chat.attributes[name] = value[:MAX_CHAT_ATTRIBUTE_CHARS]
 
 
-def _epoch_seconds_of_int(value: int) -> int | None:
-    """The rules of ``_epoch_seconds`` for an integer: seconds, or milliseconds past ``_MILLISECONDS_FROM``."""
-    if abs(value) >= _MILLISECONDS_FROM:
-        value //= 1000
-        if abs(value) >= _MILLISECONDS_FROM:
-            return None
-    return value
-
-
 def _epoch_seconds(location: Location | None, message: Any, root: Any) -> int | None:
     """Epoch seconds from seconds, milliseconds (Viber, Messenger), numeric strings or ISO 8601 text."""
     if location is None:
         return None
     value = location.first(message, root)
     if type(value) is int:  # Telegram's seconds, Viber's milliseconds: the rules below without the other types' checks
-        return _epoch_seconds_of_int(value)
+        if abs(value) >= _MILLISECONDS_FROM:
+            value //= 1000
+            if abs(value) >= _MILLISECONDS_FROM:
+                return None
+        return value
     if isinstance(value, bool) or is_empty(value):
         return None
     if isinstance(value, str):
         value = value.strip()
-        if value.isascii() and value.isdigit() and len(value) < 16:  # WhatsApp's seconds as text: float() would give this integer
-            return _epoch_seconds_of_int(int(value))
-        try:
-            value = float(value)
-        except ValueError:
+        if value.isascii() and value.isdigit() and len(value) < 16:
+            value = int(value)  # WhatsApp's seconds as text: the integer float() would give, without the float
+        else:
             try:
-                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-            except (ValueError, OverflowError, OSError):
-                return None
+                value = float(value)
+            except ValueError:
+                try:
+                    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+                except (ValueError, OverflowError, OSError):
+                    return None
     if not isinstance(value, (int, float)) or value != value or value in _INFINITIES:
         return None
     if abs(value) >= _MILLISECONDS_FROM:
