@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
@@ -28,9 +28,14 @@ from chatbridge.repository import request_log, specs
 from chatbridge.repository.failures import retry_can_fix
 from chatbridge.settings import settings
 from chatbridge.spec.mapping import map_payload
-from chatbridge.spec.model import IncomingWebhookSpec
 from chatbridge.spec.redaction import verification_names, verification_secrets
-from chatbridge.spec.verification import answer_handshake, verify_request
+from chatbridge.spec.signatures import answer_handshake, verify_request
+
+if TYPE_CHECKING:
+    from chatbridge.spec.model import IncomingWebhookSpec
+    from chatbridge.spec.stored import StoredSpec
+
+    Spec = StoredSpec | IncomingWebhookSpec  # what specs.cached_spec gives
 
 logger = Logger()
 metrics = Metrics()  # Powertools metrics share one set per namespace: the function's log_metrics flushes it
@@ -89,12 +94,12 @@ def failure_answer(error: BaseException) -> tuple[int, dict[str, Any]]:
     return (503, UNAVAILABLE) if retry_can_fix(error) else (422, UNPROCESSABLE)
 
 
-def _enabled_spec(identifier: str) -> IncomingWebhookSpec | None:
+def _enabled_spec(identifier: str) -> Spec | None:
     spec = specs.cached_spec(identifier)
     return spec if spec is not None and spec.enabled else None
 
 
-def _receive(spec: IncomingWebhookSpec, deadline: Deadline) -> tuple[int, dict[str, Any]]:
+def _receive(spec: Spec, deadline: Deadline) -> tuple[int, dict[str, Any]]:
     headers, query = _headers(), _query()
     try:
         raw = _raw_bytes()
@@ -113,7 +118,7 @@ def _receive(spec: IncomingWebhookSpec, deadline: Deadline) -> tuple[int, dict[s
     return 200, outcome.answer(with_ids=query.get("output") == "json")
 
 
-def _report(spec: IncomingWebhookSpec, outcome: IngestOutcome) -> None:
+def _report(spec: Spec, outcome: IngestOutcome) -> None:
     if outcome.file_failures:
         logger.warning("stored without their files", extra={"identifier": spec.identifier,
                                                              "failures": outcome.file_failures})
@@ -160,7 +165,7 @@ def _media_base_url() -> str:
                            domain_name=context.get("domainName"), stage=context.get("stage"))
 
 
-def _log_request(spec: IncomingWebhookSpec, status: int, outcome: dict[str, Any]) -> None:
+def _log_request(spec: Spec, status: int, outcome: dict[str, Any]) -> None:
     """LHC's "log request": kept only when the spec asks, and never allowed to fail the delivery it describes."""
     if not spec.log_requests:
         return
