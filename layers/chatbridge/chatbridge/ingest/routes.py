@@ -1,4 +1,4 @@
-"""The public routes a third party calls, as a Powertools ``Router`` the ingest function includes.
+"""The public routes a third party calls, on the ``ingest.http`` resolver the ingest function answers with.
 
 ``POST /webhooks/incoming/{identifier}`` stores chats and messages exactly once; ``GET`` answers Meta's
 subscribe handshake. Answers are truthful so a provider knows whether to retry: 200 stored (or
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chatbridge.answers import answer
 from chatbridge.errors import NotBase64, NotUtf8, PayloadError, VerificationFailed
 from chatbridge.ingest.budget import BudgetSpent, Deadline, request_deadline
+from chatbridge.ingest.http import Answer, Request, Resolver, json_answer
 from chatbridge.ingest.payload import decode_body
 from chatbridge.ingest.store import IngestOutcome, ingest
 from chatbridge.media.files import public_base_url
@@ -28,13 +27,18 @@ from chatbridge.repository import request_log, specs
 from chatbridge.repository.failures import retry_can_fix
 from chatbridge.settings import settings
 from chatbridge.spec.mapping import map_payload
-from chatbridge.spec.model import IncomingWebhookSpec
 from chatbridge.spec.redaction import verification_names, verification_secrets
-from chatbridge.spec.verification import answer_handshake, verify_request
+from chatbridge.spec.signatures import answer_handshake, verify_request
+
+if TYPE_CHECKING:
+    from chatbridge.spec.model import IncomingWebhookSpec
+    from chatbridge.spec.stored import StoredSpec
+
+    Spec = StoredSpec | IncomingWebhookSpec  # what specs.cached_spec gives
 
 logger = Logger()
 metrics = Metrics()  # Powertools metrics share one set per namespace: the function's log_metrics flushes it
-router = Router()
+resolver = Resolver()
 
 NOT_FOUND = {"status": "not_found", "reason": "no enabled incoming webhook with this identifier"}
 UNAVAILABLE = {"status": "unavailable", "reason": "storage is unavailable; retry later (retries are safe)"}
@@ -44,41 +48,41 @@ GET_IS_FOR_HANDSHAKES = {"status": "error", "reason": "send messages with POST; 
                                                       "subscribe handshake (hub.mode=subscribe)"}
 
 
-@router.post("/webhooks/incoming/<identifier>")
-def post_webhook(identifier: str) -> Response:
+@resolver.route("POST", "/webhooks/incoming/<identifier>")
+def post_webhook(request: Request, identifier: str) -> Answer:
     metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
-    deadline = request_deadline(getattr(router, "lambda_context", None))
+    deadline = request_deadline(request.context)
     spec = _enabled_spec(identifier)
     if spec is None:
-        return answer(404, NOT_FOUND)
+        return json_answer(404, NOT_FOUND)
     try:
-        status, body = _receive(spec, deadline)
+        status, body = _receive(request, spec, deadline)
     except Exception as error:
-        _log_request(spec, *failure_answer(error))
+        _log_request(request, spec, *failure_answer(error))
         raise
-    _log_request(spec, status, body)
-    return answer(status, body)
+    _log_request(request, spec, status, body)
+    return json_answer(status, body)
 
 
-@router.get("/webhooks/incoming/<identifier>")
-def get_webhook(identifier: str) -> Response:
+@resolver.route("GET", "/webhooks/incoming/<identifier>")
+def get_webhook(request: Request, identifier: str) -> Answer:
     """Meta's subscribe handshake; other GETs are told to POST."""
     metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
     spec = _enabled_spec(identifier)
     if spec is None:
-        return answer(404, NOT_FOUND)
-    query = _query()
+        return json_answer(404, NOT_FOUND)
+    query = request.query
     if "hub.mode" not in query:
-        _log_request(spec, 405, GET_IS_FOR_HANDSHAKES)
-        return answer(405, GET_IS_FOR_HANDSHAKES)
+        _log_request(request, spec, 405, GET_IS_FOR_HANDSHAKES)
+        return json_answer(405, GET_IS_FOR_HANDSHAKES)
     try:
         challenge = answer_handshake(spec.verification, query)
     except VerificationFailed as error:
         refused = {"status": "unauthorized", "reason": str(error)}
-        _log_request(spec, 401, refused)
-        return answer(401, refused)
-    _log_request(spec, 200, {"status": "handshake"})
-    return Response(status_code=200, content_type="text/plain", body=challenge)
+        _log_request(request, spec, 401, refused)
+        return json_answer(401, refused)
+    _log_request(request, spec, 200, {"status": "handshake"})
+    return Answer(200, challenge, content_type="text/plain")
 
 
 def failure_answer(error: BaseException) -> tuple[int, dict[str, Any]]:
@@ -89,15 +93,15 @@ def failure_answer(error: BaseException) -> tuple[int, dict[str, Any]]:
     return (503, UNAVAILABLE) if retry_can_fix(error) else (422, UNPROCESSABLE)
 
 
-def _enabled_spec(identifier: str) -> IncomingWebhookSpec | None:
+def _enabled_spec(identifier: str) -> Spec | None:
     spec = specs.cached_spec(identifier)
     return spec if spec is not None and spec.enabled else None
 
 
-def _receive(spec: IncomingWebhookSpec, deadline: Deadline) -> tuple[int, dict[str, Any]]:
-    headers, query = _headers(), _query()
+def _receive(request: Request, spec: Spec, deadline: Deadline) -> tuple[int, dict[str, Any]]:
+    headers, query = request.headers, request.query
     try:
-        raw = _raw_bytes()
+        raw = _raw_bytes(request)
         verify_request(spec.verification, headers=headers, query=query, raw_body=raw)
         payload = decode_body(raw, content_type=headers.get("content-type"))
     except VerificationFailed as error:
@@ -108,12 +112,12 @@ def _receive(spec: IncomingWebhookSpec, deadline: Deadline) -> tuple[int, dict[s
     result = map_payload(spec, payload)
     if not result.accepted:
         return 200, {"status": "ignored", "reason": result.reason}
-    outcome = ingest(spec, result, payload, media_base_url=_media_base_url(), deadline=deadline)
+    outcome = ingest(spec, result, payload, media_base_url=_media_base_url(request), deadline=deadline)
     _report(spec, outcome)
     return 200, outcome.answer(with_ids=query.get("output") == "json")
 
 
-def _report(spec: IncomingWebhookSpec, outcome: IngestOutcome) -> None:
+def _report(spec: Spec, outcome: IngestOutcome) -> None:
     if outcome.file_failures:
         logger.warning("stored without their files", extra={"identifier": spec.identifier,
                                                              "failures": outcome.file_failures})
@@ -130,18 +134,10 @@ def _report(spec: IncomingWebhookSpec, outcome: IngestOutcome) -> None:
                                  **({"edits": outcome.edits} if outcome.edits else {})})
 
 
-def _headers() -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in (router.current_event.headers or {}).items()}
-
-
-def _query() -> dict[str, str]:
-    return dict(router.current_event.query_string_parameters or {})
-
-
-def _raw_bytes() -> bytes:
+def _raw_bytes(request: Request) -> bytes:
     """The body exactly as sent (what signatures cover); API Gateway base64-encodes binary media types."""
-    body = router.current_event.body or ""
-    if not router.current_event.is_base64_encoded:
+    body = request.body
+    if not request.is_base64_encoded:
         try:
             return body.encode("utf-8")
         except UnicodeEncodeError:
@@ -152,22 +148,21 @@ def _raw_bytes() -> bytes:
         raise NotBase64("the body is marked base64-encoded but is not valid base64") from None
 
 
-def _media_base_url() -> str:
+def _media_base_url(request: Request) -> str:
     """Where links to stored files point: MEDIA_BASE_URL (a custom domain), the local stack, or this API."""
-    context = router.current_event.raw_event.get("requestContext") or {}
+    context = request.request_context
     return public_base_url(configured=settings().media_base_url,
                            local_url=settings().local_url,
                            domain_name=context.get("domainName"), stage=context.get("stage"))
 
 
-def _log_request(spec: IncomingWebhookSpec, status: int, outcome: dict[str, Any]) -> None:
+def _log_request(request: Request, spec: Spec, status: int, outcome: dict[str, Any]) -> None:
     """LHC's "log request": kept only when the spec asks, and never allowed to fail the delivery it describes."""
     if not spec.log_requests:
         return
-    event = router.current_event
     try:
-        request_log.record_request(spec.identifier, method=event.http_method, headers=_headers(), query=_query(),
-                                   body=event.body or "", status=status, outcome=outcome,
+        request_log.record_request(spec.identifier, method=request.method, headers=request.headers,
+                                   query=request.query, body=request.body, status=status, outcome=outcome,
                                    sensitive_names=verification_names(spec.verification),
                                    secret_values=verification_secrets(spec.verification))
     except Exception:

@@ -20,10 +20,13 @@ from chatbridge.ingest.payload import depth_exceeds
 from chatbridge.repository import chats as chat_store
 from chatbridge.spec import limits
 from chatbridge.spec.mapping import MappedChat, MappedMessage, MappedReceipt, MappingResult
-from chatbridge.spec.model import IncomingWebhookSpec
 
 if TYPE_CHECKING:
     from chatbridge.media.ingest import MediaResult
+    from chatbridge.spec.model import IncomingWebhookSpec
+    from chatbridge.spec.stored import StoredSpec
+
+    Spec = StoredSpec | IncomingWebhookSpec  # what specs.cached_spec gives
 
 MAX_MESSAGE_CHARS = limits.MAX_MESSAGE_CHARS  # every stored field's bound lives in chatbridge.spec.limits
 MAX_RAW_BYTES = 65_536  # the chat keeps the payload that created it when it is this small...
@@ -96,7 +99,7 @@ def stored_raw(payload: Any, chat: MappedChat) -> Any:
     return None
 
 
-def ingest(spec: IncomingWebhookSpec, result: MappingResult, payload: Any, *,
+def ingest(spec: Spec, result: MappingResult, payload: Any, *,
            next_chat_id: Callable[[], int] | None = None, media_base_url: str = "",
            deadline: Deadline | None = None) -> IngestOutcome:
     """Store every mapped chat and its messages; safe to repeat with the same input (retries dedup).

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from chatbridge.media.compiled import FetchRequest
 from chatbridge.media.errors import MediaFetchFailed
-from chatbridge.media.model import FetchRequest
 
 KEY_PREFIX = "media/"
 KEY_PATTERN = re.compile(r"^media/(?P<spec_id>[0-9]{1,12})/(?P<name>[0-9a-f]{64}(?:\.[a-z0-9]{1,10})?)$")

@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chatbridge.media import fetch as media_fetch
+from chatbridge.media.compiled import MediaRequest
 from chatbridge.media.errors import MediaFetchFailed
 from chatbridge.media.files import media_link, object_key
-from chatbridge.media.model import MediaRequest
 from chatbridge.repository import media as media_store
 from chatbridge.repository import secrets
 from chatbridge.settings import settings

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chatbridge.repository import tables
 from chatbridge.settings import settings
-from chatbridge.spec.model import IDENTIFIER_PATTERN, IncomingWebhookSpec
+from chatbridge.spec.limits import IDENTIFIER_PATTERN
+from chatbridge.spec.stored import StoredSpec, load_stored_spec
+
+if TYPE_CHECKING:  # imported where a spec is validated: the ingest path reads stored specs without the models
+    from chatbridge.spec.model import IncomingWebhookSpec
 
 SPEC = "IWH"
 SPEC_ID = "IWH#ID"
 COUNTER = "COUNTER"
 MAX_CACHED_SPECS = 1024  # known and unknown identifiers; a flood of made-up ones resets the cache
-_cache: dict[str, tuple[float, IncomingWebhookSpec | None]] = {}
+_cache: dict[str, tuple[float, StoredSpec | IncomingWebhookSpec | None]] = {}
 
 
 def next_id(name: str) -> int:
@@ -53,9 +57,14 @@ def ids_ever_assigned() -> range:
     return range(1, int(item["value"]) + 1 if item else 1)
 
 
+def _body(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in tables.plain(item).items() if k not in ("pk", "sk", "type")}
+
+
 def _from_item(item: dict[str, Any]) -> IncomingWebhookSpec:
-    body = {k: v for k, v in tables.plain(item).items() if k not in ("pk", "sk", "type")}
-    return IncomingWebhookSpec.model_validate(body)
+    from chatbridge.spec.model import IncomingWebhookSpec
+
+    return IncomingWebhookSpec.model_validate(_body(item))
 
 
 def could_exist(identifier: str) -> bool:
@@ -65,10 +74,14 @@ def could_exist(identifier: str) -> bool:
 
 
 def get_spec(identifier: str) -> IncomingWebhookSpec | None:
+    item = _spec_item(identifier)
+    return _from_item(item) if item else None
+
+
+def _spec_item(identifier: str) -> dict[str, Any] | None:
     if not could_exist(identifier):
         return None
-    item = tables.config_table().get_item(Key={"pk": SPEC, "sk": identifier}, ConsistentRead=True).get("Item")
-    return _from_item(item) if item else None
+    return tables.config_table().get_item(Key={"pk": SPEC, "sk": identifier}, ConsistentRead=True).get("Item")
 
 
 def get_spec_by_id(spec_id: int) -> IncomingWebhookSpec | None:
@@ -125,7 +138,7 @@ def save_spec(spec: IncomingWebhookSpec) -> tuple[IncomingWebhookSpec, bool]:
 
 
 def _revalidated(spec: IncomingWebhookSpec) -> IncomingWebhookSpec:
-    return IncomingWebhookSpec.model_validate(spec.model_dump(mode="python"))
+    return type(spec).model_validate(spec.model_dump(mode="python"))
 
 
 def _item(spec: IncomingWebhookSpec) -> dict[str, Any]:
@@ -145,10 +158,12 @@ def delete_spec(identifier: str) -> bool:
     return True
 
 
-def cached_spec(identifier: str) -> IncomingWebhookSpec | None:
+def cached_spec(identifier: str) -> StoredSpec | IncomingWebhookSpec | None:
     """The spec as the ingest path sees it: cached (absent ones too) for ``SPEC_CACHE_SECONDS`` (30 s).
 
     A burst of webhooks costs one read; an edit or a disable reaches warm ingest Lambdas within the TTL.
+    Read with ``spec.stored.load_stored_spec`` (the admin validated it when it was saved), so a cold
+    function builds no validation model for it.
     """
     if not could_exist(identifier):
         return None
@@ -156,7 +171,8 @@ def cached_spec(identifier: str) -> IncomingWebhookSpec | None:
     hit = _cache.get(identifier)
     if hit is not None and hit[0] > now:
         return hit[1]
-    spec = get_spec(identifier)
+    item = _spec_item(identifier)
+    spec = load_stored_spec(_body(item)) if item else None
     if len(_cache) >= MAX_CACHED_SPECS:  # random identifiers must not grow a warm Lambda's memory without end
         for key in [key for key, (expires, _) in _cache.items() if expires <= now]:
             del _cache[key]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"  # a spec's identifier: the URL part /webhooks/incoming/<identifier>
 MAX_CHAT_ID_CHARS = 256  # a third party's chat id; a longer one skips its message: it could not be matched again
 MAX_NICK_CHARS = 256
 MAX_PHONE_CHARS = 64

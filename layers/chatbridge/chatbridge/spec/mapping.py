@@ -11,15 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
-
-from pydantic import Field, TypeAdapter
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chatbridge.lang.core import MISSING, is_empty, value_text
 from chatbridge.lang.locations import Location
-from chatbridge.media.model import MediaRequest, media_request
+from chatbridge.media.compiled import MediaRequest, media_request
 from chatbridge.spec import limits
-from chatbridge.spec.model import CompiledKind, CompiledReceipt, CompiledSpec, IncomingWebhookSpec
+from chatbridge.spec.compiled import CompiledKind, CompiledReceipt, CompiledSpec
+
+if TYPE_CHECKING:  # the field annotations are text until ``_adapter`` needs them: pydantic is imported there
+    from pydantic import Field, TypeAdapter
+
+    from chatbridge.spec.model import IncomingWebhookSpec
+    from chatbridge.spec.stored import StoredSpec
 
 DEFAULT_NICK = "Visitor"
 OPERATOR_USER_ID = -2  # LHC's sender of messages the business sent from its own phone or app
@@ -32,7 +36,7 @@ _INFINITIES = (float("inf"), float("-inf"))
 # The results are plain slotted dataclasses, not pydantic models: one payload makes several, and building a
 # model (even with ``model_construct``) cost a third of the mapping time (docs/benchmarks.md). Keyword-only, so
 # the fields keep their documented order; ``model_dump_json``/``model_validate`` go through a pydantic
-# TypeAdapter built on first use, off the hot path.
+# TypeAdapter built on first use, off the hot path (pydantic itself is imported only then).
 @dataclass(slots=True, kw_only=True)
 class MappedMessage:
     kind: Literal["text", "image", "attachment"]
@@ -133,6 +137,10 @@ class MappingResult:
 
 @cache
 def _adapter() -> TypeAdapter[MappingResult]:
+    """Built on first use (``simulate``, tests), so the ingest path never imports pydantic for its results."""
+    from pydantic import Field, TypeAdapter
+
+    globals()["Field"] = Field  # the fields' ``Annotated[Any, Field(exclude=True)]`` text is resolved here
     return TypeAdapter(MappingResult)
 
 
@@ -159,7 +167,7 @@ def _message_document(message: MappedMessage) -> dict[str, Any]:
     return document
 
 
-def map_payload(spec: IncomingWebhookSpec, payload: dict | list) -> MappingResult:
+def map_payload(spec: IncomingWebhookSpec | StoredSpec, payload: dict | list) -> MappingResult:
     """Map one decoded payload; never raises on any JSON value.
 
     Receipts are read first: a payload that only carries receipts (a status callback) is accepted for them even

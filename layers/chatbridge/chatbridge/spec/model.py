@@ -1,29 +1,35 @@
 """``IncomingWebhookSpec``: how one third party's webhook becomes chats and messages.
 
-Every location, condition and template is compiled while the model validates, so a malformed one is
-refused when the spec is saved (the error names the field and the clause) and mapping a payload never
-parses anything. The model is frozen: compiled forms cannot go stale. To add a field, declare it here;
+Every location, condition and template is compiled while the model validates (``spec.compiled``), so a
+malformed one is refused when the spec is saved (the error names the field and the clause) and mapping a
+payload never parses anything. The ingest path reads stored specs as ``spec.stored.StoredSpec`` instead,
+without building these models; a field added here is added to its field table too (a unit test compares them). The model is frozen: compiled forms cannot go stale. To add a field, declare it here;
 unknown keys are refused so typos (``nik``) do not pass silently.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from chatbridge.errors import SpecSyntaxError
-from chatbridge.lang.conditions import Condition, FirstHolding, compile_condition
 from chatbridge.lang.fields import ConditionText, LocationText, TemplateText
-from chatbridge.lang.locations import Location, compile_location
-from chatbridge.lang.templates import Template, check_template_syntax, compile_template
-from chatbridge.media.model import CompiledFetch, MediaFetch, compile_fetch, split_body
+from chatbridge.lang.locations import compile_location
+from chatbridge.lang.templates import check_template_syntax
+from chatbridge.media.model import MediaFetch, split_body
 from chatbridge.spec import limits
+from chatbridge.spec.compiled import (  # noqa: F401 (re-exported: the compiled forms lived here)
+    CompiledEdit,
+    CompiledKind,
+    CompiledReaction,
+    CompiledReceipt,
+    CompiledSpec,
+    compile_spec,
+)
 from chatbridge.spec.verification import Verification
 
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
+IDENTIFIER_PATTERN = limits.IDENTIFIER_PATTERN
 CHAT_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # <= limits.MAX_CHAT_ATTRIBUTE_NAME_CHARS
 AttributeValue = str | int | float | bool | None
 
@@ -132,77 +138,6 @@ class ReactionKind(BaseModel):
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledReceipt:
-    items: Location | None
-    conditions: Condition
-    message_id: Location | None
-    status: Location | None
-    status_map: dict[str, str]
-    state: str | None
-    reason: Location | None
-    chat_id: Location | None
-    watermark: Location | None
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledEdit:
-    conditions: Condition
-    message_id: Location | None
-    body: Template
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledReaction:
-    conditions: Condition
-    message_id: Location
-    reaction: Location
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledKind:
-    name: str  # "attachment", "image", "text[0]"...
-    kind: Literal["text", "image", "attachment"]
-    conditions: Condition
-    body: Template  # with a fetch: the text before {{file_url}} (all of it when the body has none)
-    fetch: CompiledFetch | None = None
-    body_after: Template | None = None  # the text after {{file_url}}; None: the link is appended as [file=URL]
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledSpec:
-    messages: Location | None
-    chat_id: Location
-    nick: Location | None
-    nick_join: bool
-    phone: Location | None
-    email: Location | None
-    time: Location | None
-    message_id: Location | None
-    conditions: Condition
-    kinds: tuple[CompiledKind, ...]  # in Live Helper Chat's order: attachment, image, text kinds
-    chat_attributes: tuple[tuple[str, Location], ...] = ()
-    receipts: tuple[CompiledReceipt, ...] = ()
-    edit: CompiledEdit | None = None
-    reaction: CompiledReaction | None = None
-    operator: Condition | None = None
-    operator_chat_id: Location | None = None
-    name_support: str = ""
-    author_name: Location | None = None
-    author_id: Location | None = None
-    chat_name: Location | None = None
-    group: Condition | None = None
-    nick_fallback: Location | None = None
-    message_type: Location | None = None
-    store_unsupported: bool = True
-    chat_scoped_ids: bool = False
-    # which of ``kinds`` a message is: the first whose conditions hold, tried in one call (``FirstHolding``)
-    kind_of: FirstHolding = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind_of", FirstHolding(tuple(kind.conditions for kind in self.kinds)))
-
-
 class IncomingWebhookSpec(BaseModel):
     """An incoming webhook (Live Helper Chat's name): fields documented in docs/specs.md."""
 
@@ -307,27 +242,7 @@ class IncomingWebhookSpec(BaseModel):
 
     @model_validator(mode="after")
     def _compile(self) -> IncomingWebhookSpec:
-        chat_id = cast(Location, compile_location(self.chat_id))  # never None: _chat_id_is_given
-        if not (self.text or self.image or self.attachment):
-            raise ValueError("define at least one message kind: text, image or attachment")
-        kinds = [self._compile_kind(name, kind, definition) for name, kind, definition in self._kind_definitions()]
-        self._compiled = CompiledSpec(
-            messages=compile_location(self.messages), chat_id=chat_id, nick=compile_location(self.nick),
-            nick_join=self.nick_combine == "join",
-            phone=compile_location(self.phone), email=compile_location(self.email),
-            time=compile_location(self.time), message_id=compile_location(self.message_id),
-            conditions=compile_condition(self.conditions), kinds=tuple(kinds),
-            chat_attributes=tuple((name, cast(Location, compile_location(location)))
-                                  for name, location in self.chat_attributes.items()),
-            receipts=tuple(_compile_receipt(kind) for kind in self.receipts),
-            edit=self._compile_edit(), reaction=self._compile_reaction(),
-            operator=compile_condition(self.operator) if self.operator is not None else None,
-            operator_chat_id=compile_location(self.operator_chat_id), name_support=self.name_support or self.name,
-            author_name=compile_location(self.author_name), author_id=compile_location(self.author_id),
-            chat_name=compile_location(self.chat_name),
-            group=compile_condition(self.group) if self.group is not None else None,
-            nick_fallback=compile_location(self.nick_fallback), message_type=compile_location(self.message_type),
-            store_unsupported=self.unsupported == "store", chat_scoped_ids=self.message_id_scope == "chat")
+        self._compiled = compile_spec(self)
         return self
 
     @model_validator(mode="after")
@@ -343,47 +258,6 @@ class IncomingWebhookSpec(BaseModel):
             raise ValueError("operator: give the conditions of a message the business sent (an empty one would "
                              "make every message an operator message)")
         return self
-
-    def _compile_edit(self) -> CompiledEdit | None:
-        if self.edits is None:
-            return None
-        try:
-            body = compile_template(self.edits.body, self.attributes)
-        except SpecSyntaxError as exc:
-            raise ValueError(f"edits.body: {exc}") from None
-        return CompiledEdit(compile_condition(self.edits.conditions),
-                            compile_location(self.edits.message_id or self.message_id), body)
-
-    def _compile_reaction(self) -> CompiledReaction | None:
-        if self.reactions is None:
-            return None
-        return CompiledReaction(compile_condition(self.reactions.conditions),
-                                cast(Location, compile_location(self.reactions.message_id)),
-                                cast(Location, compile_location(self.reactions.reaction)))
-
-    def _compile_kind(self, name: str, kind: Literal["text", "image", "attachment"],
-                      definition: MessageKind) -> CompiledKind:
-        fetch = definition.fetch if isinstance(definition, MediaKind) else None
-        before, after = split_body(definition.body) if fetch is not None else (definition.body, None)
-        try:
-            body = compile_template(before, self.attributes)
-            body_after = compile_template(after, self.attributes) if after is not None else None
-        except SpecSyntaxError as exc:
-            raise ValueError(f"{name}.body: {exc}") from None
-        try:
-            compiled_fetch = compile_fetch(fetch, self.attributes) if fetch is not None else None
-        except SpecSyntaxError as exc:
-            raise ValueError(f"{name}.fetch: {exc}") from None
-        return CompiledKind(name, kind, compile_condition(definition.conditions), body, compiled_fetch, body_after)
-
-    def _kind_definitions(self) -> list[tuple[str, Literal["text", "image", "attachment"], MessageKind]]:
-        kinds: list[tuple[str, Literal["text", "image", "attachment"], MessageKind]] = []
-        if self.attachment is not None:
-            kinds.append(("attachment", "attachment", self.attachment))
-        if self.image is not None:
-            kinds.append(("image", "image", self.image))
-        kinds.extend((f"text[{i}]", "text", definition) for i, definition in enumerate(self.text))
-        return kinds
 
     def __eq__(self, other: object) -> bool:
         """Equal when the fields are: compiled forms are derived from them."""
@@ -406,10 +280,3 @@ class IncomingWebhookSpec(BaseModel):
                 self.model_dump(mode="python", warnings=False))._compiled
         return compiled
 
-
-def _compile_receipt(kind: ReceiptKind) -> CompiledReceipt:
-    return CompiledReceipt(
-        items=compile_location(kind.items), conditions=compile_condition(kind.conditions),
-        message_id=compile_location(kind.message_id), status=compile_location(kind.status),
-        status_map=dict(kind.status_map), state=kind.state, reason=compile_location(kind.reason),
-        chat_id=compile_location(kind.chat_id), watermark=compile_location(kind.watermark))
