@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from chatbridge.lang.core import value_text
 from chatbridge.reply.webhooks import EventName
-from chatbridge.repository.values import plain
+from chatbridge.repository.values import CHAT_SNAPSHOT, plain
 
 _DESERIALIZER = TypeDeserializer()
 
@@ -83,6 +83,7 @@ _KEY_ATTRIBUTES = frozenset({"pk", "sk", "PK", "SK", "gsi1pk", "gsi1sk", "ttl", 
 # The chat's raw payload stays out of args: jobs carry args through SQS (256 KB) and LHC's args.chat has none.
 # What a reply needs from the payload is kept as incoming_chat.attributes (the spec's chat_attributes).
 _NOT_IN_ARGS = _KEY_ATTRIBUTES | {"raw"}
+_NOT_IN_MSG = _KEY_ATTRIBUTES | {CHAT_SNAPSHOT}  # the chat is args.chat, not part of the message
 
 
 def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str
         chat["incoming_chat"] = {**incoming_chat, "chat_type": "individual"}  # chats stored before groups
     args: dict[str, Any] = {"chat": chat}
     if message is not None:
-        args["msg"] = {key: value for key, value in plain(message).items() if key not in _KEY_ATTRIBUTES}
+        args["msg"] = {key: value for key, value in plain(message).items() if key not in _NOT_IN_MSG}
         file = args["msg"].get("file")
         if isinstance(file, dict):
             from chatbridge.reply.rest_api import msg_clean  # files only: the evaluator renders nothing else
