@@ -13,7 +13,8 @@ import time
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from chatbridge.repository import chat_cache, chats, tables
+from chatbridge.reply.events import build_args
+from chatbridge.repository import chat_cache, chats, deliveries, tables
 from chatbridge.repository import reply_storage as storage
 from chatbridge.repository.values import CHAT_SNAPSHOT
 from support.faults import Faults
@@ -129,3 +130,83 @@ def test_a_lost_answer_of_a_warm_reply_forgets_the_chat_and_the_retried_request_
     stored = storage.add_operator_message(chat_id, "retried", 3)
     assert stored["id"] == 3 and [m["id"] for m in messages_of(chat_id)] == [1, 2, 3]
     assert_snapshot_is_the_chat(chat_id, 3)
+
+
+# -- the evaluator: the chat from the record, the two writes in one transaction ---------------------------------
+
+@pytest.fixture
+def listened(chat_id, reply_aws):
+    """The seed's open-wa webhook answers operator messages; its rule cache warmed by a first reply."""
+    from chatbridge.local.seed import seed_document
+    from chatbridge.reply.rest_api import RestApi
+    from chatbridge.reply.webhooks import OutgoingWebhook
+    from chatbridge.repository import outgoing
+    from support.pipeline import Pipeline
+
+    document = seed_document("https://wa.example.com")
+    outgoing.put_rest_api(RestApi.model_validate(document["rest_apis"][0]))
+    outgoing.put_webhook(OutgoingWebhook.model_validate(document["webhooks"][0]))
+    pipeline = Pipeline(reply_aws["chat_table"], reply_aws["queue_url"])
+    storage.add_operator_message(chat_id, "warms the rule cache", 3)
+    pipeline.evaluate(pipeline.stream_records())
+    pipeline.receive()
+    return pipeline
+
+
+def evaluated(pipeline, records) -> list[str]:
+    faults = Faults(tables.client())
+    try:
+        assert pipeline.evaluate(records) == {"batchItemFailures": []}
+    finally:
+        faults.detach()
+    return [operation for operation, _ in faults.requests]
+
+
+def queued_args(pipeline) -> list[dict]:
+    import json
+
+    return [json.loads(job["body"])["args"] for job in pipeline.receive()]
+
+
+def test_an_operator_reply_is_evaluated_from_the_chat_it_carries_without_reading_it(chat_id, listened):
+    storage.add_operator_message(chat_id, "from the record", 3)
+    assert evaluated(listened, listened.stream_records()) == ["TransactWriteItems"]  # no GetItem; SQS apart
+    [args] = queued_args(listened)
+    assert args["chat"] == build_args(storage.get_chat(chat_id), None)["chat"]  # as a read now would give it
+    assert CHAT_SNAPSHOT not in args["msg"] and args["msg"]["msg"] == "from the record"
+    assert messages_of(chat_id)[-1]["delivery"] == "queued"
+
+
+def test_a_message_without_a_chat_snapshot_has_its_chat_read_and_gets_the_same_args(chat_id, listened):
+    storage.add_operator_message(chat_id, "an older message", 3)
+    records = listened.stream_records()
+    [message] = [r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["type"]["S"] == "message"]
+    carried = listened.evaluate(records) and queued_args(listened)
+    del message["dynamodb"]["NewImage"][CHAT_SNAPSHOT]  # as stored before replies carried their chat
+    assert evaluated(listened, [message]) == ["GetItem", "TransactWriteItems", "PutItem", "UpdateItem"]
+    [read] = queued_args(listened)  # the replay: its records exist, so the writes went one by one
+    assert read["chat"] == carried[0]["chat"] and read["msg"] == carried[0]["msg"]
+
+
+def test_a_replayed_record_cancels_the_transaction_and_each_write_leaves_what_it_finds(chat_id, listened):
+    storage.add_operator_message(chat_id, "replayed", 3)
+    records = listened.stream_records()
+    listened.evaluate(records)
+    assert chats.advance_delivery(chat_id, 2, "delivered") == "applied"  # sent and delivered meanwhile
+    assert evaluated(listened, records) == ["TransactWriteItems", "PutItem", "UpdateItem"]
+    assert messages_of(chat_id)[-1]["delivery"] == "delivered"  # not moved back to queued
+    [delivery] = [d for d in deliveries.list_for_chat(chat_id) if d.message_id == 2]
+    assert delivery.status == "queued"  # the record the first evaluation created, left alone
+
+
+def test_a_transaction_conflict_in_the_evaluator_falls_back_to_the_writes_one_by_one(chat_id, listened):
+    storage.add_operator_message(chat_id, "conflicted", 3)
+    records = listened.stream_records()
+    faults = Faults(tables.client())
+    faults.conflict("TransactWriteItems")
+    try:
+        assert listened.evaluate(records) == {"batchItemFailures": []}
+    finally:
+        faults.detach()
+    assert [op for op, _ in faults.requests] == ["TransactWriteItems", "PutItem", "UpdateItem"]
+    assert messages_of(chat_id)[-1]["delivery"] == "queued" and len(queued_args(listened)) == 1

@@ -11,6 +11,7 @@ from chatbridge.reply.rest_api import RestApi
 from chatbridge.reply.webhooks import OutgoingWebhook
 from chatbridge.repository import chats, deliveries, outgoing, tables
 from chatbridge.repository import reply_storage as storage
+from chatbridge.repository.values import CHAT_SNAPSHOT
 from support.faults import Faults
 from support.pipeline import Pipeline
 from support.reply import create_chat, messages_of
@@ -48,6 +49,7 @@ def test_a_record_of_a_chat_that_cannot_be_read_is_still_retried_when_a_rule_lis
     records = pipeline.stream_records()
     storage.chat_table().delete_item(Key=storage._chat_key(chat_id))
     [message] = [r for r in records if r["dynamodb"]["NewImage"]["type"]["S"] == "message"]
+    del message["dynamodb"]["NewImage"][CHAT_SNAPSHOT]  # as a message stored before replies carried their chat
     assert pipeline.evaluate(records) == {"batchItemFailures": [{"itemIdentifier":
                                                                 message["dynamodb"]["SequenceNumber"]}]}
 

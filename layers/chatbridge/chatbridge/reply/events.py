@@ -35,7 +35,8 @@ class ChatEvent(BaseModel):
 
     name: EventName
     chat_id: int
-    chat: dict[str, Any] | None = None      # the chat image when the record is a chat
+    chat: dict[str, Any] | None = None      # the chat image when the record is a chat, or the chat a new
+    # message carries (``chat_snapshot``); None: the chat must be read
     message: dict[str, Any] | None = None   # the message image when the record is a message
 
 
@@ -60,7 +61,10 @@ def event_of(record: dict[str, Any]) -> ChatEvent | None:
             name = "chat.addmsguser"
         else:
             return None  # system messages (user_id -1) fire nothing, as in LHC
-        return ChatEvent(name=name, chat_id=chat_id, message=new)
+        # the chat as the write that stored the message left it (operator replies carry it): no chat read
+        snapshot = new.get(CHAT_SNAPSHOT)
+        return ChatEvent(name=name, chat_id=chat_id, message=new,
+                         chat=snapshot if isinstance(snapshot, dict) and snapshot.get("id") == chat_id else None)
     if item_type == "message" and kind == "MODIFY" and new.get("edited_at") is not None and \
             (new.get("edited_at"), new.get("msg")) != ((old or {}).get("edited_at"), (old or {}).get("msg")):
         chat_id = new.get("chat_id")

@@ -4,8 +4,9 @@ Storage is reached through ``ReplyStorage`` so the order of side effects, which 
 pipeline safe to retry, reads in one place:
 
 * evaluator: the (cached) rules for the record's event first, so a record no rule listens to costs no
-  chat read; then delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
-  enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
+  chat read; the chat from the message's ``chat_snapshot`` (an operator's reply carries it), else read; then
+  delivery records ``queued`` (create-if-absent) and message ``delivery`` = ``queued`` (one transaction in
+  the repository), then enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
 * dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
   message's ``delivery`` state (a sent reply's id at the provider, from its ``response_message_id``, in the
   same write), then the id's dedup item, by which the provider's receipts find the reply and move it on to
@@ -67,6 +68,9 @@ class ReplyStorage:
     # (job, provider id, whether set_message_delivery already put it on the message)
     link_provider_message_id: Callable[[DispatchJob, str, bool], None] = field(
         default=lambda job, provider_id, on_message: None)
+    # one message's jobs: their ``queued`` records and the message's ``queued`` in one write (the repository: one
+    # transaction); None: ``record_queued`` per job, then ``set_message_delivery``
+    record_queued_jobs: Callable[[list[DispatchJob]], None] | None = None
 
 
 def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
@@ -108,10 +112,13 @@ def evaluate_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
     jobs = jobs_for_record(record, storage)
     if not jobs:
         return jobs
-    for job in jobs:
-        storage.record_queued(job)
-    if jobs[0].message_id is not None:
-        storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued", None)
+    if jobs[0].message_id is not None and storage.record_queued_jobs is not None:
+        storage.record_queued_jobs(jobs)
+    else:
+        for job in jobs:
+            storage.record_queued(job)
+        if jobs[0].message_id is not None:
+            storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued", None)
     storage.enqueue(jobs)
     return jobs
 

@@ -27,14 +27,21 @@ def _expires_at() -> int:
 
 def record_queued(job: DispatchJob) -> None:
     """Create the record once; a replayed stream record leaves an existing one (maybe already sent) alone."""
-    delivery = Delivery(id=job.job_id, chat_id=job.chat_id, message_id=job.message_id, webhook_id=job.webhook_id,
-                        rest_api_id=job.rest_api_id, event=job.event)
     try:
-        table().put_item(Item=storable({**delivery.model_dump(), "expires_at": _expires_at()}),
-                         ConditionExpression="attribute_not_exists(id)")
+        table().put_item(**queued_put(job, table_name=False))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+def queued_put(job: DispatchJob, *, table_name: bool = True) -> dict[str, Any]:
+    """The create-if-absent put of a job's ``queued`` record: alone (``record_queued``), or as an item of the
+    evaluator's transaction (``table_name``), where a record that exists cancels it."""
+    delivery = Delivery(id=job.job_id, chat_id=job.chat_id, message_id=job.message_id, webhook_id=job.webhook_id,
+                        rest_api_id=job.rest_api_id, event=job.event)
+    put: dict[str, Any] = {"Item": storable({**delivery.model_dump(), "expires_at": _expires_at()}),
+                           "ConditionExpression": "attribute_not_exists(id)"}
+    return {"TableName": tables.delivery_table_name(), **put} if table_name else put
 
 
 def get(chat_id: int, job_id: str) -> Delivery | None:

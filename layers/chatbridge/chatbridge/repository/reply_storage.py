@@ -23,6 +23,7 @@ from chatbridge.settings import settings
 from chatbridge.spec import limits
 
 MAX_CONFLICTS = 12
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
 
 
@@ -59,15 +60,8 @@ def set_message_delivery(chat_id: int, message_id: int, state: str, provider_mes
     A ``sent`` with the reply's ``provider_message_id`` writes the id in that same request; True when it did
     (the state was applied at once), so the caller writes it separately only on the rare other paths.
     """
-    condition = "attribute_exists(pk)"
-    values: dict[str, Any] = {":state": state}
-    if state in ("sent", "queued"):
-        # never over a receipt's delivered/read either (a replayed record, a duplicate job): states move forward
-        condition += " AND NOT (delivery IN (:failed, :delivered, :read))"
-        values.update({":failed": "failed", ":delivered": "delivered", ":read": "read"})
-    with_id = provider_message_id is not None and state == "sent"
-    if with_id:
-        values[":pmid"] = limits.bounded_id(str(provider_message_id))
+    condition, values = _forward_only(state, provider_message_id)
+    with_id = ":pmid" in values
     if _update_delivery(chat_id, message_id, condition, values):
         return with_id
     if state != "sent":
@@ -122,17 +116,57 @@ def requeue_message(chat_id: int, message_id: int) -> dict[str, Any] | None:
 def _update_delivery(chat_id: int, message_id: int, condition: str, values: dict[str, Any]) -> bool:
     """Set the message's ``delivery`` when ``condition`` holds; False when it did not (or no such message)."""
     try:
-        # updated_at moves with every state change: the cursor a console's messages?changed_after= polls
-        chat_table().update_item(Key=_message_key(chat_id, message_id),
-                                 UpdateExpression="SET delivery = :state, updated_at = :now"
-                                                  + (", provider_message_id = :pmid" if ":pmid" in values else ""),
-                                 ConditionExpression=condition,
-                                 ExpressionAttributeValues={**values, ":now": int(time.time())})
+        chat_table().update_item(**_delivery_update(chat_id, message_id, condition, values, table_name=False))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         return False
     return True
+
+
+def _delivery_update(chat_id: int, message_id: int, condition: str, values: dict[str, Any], *,
+                     table_name: bool = True) -> dict[str, Any]:
+    """The message's ``delivery`` write: alone, or an item of a transaction (``table_name``)."""
+    # updated_at moves with every state change: the cursor a console's messages?changed_after= polls
+    update = {"Key": _message_key(chat_id, message_id), "ConditionExpression": condition,
+              "UpdateExpression": "SET delivery = :state, updated_at = :now"
+                                  + (", provider_message_id = :pmid" if ":pmid" in values else ""),
+              "ExpressionAttributeValues": {**values, ":now": int(time.time())}}
+    return {"TableName": tables.chat_table_name(), **update} if table_name else update
+
+
+def _forward_only(state: str, provider_message_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The condition and values of a ``delivery`` write to ``state``: ``queued`` and ``sent`` never over a
+    receipt's delivered/read or a ``failed`` (a replayed record, a duplicate job: states move forward)."""
+    condition = "attribute_exists(pk)"
+    values: dict[str, Any] = {":state": state}
+    if state in ("sent", "queued"):
+        condition += " AND NOT (delivery IN (:failed, :delivered, :read))"
+        values.update({":failed": "failed", ":delivered": "delivered", ":read": "read"})
+    if provider_message_id is not None and state == "sent":
+        values[":pmid"] = limits.bounded_id(str(provider_message_id))
+    return condition, values
+
+
+def record_queued_jobs(jobs: list[Any]) -> None:
+    """The evaluator's writes for one message's jobs: each job's ``queued`` delivery record (create-if-absent)
+    and the message's ``queued``, in one ``TransactWriteItems``. A replayed record (a delivery exists, the
+    message moved on) or a conflicting writer cancels it; then each write is made alone, as before, each
+    leaving what it finds (a record that exists, a message already ``sent``, ``delivered`` or ``failed``)."""
+    chat_id, message_id = jobs[0].chat_id, jobs[0].message_id
+    condition, values = _forward_only("queued")
+    items = [{"Put": deliveries.queued_put(job)} for job in jobs]
+    items.append({"Update": _delivery_update(chat_id, message_id, condition, values)})
+    if len(items) <= MAX_TRANSACTION_ITEMS:
+        try:
+            tables.client().transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+    for job in jobs:
+        deliveries.record_queued(job)
+    set_message_delivery(chat_id, message_id, "queued")
 
 
 # the chat attributes an append's transaction checks against the remembered chat: every chat writer moves at
@@ -314,6 +348,7 @@ def reply_storage() -> ReplyStorage:
         get_chat=get_chat,
         webhooks_for=outgoing.webhooks_for,
         record_queued=deliveries.record_queued,
+        record_queued_jobs=record_queued_jobs,
         set_message_delivery=set_message_delivery,
         enqueue=queue.enqueue,
         claim=lambda job, lease: deliveries.claim(job, lease_seconds=lease),
