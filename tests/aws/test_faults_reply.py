@@ -432,8 +432,8 @@ def test_a_sent_reply_whose_message_state_was_not_saved_is_marked_sent_by_the_re
     send_reply(reply, "state matters")
     pipeline = reply["pipeline"]
     pipeline.evaluate(pipeline.stream_records())
-    faults = Faults(storage.chat_table().meta.client)
-    faults.fail("UpdateItem", "ProvisionedThroughputExceededException",
+    faults = Faults(storage.chat_table().meta.client)  # the message's ``sent`` rides in the attempt's transaction
+    faults.fail("TransactWriteItems", "ProvisionedThroughputExceededException",
                 when=lambda body: '":state": {"S": "sent"}' in json.dumps(body))
     try:
         result = pipeline.dispatch(pipeline.receive())

@@ -68,8 +68,8 @@ def test_a_sent_replys_provider_id_rides_on_its_sent_write_and_receipts_find_it(
         assert pipeline.dispatch(pipeline.receive()) == {"batchItemFailures": []}
     finally:
         faults.detach()
-    on_message = [op for op, body in faults.requests if "MSG#" in str(body.get("Key"))]
-    assert on_message == ["UpdateItem"]  # sent and the provider id in one write
+    on_message = [op for op, body in faults.requests if "MSG#" in str(body.get("Key") or body.get("TransactItems"))]
+    assert on_message == ["TransactWriteItems"]  # sent and the provider id in one write (with the attempt)
     [stored] = [m for m in messages_of(chat_id) if m["id"] == message["id"]]
     assert (stored["delivery"], stored["provider_message_id"]) == ("sent", "wamid.7")
     assert chats.find_message(1, chats.provider_dedup_id("wamid.7")) == (chat_id, message["id"])

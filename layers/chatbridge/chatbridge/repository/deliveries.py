@@ -81,9 +81,18 @@ def claim(job: DispatchJob, *, lease_seconds: int) -> str:
 def record_attempt(job: DispatchJob, *, status: str, status_code: int | None, response_excerpt: str,
                    error: str | None, request: dict[str, Any], duration_ms: int) -> None:
     """Write an attempt's outcome and release the lease."""
-    _update(job, {"status": status, "status_code": status_code, "response_excerpt": response_excerpt,
-                  "error": error, "request": storable(request), "duration_ms": duration_ms,
-                  "updated_at": int(time.time())}, remove=["lease_until"])
+    table().update_item(**attempt_update(job, status=status, status_code=status_code, error=error, request=request,
+                                         response_excerpt=response_excerpt, duration_ms=duration_ms, table_name=False))
+
+
+def attempt_update(job: DispatchJob, *, status: str, status_code: int | None, response_excerpt: str,
+                   error: str | None, request: dict[str, Any], duration_ms: int,
+                   table_name: bool = True) -> dict[str, Any]:
+    """``record_attempt``'s write: alone, or an item of the dispatcher's transaction (``table_name``)."""
+    update = _update_request(job, {"status": status, "status_code": status_code, "response_excerpt": response_excerpt,
+                                   "error": error, "request": storable(request), "duration_ms": duration_ms,
+                                   "updated_at": int(time.time())}, remove=["lease_until"])
+    return {"TableName": tables.delivery_table_name(), **update} if table_name else update
 
 
 def requeue_failed(job: DispatchJob) -> bool:
@@ -108,6 +117,14 @@ def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = 
             extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
             condition: str | None = None, old_on_failure: bool = False) -> None:
     """SET every value under an alias: delivery fields such as ``status`` and ``request`` are reserved words."""
+    table().update_item(**_update_request(job, values, extra_set=extra_set, remove=remove, extra_names=extra_names,
+                                          extra_values=extra_values, condition=condition,
+                                          old_on_failure=old_on_failure))
+
+
+def _update_request(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = (), remove: list[str] = (),
+                    extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
+                    condition: str | None = None, old_on_failure: bool = False) -> dict[str, Any]:
     names = {f"#{key}": key for key in [*values, *remove]} | (extra_names or {})
     if condition and "#lease_until" in condition:
         names["#lease_until"] = "lease_until"
@@ -122,7 +139,7 @@ def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = 
         kwargs["ConditionExpression"] = condition
     if old_on_failure:
         kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-    table().update_item(**kwargs)
+    return kwargs
 
 
 def any_failed_for_message(chat_id: int, message_id: int) -> bool:

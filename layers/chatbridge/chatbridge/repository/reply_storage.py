@@ -23,6 +23,7 @@ from chatbridge.settings import settings
 from chatbridge.spec import limits
 
 MAX_CONFLICTS = 12
+SENT_CONFLICTS = 3  # tries of the dispatcher's post-send transaction under conflicts, then two writes
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
 
@@ -167,6 +168,38 @@ def record_queued_jobs(jobs: list[Any]) -> None:
     for job in jobs:
         deliveries.record_queued(job)
     set_message_delivery(chat_id, message_id, "queued")
+
+
+def record_sent(job: Any, provider_message_id: str | None, **attempt: Any) -> bool:
+    """The dispatcher's writes after a send went through: the attempt (``sent``, the lease released) and the
+    message's ``sent`` (with the reply's provider id, if any) in one ``TransactWriteItems``. True when the id
+    rode on the message's write.
+
+    The send happened, so it must never be forgotten: a transaction that conflicts with another writer of the
+    message (a receipt, an edit, another webhook's job) is tried again, and one cancelled for good (the message
+    is ``failed``, ``delivered`` or ``read``, or gone) or still conflicting is made as the two writes of before,
+    the attempt first: the message's write then takes its sticky-``failed`` path. Any other error (throttled,
+    an answer lost) records the attempt alone, then is raised: the job comes back, finds its delivery
+    ``sent``, sends nothing and marks the message."""
+    from chatbridge.repository import deliveries as records
+
+    condition, values = _forward_only("sent", provider_message_id)
+    items = [{"Update": records.attempt_update(job, status="sent", **attempt)},
+             {"Update": _delivery_update(job.chat_id, job.message_id, condition, values)}]
+    for conflicts in range(SENT_CONFLICTS):
+        try:
+            tables.client().transact_write_items(TransactItems=items)
+            return ":pmid" in values
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                records.record_attempt(job, status="sent", **attempt)
+                raise
+            codes = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            if "TransactionConflict" not in codes:
+                break
+            time.sleep(random.uniform(0, 0.01 * (conflicts + 1)))
+    records.record_attempt(job, status="sent", **attempt)
+    return set_message_delivery(job.chat_id, job.message_id, "sent", provider_message_id)
 
 
 # the chat attributes an append's transaction checks against the remembered chat: every chat writer moves at
@@ -356,6 +389,7 @@ def reply_storage() -> ReplyStorage:
         spec_context=spec_context,
         resolve_secrets=secrets.resolve_secrets,
         record_attempt=deliveries.record_attempt,
+        record_sent=record_sent,
         dead_letter=queue.dead_letter,
         add_system_message=add_system_message,
         link_provider_message_id=link_provider_message_id,
