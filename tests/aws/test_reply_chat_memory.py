@@ -210,3 +210,22 @@ def test_a_transaction_conflict_in_the_evaluator_falls_back_to_the_writes_one_by
         faults.detach()
     assert [op for op, _ in faults.requests] == ["TransactWriteItems", "PutItem", "UpdateItem"]
     assert messages_of(chat_id)[-1]["delivery"] == "queued" and len(queued_args(listened)) == 1
+
+
+def test_a_reply_too_large_to_carry_its_chat_is_stored_without_it_and_its_chat_is_read(chat_id, listened):
+    """A 64K-character reply of 4-byte characters to a chat whose attributes are all at their bound: the two
+    together could pass DynamoDB's 400 KB, so the message is stored alone and the evaluator reads the chat."""
+    from chatbridge.spec import limits
+
+    attributes = {f"a{i}": "\U0001F600" * limits.MAX_CHAT_ATTRIBUTE_CHARS for i in range(limits.MAX_CHAT_ATTRIBUTES)}
+    storage.chat_table().update_item(Key=storage._chat_key(chat_id), UpdateExpression="SET incoming_chat.attributes"
+                                     " = :a", ExpressionAttributeValues={":a": attributes})
+    chat_cache.reply_chats.clear()
+    text = "\U0001F600" * limits.MAX_MESSAGE_CHARS
+    stored = storage.add_operator_message(chat_id, text, 3)
+    [message] = [m for m in messages_of(chat_id) if m["id"] == stored["id"]]
+    assert CHAT_SNAPSHOT not in message and message["msg"] == text
+    records = [r for r in listened.stream_records() if r["eventName"] == "INSERT"]
+    assert evaluated(listened, records) == ["GetItem", "TransactWriteItems"]
+    [args] = queued_args(listened)
+    assert args["chat"]["incoming_chat"]["attributes"] == attributes

@@ -6,6 +6,7 @@ goes through the chat repository's key layout, kept in the ``_chat_key``/``_mess
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from functools import lru_cache
@@ -24,7 +25,8 @@ from chatbridge.spec import limits
 
 MAX_CONFLICTS = 12
 SENT_CONFLICTS = 3  # tries of the dispatcher's post-send transaction under conflicts, then two writes
-MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+MAX_TRANSACTION_ITEMS = 100
+MAX_SNAPSHOT_ITEM_BYTES = 300_000  # a message with its chat stays this far under DynamoDB's 400 KB item limit  # DynamoDB's limit per TransactWriteItems
 _DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
 
 
@@ -311,11 +313,19 @@ def _advance_remembered(chat_id: int, remembered: dict[str, Any], after: dict[st
 
 
 def _message_item(chat_id: int, message: dict[str, Any], chat: dict[str, Any]) -> dict[str, Any]:
+    """The message item; one that fires an event (system messages fire nothing) carries its chat, unless the
+    two together could near DynamoDB's 400 KB (a 64K-character reply to a chat with every attribute at its
+    bound): then the evaluator reads the chat, as for any message without it."""
     message_id = int(chat["last_message_id"])
     item = {**_message_key(chat_id, message_id), **message, "id": message_id}
-    if int(message["user_id"]) >= 0:  # fires an event (system messages fire nothing)
+    if int(message["user_id"]) >= 0 and _utf8_size(message) + _utf8_size(chat) <= MAX_SNAPSHOT_ITEM_BYTES:
         item[CHAT_SNAPSHOT] = chat
     return item
+
+
+def _utf8_size(value: Any) -> int:
+    """An upper bound of what DynamoDB counts for a value: its JSON text in UTF-8 (names, quotes and all)."""
+    return len(json.dumps(value, default=str, ensure_ascii=False).encode("utf-8"))
 
 
 def _public_message(item: dict[str, Any]) -> dict[str, Any]:
