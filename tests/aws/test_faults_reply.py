@@ -356,9 +356,12 @@ def message_records(records: list[dict]) -> list[dict]:
     return [r for r in records if r["dynamodb"].get("NewImage", {}).get("type", {}).get("S") == "message"]
 
 
+# The delivery record and the message's ``queued`` are one TransactWriteItems: each fault goes to that
+# transaction, picked by the item it names (the record's message id, the message's key)
 EVALUATOR_FAULTS = {
-    "delivery record write": lambda: (deliveries.table().meta.client, "PutItem", 'message_id": {"N": "2"}'),
-    "message state write": lambda: (storage.chat_table().meta.client, "UpdateItem", "MSG#000000000002"),
+    "delivery record write": lambda: (deliveries.table().meta.client, "TransactWriteItems",
+                                      'message_id": {"N": "2"}'),
+    "message state write": lambda: (storage.chat_table().meta.client, "TransactWriteItems", "MSG#000000000002"),
     "enqueue": lambda: (queue._sqs(), "SendMessageBatch", "second reply"),
 }
 
@@ -429,8 +432,8 @@ def test_a_sent_reply_whose_message_state_was_not_saved_is_marked_sent_by_the_re
     send_reply(reply, "state matters")
     pipeline = reply["pipeline"]
     pipeline.evaluate(pipeline.stream_records())
-    faults = Faults(storage.chat_table().meta.client)
-    faults.fail("UpdateItem", "ProvisionedThroughputExceededException",
+    faults = Faults(storage.chat_table().meta.client)  # the message's ``sent`` rides in the attempt's transaction
+    faults.fail("TransactWriteItems", "ProvisionedThroughputExceededException",
                 when=lambda body: '":state": {"S": "sent"}' in json.dumps(body))
     try:
         result = pipeline.dispatch(pipeline.receive())

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from chatbridge.lang.core import value_text
 from chatbridge.reply.webhooks import EventName
-from chatbridge.repository.values import plain
+from chatbridge.repository.values import CHAT_SNAPSHOT, plain
 
 _DESERIALIZER = TypeDeserializer()
 
@@ -35,7 +35,8 @@ class ChatEvent(BaseModel):
 
     name: EventName
     chat_id: int
-    chat: dict[str, Any] | None = None      # the chat image when the record is a chat
+    chat: dict[str, Any] | None = None      # the chat image when the record is a chat, or the chat a new
+    # message carries (``chat_snapshot``); None: the chat must be read
     message: dict[str, Any] | None = None   # the message image when the record is a message
 
 
@@ -60,7 +61,10 @@ def event_of(record: dict[str, Any]) -> ChatEvent | None:
             name = "chat.addmsguser"
         else:
             return None  # system messages (user_id -1) fire nothing, as in LHC
-        return ChatEvent(name=name, chat_id=chat_id, message=new)
+        # the chat as the write that stored the message left it (operator replies carry it): no chat read
+        snapshot = new.get(CHAT_SNAPSHOT)
+        return ChatEvent(name=name, chat_id=chat_id, message=new,
+                         chat=snapshot if isinstance(snapshot, dict) and snapshot.get("id") == chat_id else None)
     if item_type == "message" and kind == "MODIFY" and new.get("edited_at") is not None and \
             (new.get("edited_at"), new.get("msg")) != ((old or {}).get("edited_at"), (old or {}).get("msg")):
         chat_id = new.get("chat_id")
@@ -83,6 +87,7 @@ _KEY_ATTRIBUTES = frozenset({"pk", "sk", "PK", "SK", "gsi1pk", "gsi1sk", "ttl", 
 # The chat's raw payload stays out of args: jobs carry args through SQS (256 KB) and LHC's args.chat has none.
 # What a reply needs from the payload is kept as incoming_chat.attributes (the spec's chat_attributes).
 _NOT_IN_ARGS = _KEY_ATTRIBUTES | {"raw"}
+_NOT_IN_MSG = _KEY_ATTRIBUTES | {CHAT_SNAPSHOT}  # the chat is args.chat, not part of the message
 
 
 def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str, Any]:
@@ -101,7 +106,7 @@ def build_args(chat: dict[str, Any], message: dict[str, Any] | None) -> dict[str
         chat["incoming_chat"] = {**incoming_chat, "chat_type": "individual"}  # chats stored before groups
     args: dict[str, Any] = {"chat": chat}
     if message is not None:
-        args["msg"] = {key: value for key, value in plain(message).items() if key not in _KEY_ATTRIBUTES}
+        args["msg"] = {key: value for key, value in plain(message).items() if key not in _NOT_IN_MSG}
         file = args["msg"].get("file")
         if isinstance(file, dict):
             from chatbridge.reply.rest_api import msg_clean  # files only: the evaluator renders nothing else

@@ -4,12 +4,15 @@ Storage is reached through ``ReplyStorage`` so the order of side effects, which 
 pipeline safe to retry, reads in one place:
 
 * evaluator: the (cached) rules for the record's event first, so a record no rule listens to costs no
-  chat read; then delivery records ``queued`` (create-if-absent), message ``delivery`` = ``queued``, then
-  enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs already sent.
+  chat read; the chat from the message's ``chat_snapshot`` (an operator's reply carries it), else read; then
+  delivery records ``queued`` (create-if-absent) and message ``delivery`` = ``queued`` (one transaction in
+  the repository), then enqueue. A replayed record re-enqueues the same job ids; the dispatcher skips jobs
+  already sent.
 * dispatcher: claim the delivery (conditional write), render, send, record the attempt, then set the
   message's ``delivery`` state (a sent reply's id at the provider, from its ``response_message_id``, in the
-  same write), then the id's dedup item, by which the provider's receipts find the reply and move it on to
-  ``delivered`` and ``read``. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
+  same write; after a send the attempt and the message are one transaction in the repository, whose failure
+  still leaves the attempt recorded), then the id's dedup item, by which the provider's receipts find the
+  reply and move it on to ``delivered`` and ``read``. Jobs that fail for good (4xx, refused URL, missing REST API or secret,
   retries exhausted) are recorded ``failed`` and moved to the dead-letter queue.
 * operator Retry (``retry_jobs``): the failed jobs of one message, rebuilt as the evaluator built them; the
   admin route flips each delivery ``failed`` -> ``queued`` (conditional: once), the message to ``queued``, and
@@ -67,6 +70,13 @@ class ReplyStorage:
     # (job, provider id, whether set_message_delivery already put it on the message)
     link_provider_message_id: Callable[[DispatchJob, str, bool], None] = field(
         default=lambda job, provider_id, on_message: None)
+    # one message's jobs: their ``queued`` records and the message's ``queued`` in one write (the repository: one
+    # transaction); None: ``record_queued`` per job, then ``set_message_delivery``
+    record_queued_jobs: Callable[[list[DispatchJob]], None] | None = None
+    # a reply that went through: ``record_attempt`` (sent) and ``set_message_delivery`` (sent, the provider id) in
+    # one write (the repository: one transaction); (job, provider id, **attempt) -> whether the id rode on it.
+    # None: the two calls, in that order
+    record_sent: Callable[..., bool] | None = None
 
 
 def jobs_for_record(record: dict[str, Any], storage: ReplyStorage) -> list[DispatchJob]:
@@ -108,10 +118,13 @@ def evaluate_record(record: dict[str, Any], storage: ReplyStorage) -> list[Dispa
     jobs = jobs_for_record(record, storage)
     if not jobs:
         return jobs
-    for job in jobs:
-        storage.record_queued(job)
-    if jobs[0].message_id is not None:
-        storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued", None)
+    if jobs[0].message_id is not None and storage.record_queued_jobs is not None:
+        storage.record_queued_jobs(jobs)
+    else:
+        for job in jobs:
+            storage.record_queued(job)
+        if jobs[0].message_id is not None:
+            storage.set_message_delivery(jobs[0].chat_id, jobs[0].message_id, "queued", None)
     storage.enqueue(jobs)
     return jobs
 
@@ -131,19 +144,23 @@ def deliver(job: DispatchJob, storage: ReplyStorage, *, attempt: int, max_attemp
     if verdict.outcome == "retry" and attempt >= max_attempts:
         verdict = Verdict(outcome="failed", reason=f"gave up after {attempt} attempts: {verdict.reason}")
     status = {"sent": "sent", "retry": "retrying", "failed": "failed"}[verdict.outcome]
-    storage.record_attempt(job, status=status, status_code=result.status, response_excerpt=result.excerpt,
-                           error=None if verdict.outcome == "sent" else verdict.reason, request=request_record,
-                           duration_ms=result.duration_ms)
-    if verdict.outcome == "failed":
-        storage.dead_letter(job)
+    attempt_record = {"status_code": result.status, "response_excerpt": result.excerpt, "request": request_record,
+                      "error": None if verdict.outcome == "sent" else verdict.reason, "duration_ms": result.duration_ms}
     provider_id = None
     if verdict.outcome == "sent" and job.message_id is not None and rest_api is not None and \
             rest_api.response_message_id:
         provider_id = sent_message_id(rest_api.response_message_id, result)
     on_message = False
-    if job.message_id is not None and verdict.outcome != "retry":
-        # a sent reply's provider id rides on its ``sent`` write (one request, not two)
-        on_message = storage.set_message_delivery(job.chat_id, job.message_id, status, provider_id)
+    if verdict.outcome == "sent" and job.message_id is not None and storage.record_sent is not None:
+        # the attempt and the message's ``sent`` (with the provider id) in one write; the attempt is never lost
+        on_message = storage.record_sent(job, provider_id, **attempt_record)
+    else:
+        storage.record_attempt(job, status=status, **attempt_record)
+        if verdict.outcome == "failed":
+            storage.dead_letter(job)
+        if job.message_id is not None and verdict.outcome != "retry":
+            # a sent reply's provider id rides on its ``sent`` write (one request, not two)
+            on_message = storage.set_message_delivery(job.chat_id, job.message_id, status, provider_id)
     if provider_id is not None:
         # the dedup item after ``sent`` is on the message: a receipt can find the reply only from here on, so it
         # never lands before the dispatcher's own ``sent`` (which would move it backwards)

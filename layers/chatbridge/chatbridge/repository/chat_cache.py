@@ -1,4 +1,4 @@
-"""What a warm ingest function remembers between webhooks, so a message to a known chat costs one request.
+"""What a warm function remembers between requests, so a message to a known chat costs one request.
 
 - ``ChatStates``: per chat table, (spec id, chat external id) -> the chat's id, counter, status, operator and
   nick state as this function last wrote them. An LRU of ``CACHED_CHATS`` entries: a flood of new chats
@@ -6,13 +6,16 @@
   conditioned on exactly these values (``repository.chats``), so a stale entry (a chat closed, reopened,
   written by another function or an operator) cancels it and is read again. An entry only ever holds a
   chat this function left open (pending or active), so a closed chat is always read fresh.
+- ``ReplyChats``: per chat table, chat id -> the chat item as this function's last operator reply left it
+  (``repository.reply_storage``): the next reply to it is one transaction conditioned on that chat's counter,
+  status, operator, nick and ``updated_at``, and its message carries the chat for the evaluator.
 - ``ChatIds``: per config table, a block of ``CHAT_ID_BLOCK`` chat ids taken with one counter update, so a
   new chat needs no allocation request of its own. Ids stay unique; an instance that ends leaves the rest of
   its block unused (a gap), and two instances' chats interleave out of creation order.
 
-Both are dropped by ``caches.forget_all`` (a fresh moto, a benchmark run). Both are per process, like a
+All are dropped by ``caches.forget_all`` (a fresh moto, a benchmark run). All are per process, like a
 Lambda instance's memory: ``chatbridge local`` runs each invocation in a worker process of its own
-(``local.runtime``), so its workers are separate instances. Both are guarded by a lock because the tests
+(``local.runtime``), so its workers are separate instances. All are guarded by a lock because the tests
 call handlers from threads of one process; such threads share one memory and one block of ids, and a
 thread's write remembered after a newer one is only a stale entry, which the conditions catch.
 """
@@ -23,9 +26,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 CACHED_CHATS = 4096  # under 1 KB each (external ids are at most 256 characters): a few megabytes at most
+REPLY_CHATS = 1024  # a chat item without its raw payload: a few KB at most (bounded fields), a few MB in all
 CHAT_ID_BLOCK = 10  # one UpdateItem per ten new chats; at most nine ids unused when an instance ends
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -37,29 +45,29 @@ class ChatState:
     nick_fallback: bool = False
 
 
-class ChatStates:
-    """A bounded LRU of chat states, keyed by (chat table, spec id, chat external id)."""
+class Lru(Generic[K, V]):
+    """A bounded LRU: a flood of new keys evicts the oldest entries, never grows the function's memory."""
 
-    def __init__(self, size: int = CACHED_CHATS) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[str, int, str], ChatState] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, str]) -> ChatState | None:
+    def get(self, key: K) -> V | None:
         with self._lock:
-            state = self._entries.get(key)
-            if state is not None:
+            value = self._entries.get(key)
+            if value is not None:
                 self._entries.move_to_end(key)
-            return state
+            return value
 
-    def put(self, key: tuple[str, int, str], state: ChatState) -> None:
+    def put(self, key: K, value: V) -> None:
         with self._lock:
-            self._entries[key] = state
+            self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def drop(self, key: tuple[str, int, str]) -> None:
+    def drop(self, key: K) -> None:
         with self._lock:
             self._entries.pop(key, None)
 
@@ -69,6 +77,22 @@ class ChatStates:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class ChatStates(Lru[tuple[str, int, str], ChatState]):
+    """Chat states, keyed by (chat table, spec id, chat external id)."""
+
+    def __init__(self, size: int = CACHED_CHATS) -> None:
+        super().__init__(size)
+
+
+class ReplyChats(Lru[tuple[str, int], dict[str, Any]]):
+    """What an operator-reply writer (the admin function; the dispatcher for saved answers) remembers: per
+    (chat table, chat id), the chat item (without ``raw``) as its last append left it, so the next append is
+    one transaction conditioned on it, and the message it writes carries that chat (``chat_snapshot``)."""
+
+    def __init__(self, size: int = REPLY_CHATS) -> None:
+        super().__init__(size)
 
 
 class ChatIds:
@@ -102,8 +126,10 @@ class ChatIds:
 
 chat_states = ChatStates()
 chat_ids = ChatIds()
+reply_chats = ReplyChats()
 
 
 def forget() -> None:
     chat_states.clear()
+    reply_chats.clear()
     chat_ids.clear()

@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from chatbridge.errors import StorageConflict
 from chatbridge.repository import chat_cache, tables
 from chatbridge.repository.chat_cache import ChatState
+from chatbridge.repository.values import CHAT_SNAPSHOT
 from chatbridge.spec import limits
 
 CHUNK = 49  # (100 items per transaction - chat - lookup) / (message + dedup)
@@ -189,8 +190,11 @@ def list_chats(spec_id: int, *, status: str | None = None, updated_after: int | 
     return chats[:limit]
 
 
+_NOT_PUBLIC = frozenset({"pk", "sk", "type", "last_message_id", CHAT_SNAPSHOT})
+
+
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in tables.plain(item).items() if k not in ("pk", "sk", "type", "last_message_id")}
+    return {k: v for k, v in tables.plain(item).items() if k not in _NOT_PUBLIC}
 
 
 def _public_chat(item: dict[str, Any]) -> dict[str, Any]:

@@ -27,14 +27,21 @@ def _expires_at() -> int:
 
 def record_queued(job: DispatchJob) -> None:
     """Create the record once; a replayed stream record leaves an existing one (maybe already sent) alone."""
-    delivery = Delivery(id=job.job_id, chat_id=job.chat_id, message_id=job.message_id, webhook_id=job.webhook_id,
-                        rest_api_id=job.rest_api_id, event=job.event)
     try:
-        table().put_item(Item=storable({**delivery.model_dump(), "expires_at": _expires_at()}),
-                         ConditionExpression="attribute_not_exists(id)")
+        table().put_item(**queued_put(job, table_name=False))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+def queued_put(job: DispatchJob, *, table_name: bool = True) -> dict[str, Any]:
+    """The create-if-absent put of a job's ``queued`` record: alone (``record_queued``), or as an item of the
+    evaluator's transaction (``table_name``), where a record that exists cancels it."""
+    delivery = Delivery(id=job.job_id, chat_id=job.chat_id, message_id=job.message_id, webhook_id=job.webhook_id,
+                        rest_api_id=job.rest_api_id, event=job.event)
+    put: dict[str, Any] = {"Item": storable({**delivery.model_dump(), "expires_at": _expires_at()}),
+                           "ConditionExpression": "attribute_not_exists(id)"}
+    return {"TableName": tables.delivery_table_name(), **put} if table_name else put
 
 
 def get(chat_id: int, job_id: str) -> Delivery | None:
@@ -74,9 +81,18 @@ def claim(job: DispatchJob, *, lease_seconds: int) -> str:
 def record_attempt(job: DispatchJob, *, status: str, status_code: int | None, response_excerpt: str,
                    error: str | None, request: dict[str, Any], duration_ms: int) -> None:
     """Write an attempt's outcome and release the lease."""
-    _update(job, {"status": status, "status_code": status_code, "response_excerpt": response_excerpt,
-                  "error": error, "request": storable(request), "duration_ms": duration_ms,
-                  "updated_at": int(time.time())}, remove=["lease_until"])
+    table().update_item(**attempt_update(job, status=status, status_code=status_code, error=error, request=request,
+                                         response_excerpt=response_excerpt, duration_ms=duration_ms, table_name=False))
+
+
+def attempt_update(job: DispatchJob, *, status: str, status_code: int | None, response_excerpt: str,
+                   error: str | None, request: dict[str, Any], duration_ms: int,
+                   table_name: bool = True) -> dict[str, Any]:
+    """``record_attempt``'s write: alone, or an item of the dispatcher's transaction (``table_name``)."""
+    update = _update_request(job, {"status": status, "status_code": status_code, "response_excerpt": response_excerpt,
+                                   "error": error, "request": storable(request), "duration_ms": duration_ms,
+                                   "updated_at": int(time.time())}, remove=["lease_until"])
+    return {"TableName": tables.delivery_table_name(), **update} if table_name else update
 
 
 def requeue_failed(job: DispatchJob) -> bool:
@@ -101,6 +117,14 @@ def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = 
             extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
             condition: str | None = None, old_on_failure: bool = False) -> None:
     """SET every value under an alias: delivery fields such as ``status`` and ``request`` are reserved words."""
+    table().update_item(**_update_request(job, values, extra_set=extra_set, remove=remove, extra_names=extra_names,
+                                          extra_values=extra_values, condition=condition,
+                                          old_on_failure=old_on_failure))
+
+
+def _update_request(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = (), remove: list[str] = (),
+                    extra_names: dict[str, str] | None = None, extra_values: dict[str, Any] | None = None,
+                    condition: str | None = None, old_on_failure: bool = False) -> dict[str, Any]:
     names = {f"#{key}": key for key in [*values, *remove]} | (extra_names or {})
     if condition and "#lease_until" in condition:
         names["#lease_until"] = "lease_until"
@@ -115,7 +139,7 @@ def _update(job: DispatchJob, values: dict[str, Any], *, extra_set: list[str] = 
         kwargs["ConditionExpression"] = condition
     if old_on_failure:
         kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-    table().update_item(**kwargs)
+    return kwargs
 
 
 def any_failed_for_message(chat_id: int, message_id: int) -> bool:

@@ -45,6 +45,10 @@ def chat_table_name() -> str:
     return _table_name("CHAT_TABLE")
 
 
+def delivery_table_name() -> str:
+    return _table_name("DELIVERY_TABLE")
+
+
 def config_table() -> Any:
     return resource().Table(config_table_name())
 
@@ -54,7 +58,7 @@ def chat_table() -> Any:
 
 
 def delivery_table() -> Any:
-    return resource().Table(_table_name("DELIVERY_TABLE"))
+    return resource().Table(delivery_table_name())
 
 
 def forget_clients() -> None:

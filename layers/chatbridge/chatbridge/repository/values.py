@@ -11,6 +11,10 @@ from typing import Any
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
+# A message item's copy of its chat as the write that stored the message left it (operator replies:
+# ``reply_storage``), read from the stream image by the evaluator instead of the chat; never shown as the message
+CHAT_SNAPSHOT = "chat_snapshot"
+
 _SAFE_INT = 10**38  # fewer than 38 digits: always a DynamoDB number
 # DynamoDB's magnitude range; boto3's context still takes subnormal numbers below it (3.4e-148 passes boto3,
 # then DynamoDB refuses the whole item with "Number underflow")
