@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from chatbridge.local import moto_changes, moto_dynamodb, moto_server
+from chatbridge.local import moto_changes, moto_dynamodb, moto_instances, moto_server
 from chatbridge.local.apigateway import Router
 from chatbridge.local.http import ECHO_PATH, LocalApiServer
 from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
@@ -199,8 +199,9 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the real log
         # atomic requests, transactions that copy only what they touch, a stream that forgets what was read,
         # and every change reported to the data folder's store once one is attached; requests dispatched
-        # without a scan of moto's package each
-        self._undo_moto_patches = [moto_dynamodb.install(), moto_changes.install(), moto_server.install()]
+        # without a scan of moto's package each; model objects freed once moto no longer uses them
+        self._undo_moto_patches = [moto_dynamodb.install(), moto_changes.install(), moto_server.install(),
+                                   moto_instances.install()]
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
