@@ -20,6 +20,7 @@ from botocore.config import Config
 from chatbridge.local import moto_changes, moto_dynamodb, moto_instances, moto_server
 from chatbridge.local.apigateway import Router
 from chatbridge.local.http import ECHO_PATH, LocalApiServer
+from chatbridge.local.moto_streams import BackendStreams
 from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
 from chatbridge.local.resources import create_all
 from chatbridge.local.restore import restore, trim_stream
@@ -235,7 +236,7 @@ class LocalStack:
 
     def _start_pollers(self) -> None:
         assert self.template is not None
-        streams = self.client("dynamodbstreams")
+        streams = BackendStreams(region=self.options.region, endpoint_url=self.endpoint_url)  # moto is here
         readers = {trigger.table_logical_id: 0 for fn in self.template.functions.values()
                    for trigger in fn.stream_triggers if trigger.enabled}
         for fn in self.template.functions.values():
