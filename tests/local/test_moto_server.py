@@ -108,8 +108,9 @@ def test_the_moto_server_answers_many_requests_on_one_kept_alive_connection():
                     "Host": "dynamodb.us-east-1.amazonaws.com",
                     "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
                                      "SignedHeaders=host, Signature=0"}
+        head = {"Host": "s3.amazonaws.com", "Authorization": dynamodb["Authorization"].replace("dynamodb", "s3")}
         answers = []
-        for method, path, headers, body in [("POST", "/", dynamodb, b"{}"), ("HEAD", "/bucket/key", {"Host": "s3.amazonaws.com"}, None),
+        for method, path, headers, body in [("POST", "/", dynamodb, b"{}"), ("HEAD", "/bucket/key", head, None),
                                             ("POST", "/", dynamodb, b"{}")]:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
