@@ -85,3 +85,39 @@ def test_data_operations_answer_what_motos_serializer_would_for_every_attribute_
         assert status == moto_status, action
         assert headers["Content-Type"] == moto_headers["Content-Type"], action
         assert json.loads(body) == json.loads(moto_body), action
+
+
+
+def test_the_moto_server_answers_many_requests_on_one_kept_alive_connection():
+    """One TCP connection carries DynamoDB calls around S3 writes and a HEAD (bodiless, with its length):
+    each answer is complete and none says close; boto3 reads the same through the server."""
+    import http.client
+
+    server = moto_server.MotoServer("127.0.0.1", 0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+        s3.create_bucket(Bucket="bucket")
+        s3.put_object(Bucket="bucket", Key="key", Body=b"twelve bytes")
+        assert s3.head_object(Bucket="bucket", Key="key")["ContentLength"] == 12
+        assert s3.get_object(Bucket="bucket", Key="key")["Body"].read() == b"twelve bytes"
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        dynamodb = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables",
+                    "Host": "dynamodb.us-east-1.amazonaws.com",
+                    "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
+                                     "SignedHeaders=host, Signature=0"}
+        head = {"Host": "s3.amazonaws.com", "Authorization": dynamodb["Authorization"].replace("dynamodb", "s3")}
+        answers = []
+        for method, path, headers, body in [("POST", "/", dynamodb, b"{}"), ("HEAD", "/bucket/key", head, None),
+                                            ("POST", "/", dynamodb, b"{}")]:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            answers.append((response.status, response.getheader("Connection"), response.read()))
+        assert [status for status, *_ in answers] == [200, 200, 200]
+        assert [connection_header for _, connection_header, _ in answers] == [None, None, None]
+        assert json.loads(answers[0][2]) == json.loads(answers[-1][2]) == {"TableNames": []}
+        connection.close()
+    finally:
+        server.stop()

@@ -195,15 +195,13 @@ class LocalStack:
         self.resources = {}
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto call drowns the real log
         # atomic requests, transactions that copy only what they touch, a stream that forgets what was read,
         # and every change reported to the data folder's store once one is attached; requests dispatched
         # without a scan of moto's package each; model objects freed once moto no longer uses them
         self._undo_moto_patches = [moto_dynamodb.install(), moto_changes.install(), moto_server.install(),
                                    moto_instances.install()]
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = moto_server.MotoServer("127.0.0.1", 0)  # keep-alive: no connection per moto request
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
