@@ -104,9 +104,10 @@ def _admin_writes(client, third_party, base):
     return chat_id, path
 
 
-def _reply_in_backoff(client, third_party, base, healthy, accepted, stack):
-    """An operator reply whose REST API answers 503 with Retry-After until ``healthy``: once its delivery
-    says ``retrying`` the job is hidden in the queue for its backoff."""
+def _later_integration(client, third_party, healthy, accepted):
+    """A REST API that answers 503 with Retry-After until ``healthy``. Applied before anything reaches the
+    stream: an evaluator keeps the rules it read for RULE_CACHE_SECONDS, so a rule made after a warm evaluator
+    read them would not see a reply sent at once (as documented), and the reply would never be queued."""
     def answer(request):
         from werkzeug import Response
 
@@ -118,6 +119,11 @@ def _reply_in_backoff(client, third_party, base, healthy, accepted, stack):
 
     third_party.expect_request("/later/send", method="POST").respond_with_handler(answer)
     client.apply(_integration("later", "later", "Later", third_party.url_for("/later/send")))
+
+
+def _reply_in_backoff(client, base, stack):
+    """An operator reply to the later integration: once its delivery says ``retrying`` the job is hidden in
+    the queue for its backoff."""
     chat_id = post_json(f"{base}/webhooks/incoming/later", {"chat": "c-1", "id": "m-1", "text": "hi"})[1]["chats"][0]
     client.reply(chat_id, "sent once after the crash")
     eventually(lambda: _deliveries(client, chat_id, "retrying"), timeout=90, stack=stack)
@@ -163,8 +169,9 @@ def killed(third_party, tmp_path_factory):
     first = start(third_party, data, "--seed")
     try:
         client = ChatbridgeClient(first.url)
+        _later_integration(client, third_party, healthy, accepted)
         files_chat, file_path = _admin_writes(client, third_party, first.url)
-        reply_chat = _reply_in_backoff(client, third_party, first.url, healthy, accepted, first)
+        reply_chat = _reply_in_backoff(client, first.url, first)
         acknowledged = _kill_mid_load(first)
     finally:
         if first.process.poll() is None:

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -68,8 +69,20 @@ def eventually(check, timeout=30.0, stack=None):
         if value:
             return value
         time.sleep(0.2)
-    log = "".join(stack.lines[-25:]) if stack is not None else ""
-    raise AssertionError(f"not within {timeout:.0f} s; the stack's last output:\n{log}")
+    log = "".join(_without_repeats(stack.lines)[-60:]) if stack is not None else ""
+    raise AssertionError(f"not within {timeout:.0f} s; the stack's last output (repeats dropped):\n{log}")
+
+
+def _without_repeats(lines):
+    """The stack's output without a line that only repeats the one before but for its time and duration: a
+    check polling the stack would otherwise fill the tail with its own requests and hide what went wrong."""
+    kept, previous = [], None
+    for line in lines:
+        shape = re.sub(r"\d+", "#", line)
+        if shape != previous:
+            kept.append(line)
+        previous = shape
+    return kept
 
 
 @contextlib.contextmanager
