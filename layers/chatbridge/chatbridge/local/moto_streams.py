@@ -16,8 +16,6 @@ from datetime import UTC
 from types import SimpleNamespace
 from typing import Any
 
-_IMAGES = ("Keys", "NewImage", "OldImage")
-
 
 class BackendStreams:
     """``describe_stream``, ``get_shard_iterator`` and ``get_records`` of a DynamoDB Streams client, served
@@ -51,26 +49,11 @@ class BackendStreams:
 
 
 def _as_boto3(record: dict[str, Any]) -> dict[str, Any]:
-    """A moto stream record as boto3 parses it off the wire: the creation time, a naive UTC ``datetime`` in
-    moto, made aware; the images copied, so nothing downstream holds moto's own dicts."""
-    dynamodb = dict(record["dynamodb"])
-    created = dynamodb.get("ApproximateCreationDateTime")
-    if created is not None and getattr(created, "tzinfo", None) is None:
-        dynamodb["ApproximateCreationDateTime"] = created.replace(tzinfo=UTC)
-    for key in _IMAGES:
-        if key in dynamodb:
-            dynamodb[key] = {name: _value(value) for name, value in dynamodb[key].items()}
-    return {**record, "dynamodb": dynamodb}
-
-
-def _value(value: dict[str, Any]) -> dict[str, Any]:
-    (kind, inner), = value.items()
-    if kind == "B":
-        return {"B": bytes(inner)}
-    if kind == "BS":
-        return {"BS": [bytes(v) for v in inner]}
-    if kind == "M":
-        return {"M": {name: _value(v) for name, v in inner.items()}}
-    if kind == "L":
-        return {"L": [_value(v) for v in inner]}
-    return {kind: list(inner) if isinstance(inner, list) else inner}
+    """A moto stream record as boto3 parses it off the wire. Only the creation time differs, a naive UTC
+    ``datetime`` in moto, made aware here; the images are already boto3's (moto keeps binary values as
+    ``bytes``) and are not copied: the poller only reads them, and ``lambda_stream_record`` writes the event's
+    images afresh."""
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if created is None or getattr(created, "tzinfo", None) is not None:
+        return record
+    return {**record, "dynamodb": {**record["dynamodb"], "ApproximateCreationDateTime": created.replace(tzinfo=UTC)}}
