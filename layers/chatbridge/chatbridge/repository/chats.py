@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chatbridge.errors import StorageConflict
@@ -42,7 +41,6 @@ MAX_CONFLICTS = 12
 MAX_TRANSACTION_BYTES = 3_000_000  # DynamoDB allows 4 MB; the new chat's raw payload needs room too
 BY_INCOMING = "by-incoming"
 _MAX_KEY_PART = 400
-_DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
 
 
 @dataclass(frozen=True)
@@ -398,24 +396,15 @@ def _learnt(draft: ChatDraft, create: bool, checked_lookup: bool, cancelled: lis
     if create:
         if _failed(reasons, 1):
             ids.used()  # a chat already holds this id (an earlier attempt whose answer was lost): never reuse it
-        lookup = _returned_item(cancelled, 0)
+        lookup = tables.cancelled_item(cancelled, 0)
         return None, None, int(lookup["chat_id"]) if lookup and "chat_id" in lookup else None
     if checked_lookup and _failed(reasons, 0):
         return None, None, None
     for index in (0, 1):
-        item = _returned_item(cancelled, index)
+        item = tables.cancelled_item(cancelled, index)
         if item and item.get("type") == "chat" and _is_chat_of(item, draft) and item.get("status") != "closed":
             return _state_of(item), _RETURNED, int(item["id"])
     return None, None, None
-
-
-def _returned_item(cancelled: list[dict[str, Any]], index: int) -> dict[str, Any] | None:
-    if index >= len(cancelled) or cancelled[index].get("Code") != "ConditionalCheckFailed":
-        return None
-    item = cancelled[index].get("Item")
-    if not item:
-        return None
-    return {name: _DESERIALIZE.deserialize(value) for name, value in item.items()}
 
 
 def _is_chat_of(item: dict[str, Any], draft: ChatDraft) -> bool:

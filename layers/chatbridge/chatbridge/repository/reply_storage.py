@@ -12,7 +12,6 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chatbridge.errors import StorageConflict
@@ -25,9 +24,8 @@ from chatbridge.spec import limits
 
 MAX_CONFLICTS = 12
 SENT_CONFLICTS = 3  # tries of the dispatcher's post-send transaction under conflicts, then two writes
-MAX_TRANSACTION_ITEMS = 100
-MAX_SNAPSHOT_ITEM_BYTES = 300_000  # a message with its chat stays this far under DynamoDB's 400 KB item limit  # DynamoDB's limit per TransactWriteItems
-_DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+MAX_SNAPSHOT_ITEM_BYTES = 300_000  # a message with its chat stays this far under DynamoDB's 400 KB item limit
 
 
 def chat_table() -> Any:
@@ -254,10 +252,9 @@ def _append_message(chat_id: int, *, msg: str, user_id: int, kind: str = "text",
             if "TransactionConflict" in codes:  # another writer's transaction holds the chat: same memory, later
                 time.sleep(random.uniform(0, 0.01 * (conflicts + 1)))
                 continue
-            returned = reasons[0].get("Item") if codes[:1] == ["ConditionalCheckFailed"] else None
+            returned = tables.cancelled_item(reasons, 0)
             # the chat as it now is; none returned (no such chat, or the message's id was taken): read it whole
-            remembered = _snapshot({name: _DESERIALIZE.deserialize(value) for name, value in returned.items()}) \
-                if returned else None
+            remembered = _snapshot(returned) if returned else None
             continue
         chat_cache.reply_chats.put(key, after)
         return _public_message(item)

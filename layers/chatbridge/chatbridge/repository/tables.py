@@ -11,9 +11,23 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
 from chatbridge.repository.values import plain, storable  # noqa: F401 (the repository modules' conversions)
 from chatbridge.settings import settings
+
+_DESERIALIZE = TypeDeserializer()  # items a cancelled transaction returns come in DynamoDB's own JSON
+
+
+def cancelled_item(reasons: list[dict[str, Any]], index: int) -> dict[str, Any] | None:
+    """The item a cancelled ``TransactWriteItems`` returned for its ``index``-th write (the write asked for it
+    with ``ReturnValuesOnConditionCheckFailure`` and its condition failed), as Python values; else None."""
+    if index >= len(reasons) or reasons[index].get("Code") != "ConditionalCheckFailed":
+        return None
+    item = reasons[index].get("Item")
+    if not item:
+        return None
+    return {name: _DESERIALIZE.deserialize(value) for name, value in item.items()}
 
 
 @lru_cache(maxsize=8)
