@@ -121,3 +121,54 @@ def test_the_moto_server_answers_many_requests_on_one_kept_alive_connection():
         connection.close()
     finally:
         server.stop()
+
+
+def test_dynamodb_requests_get_from_the_direct_route_what_motos_flask_route_answers():
+    """The server hands DynamoDB requests straight to moto's handler (no Flask app, no dispatcher lock): for
+    answers and errors alike the status, content type and body are what moto's own server gives."""
+    import http.client
+
+    from moto.server import ThreadedMotoServer
+
+    ours, theirs = moto_server.MotoServer("127.0.0.1", 0), ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    ours.start()
+    theirs.start()
+    try:
+        host, port = ours.get_host_and_port()
+        client = boto3.client("dynamodb", endpoint_url=f"http://{host}:{port}",
+                              region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        requests = [
+            ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "a"}}}),
+            ("GetItem", {"TableName": "missing", "Key": {"pk": {"S": "a"}}}),
+            ("GetItem", {"TableName": "t", "Key": {"other": {"S": "a"}}}),
+            ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "a"}}, "ConditionExpression": "attribute_not_exists(pk)"}),
+            ("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}},
+                                                               "ConditionExpression": "attribute_not_exists(pk)",
+                                                               "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]}),
+            ("Query", {"TableName": "t", "KeyConditionExpression": "pk = :a",
+                       "ExpressionAttributeValues": {":a": {"S": "a"}}}),
+            ("UpdateItem", {"TableName": "t", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET n = n + ",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}),
+            ("DescribeTable", {"TableName": "t"}),
+            ("ListTables", {}),
+        ]
+        authorization = ("AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
+                         "SignedHeaders=host, Signature=0")
+        for action, body in requests:
+            answers = []
+            for server in (ours, theirs):
+                connection = http.client.HTTPConnection(*server.get_host_and_port(), timeout=10)
+                connection.request("POST", "/", body=json.dumps(body), headers={
+                    "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"DynamoDB_20120810.{action}",
+                    "Host": "dynamodb.us-east-1.amazonaws.com", "Authorization": authorization})
+                response = connection.getresponse()
+                answers.append((response.status, response.getheader("Content-Type"), json.loads(response.read())))
+                connection.close()
+            assert answers[0] == answers[1], action
+    finally:
+        ours.stop()
+        theirs.stop()
