@@ -139,3 +139,52 @@ def test_a_counter_update_answers_its_own_value_even_when_another_update_comes_r
     second.join(30)
     assert held.is_set()
     assert sorted(answers.values()) == [1, 2] and answers["A"] == 1
+
+
+CONDITION = "attribute_exists(pk) AND (v = :expected OR v IN (:a, :b)) AND NOT contains(#tags, :tag)"
+
+
+def test_a_kept_condition_is_judged_on_each_requests_own_values(table):
+    """The same condition text, parsed once, decides each request by the values that request sent."""
+    import moto.dynamodb.comparisons as comparisons
+
+    table.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"N": "1"}, "tags": {"SS": ["x"]}})
+    parsed = []
+    real = comparisons.ConditionExpressionParser.parse
+    comparisons.ConditionExpressionParser.parse = lambda self: parsed.append(self.condition_expression) or real(self)
+    try:
+        outcomes = []
+        for expected, tag in [("1", "y"), ("2", "y"), ("1", "x"), ("3", "z"), ("1", "z")]:
+            values = {":expected": {"N": expected}, ":a": {"N": "8"}, ":b": {"N": "9"}, ":tag": {"S": tag}}
+            for write in ("put", "transaction"):
+                item = {"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"N": "1"}, "tags": {"SS": ["x"]}}
+                request = {"TableName": "t", "Item": item, "ConditionExpression": CONDITION,
+                           "ExpressionAttributeNames": {"#tags": "tags"}, "ExpressionAttributeValues": values}
+                try:
+                    if write == "put":
+                        table.put_item(**request)
+                    else:
+                        table.transact_write_items(TransactItems=[{"Put": request}])
+                    outcomes.append((write, expected, tag, True))
+                except ClientError:
+                    outcomes.append((write, expected, tag, False))
+    finally:
+        comparisons.ConditionExpressionParser.parse = real
+    assert outcomes == [(write, expected, tag, expected == "1" and tag != "x")
+                        for expected, tag in [("1", "y"), ("2", "y"), ("1", "x"), ("3", "z"), ("1", "z")]
+                        for write in ("put", "transaction")]
+    assert len(parsed) <= 2, "the text is parsed by moto for its first request (and once with markers), then kept"
+
+
+def test_a_kept_condition_still_gets_motos_errors_for_unused_names_and_bad_syntax(table):
+    values = {":expected": {"N": "1"}, ":a": {"N": "8"}, ":b": {"N": "9"}, ":tag": {"S": "y"}}
+    item = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    table.put_item(TableName="t", Item={**item, "v": {"N": "1"}})
+    table.put_item(TableName="t", Item={**item, "v": {"N": "1"}}, ConditionExpression=CONDITION,
+                   ExpressionAttributeNames={"#tags": "tags"}, ExpressionAttributeValues=values)  # now kept
+    with pytest.raises(ClientError, match="unused|Unused"):
+        table.put_item(TableName="t", Item=item, ConditionExpression=CONDITION,
+                       ExpressionAttributeNames={"#tags": "tags", "#extra": "x"}, ExpressionAttributeValues=values)
+    with pytest.raises(ValueError, match="Bad AND expression"):  # moto's own complaint, as without the patch
+        table.put_item(TableName="t", Item=item, ConditionExpression=CONDITION + " AND",
+                       ExpressionAttributeNames={"#tags": "tags"}, ExpressionAttributeValues=values)

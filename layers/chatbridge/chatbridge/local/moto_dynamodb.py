@@ -1,5 +1,6 @@
 """Make moto's DynamoDB behave like DynamoDB where chatbridge depends on it: atomic requests, transactions
-whose cost does not grow with the table, a stream that forgets what its readers are done with.
+whose cost does not grow with the table, a stream that forgets what its readers are done with, conditions
+that cost their evaluation and not a parse.
 
 What moto does and DynamoDB does not:
 
@@ -17,6 +18,11 @@ What moto does and DynamoDB does not:
   handed out (two per poll of the local stack's pollers). DynamoDB drops records after 24 hours and
   iterators after 15 minutes; so does this, and the local stack also drops records once every poller of
   the stream has checkpointed past them (``trim_stream``), so memory holds what is unread, not the past.
+
+- moto parses a condition expression up to three times per transaction item, lexing it character by
+  character each time, although the handlers send the same few texts with new values. Here each text (with
+  its attribute names and value placeholders) is parsed once, and each request evaluates a copy of that tree
+  bound to its own values (``_kept_conditions``).
 
 Every request that changes items also tells a *change sink* (the local stack's durable store, when one is
 attached) which items it changed, with their new images, while the lock still orders requests; the
@@ -38,6 +44,7 @@ from typing import Any, Protocol
 
 STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
 SHARD_ITERATOR_SECONDS = 15 * 60  # a shard iterator expires 15 minutes after it is returned
+KEPT_CONDITIONS = 1024  # parsed conditions kept; the handlers send a few dozen distinct texts
 
 _ATOMIC = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
            "batch_get_item", "batch_write_item", "transact_write_items")
@@ -67,7 +74,9 @@ def attach(sink: ChangeSink | None) -> None:
 
 def install() -> Callable[[], None]:
     """Patch moto's DynamoDB and DynamoDB Streams backends (once per process); returns a function that undoes it."""
+    import moto.dynamodb.comparisons as comparisons
     import moto.dynamodb.models as models
+    import moto.dynamodb.responses as responses
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard, Table
     from moto.dynamodb.responses import DynamoHandler
@@ -81,6 +90,9 @@ def install() -> Callable[[], None]:
         setattr(owner, name, wrapper(_installed[(owner, name)]))
 
     patch(DynamoDBBackend, "transact_write_items", lambda original: _touched_items_rollback(original, models))
+    kept_parsers = _kept_conditions(comparisons.create_condition_expression_parser)
+    for module in (comparisons, models, responses):  # every module that makes a parser (get_filter_expression too)
+        patch(module, "create_condition_expression_parser", lambda _: kept_parsers)
     patch(DynamoDBBackend, "update_item", _noting_update)  # inside the lock: notes land in its request
     for name in _ATOMIC:
         patch(DynamoDBBackend, name, _atomic)
@@ -99,6 +111,7 @@ def uninstall() -> None:
     for (owner, name), original in _installed.items():
         setattr(owner, name, original)
     _installed.clear()
+    _conditions.clear()
 
 
 def trim_stream(table: Any, through_sequence: int) -> int:
@@ -289,6 +302,102 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items.pop(hash_key, None)
     else:
         table.items[hash_key] = item
+
+
+# --- conditions: each text parsed once ---------------------------------------------------------------------
+
+_MARK = "\x00chatbridge-value:"  # stands for an expression attribute value in a kept condition
+_conditions: dict[tuple[Any, ...], Any] = {}
+
+
+def _kept_conditions(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``create_condition_expression_parser`` parsing each condition text once per set of names and
+    value names.
+
+    moto parses a transaction item's condition three times (to validate the request, to check it, and again
+    inside the put or update it then calls), and each parse lexes the text character by character: a sixth of
+    the stack's DynamoDB time, for the same few texts every request. The tree is kept with a marker in place
+    of each value, and each request's parser hands out a copy with its own values bound. The first request
+    of a text gets moto's own parser, and a text is kept only when parsing it with markers succeeds as well,
+    so every error (an unknown name or value, bad syntax) is still moto's own parse of the request.
+    """
+    from moto.dynamodb.comparisons import AttributeValue
+
+    @functools.wraps(original)
+    def create_condition_expression_parser(expr: str | None, names: dict[str, str] | None,
+                                           values: dict[str, Any] | None) -> Any:
+        if not expr:
+            return original(expr, names, values)
+        key = (expr, tuple(sorted(names.items())) if names else (), tuple(sorted(values)) if values else ())
+        kept = _conditions.get(key)
+        if kept is not None:
+            return _KeptParser(kept, values or {}, AttributeValue)
+        marked = original(expr, names, {name: {"S": _MARK + name} for name in values or ()})
+        try:
+            tree = marked.parse()
+        except Exception:  # noqa: BLE001 - a text that does not parse with markers is not kept
+            return original(expr, names, values)
+        if len(_conditions) >= KEPT_CONDITIONS:
+            _conditions.clear()
+        path: set[int] = set()
+        _marked(tree, AttributeValue, path)
+        _conditions[key] = (tree, frozenset(path), tuple(marked.expr_attr_names_found),
+                            tuple(marked.expr_attr_values_found))
+        return original(expr, names, values)
+
+    return create_condition_expression_parser
+
+
+class _KeptParser:
+    """What moto's callers use of a ``ConditionExpressionParser``: ``parse()``, then the names and value
+    placeholders it found."""
+
+    def __init__(self, kept: tuple[Any, frozenset[int], tuple[str, ...], tuple[str, ...]], values: dict[str, Any],
+                 value_type: type) -> None:
+        self._kept, self._values, self._value_type = kept, values, value_type
+        self.expr_attr_names_found: list[str] = []
+        self.expr_attr_values_found: list[str] = []
+
+    def parse(self) -> Any:
+        tree, marked, names, values = self._kept
+        bound = _bound(tree, self._values, self._value_type, marked)
+        self.expr_attr_names_found.extend(names)
+        self.expr_attr_values_found.extend(values)
+        return bound
+
+
+def _bound(node: Any, values: dict[str, Any], value_type: type, marked: frozenset[int]) -> Any:
+    """A copy of a kept condition tree (moto's ``Op``/``Func``/operand objects) with the request's values:
+    only the nodes on the way to a marker (``marked``) are copied, the rest is shared (evaluating a tree
+    changes nothing in it)."""
+    if id(node) not in marked:
+        return node
+    if isinstance(node, value_type):
+        return value_type(values[node.value[len(_MARK):]])
+    if isinstance(node, tuple):
+        return tuple(_bound(child, values, value_type, marked) for child in node)
+    if isinstance(node, list):
+        return [_bound(child, values, value_type, marked) for child in node]
+    copy = copy_module.copy(node)
+    for name, child in vars(node).items():
+        if id(child) in marked:
+            setattr(copy, name, _bound(child, values, value_type, marked))
+    return copy
+
+
+def _marked(node: Any, value_type: type, found: set[int]) -> bool:
+    """Collect into ``found`` the ids of the nodes of a tree that hold a value marker, or lead to one."""
+    if isinstance(node, value_type):
+        holds = node.type == "S" and isinstance(node.value, str) and node.value.startswith(_MARK)
+    elif isinstance(node, (tuple, list)):
+        holds = any([_marked(child, value_type, found) for child in node])
+    elif hasattr(node, "__dict__") and not isinstance(node, type) and not callable(node):
+        holds = any([_marked(child, value_type, found) for child in vars(node).values()])
+    else:
+        holds = False
+    if holds:
+        found.add(id(node))
+    return holds
 
 
 # --- the stream: records and iterators expire -----------------------------------------------------------
