@@ -188,3 +188,28 @@ def test_a_kept_condition_still_gets_motos_errors_for_unused_names_and_bad_synta
     with pytest.raises(ValueError, match="Bad AND expression"):  # moto's own complaint, as without the patch
         table.put_item(TableName="t", Item=item, ConditionExpression=CONDITION + " AND",
                        ExpressionAttributeNames={"#tags": "tags"}, ExpressionAttributeValues=values)
+
+
+def test_an_updated_item_is_copied_once_per_transaction_and_its_old_image_still_streams(table, monkeypatch):
+    """The rollback's copy of an item doubles as the old image moto copies for the stream."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    table.put_item(TableName="t", Item={**key, "v": {"N": "1"}, "m": {"M": {"deep": {"S": "x"}}}})
+    copies = []
+    real = Item.__deepcopy__
+    monkeypatch.setattr(Item, "__deepcopy__", lambda self, memo: copies.append(self) or real(self, memo))
+    table.transact_write_items(TransactItems=[{"Update": {
+        "TableName": "t", "Key": key, "UpdateExpression": "SET v = :two, m.deep = :y",
+        "ExpressionAttributeValues": {":two": {"N": "2"}, ":y": {"S": "y"}}}}])
+    assert len(copies) == 1
+    record = _records(table)[-1]["dynamodb"]
+    assert record["OldImage"]["v"] == {"N": "1"} and record["OldImage"]["m"] == {"M": {"deep": {"S": "x"}}}
+    assert record["NewImage"]["v"] == {"N": "2"} and record["NewImage"]["m"] == {"M": {"deep": {"S": "y"}}}
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        table.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", "Key": key, "UpdateExpression": "SET v = :three",
+                        "ExpressionAttributeValues": {":three": {"N": "3"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "2"}},
+                                "ConditionExpression": "attribute_exists(pk)"}}])
+    assert table.get_item(TableName="t", Key=key)["Item"]["v"] == {"N": "2"}  # the copy went back

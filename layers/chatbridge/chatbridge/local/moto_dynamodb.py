@@ -243,18 +243,29 @@ def _noting_update(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleType) -> Callable[..., Any]:
     """moto's transaction with its whole-table copies turned into no-ops and its rollback done here, from
-    the items the transaction names (taken before it runs) and the stream lengths before it."""
-    class _NoTableCopies:
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, models.Table) else copy_module.deepcopy(value, memo)
+    the items the transaction names (taken before it runs) and the stream lengths before it.
+
+    An update inside the transaction deep-copies its item once more, as the stream's old image; that copy is
+    the one already taken for the rollback (the item is still unchanged then, and neither use changes it),
+    so a chat item with the provider's payload in it is copied once per transaction, not twice."""
+    class _Copies:
+        def __init__(self, saved: list[tuple[Any, Any, Any, Any]]) -> None:
+            self.before = {id(live): copied for live, copied in ((_live(table, hash_key, range_key), copied)
+                                                                 for table, hash_key, range_key, copied in saved)
+                           if live is not None}
+
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            if isinstance(value, models.Table):
+                return value
+            copied = self.before.pop(id(value), None)
+            return copied if copied is not None else copy_module.deepcopy(value, memo)
 
     @functools.wraps(transact)
     def transaction(self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
         saved = _items_named(self, transact_items)
         streams = {id(table): (table.stream_shard, len(table.stream_shard.items))
                    for table, *_ in saved if table.stream_shard is not None}
-        models.copy = _NoTableCopies  # type: ignore[attr-defined]
+        models.copy = _Copies(saved)  # type: ignore[attr-defined]
         try:
             return transact(self, transact_items, *args, **kwargs)
         except BaseException:
@@ -267,6 +278,10 @@ def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleTy
             models.copy = copy_module  # type: ignore[attr-defined]
 
     return transaction
+
+
+def _live(table: Any, hash_key: Any, range_key: Any) -> Any:
+    return table.get_item(hash_key, range_key) if not table.range_key_attr or range_key else None
 
 
 def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
@@ -285,8 +300,7 @@ def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tup
                 continue  # moto refuses it before changing anything
             hash_key = DynamoType(key[table.hash_key_attr])
             range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            current = table.get_item(hash_key, range_key) if not table.range_key_attr or range_key else None
-            saved.append((table, hash_key, range_key, copy_module.deepcopy(current)))
+            saved.append((table, hash_key, range_key, copy_module.deepcopy(_live(table, hash_key, range_key))))
     return saved
 
 
