@@ -103,6 +103,17 @@ def test_shard_iterators_expire_after_fifteen_minutes(table, monkeypatch):
     assert len(iterators) == 2  # only the two this read made
 
 
+def test_installing_again_after_uninstalling_wraps_moto_once():
+    """Two wrappers on one name (the transaction's rollback, then the lock) are undone to moto's own."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    for _ in range(2):
+        moto_dynamodb.install()
+        moto_dynamodb.uninstall()
+        assert DynamoDBBackend.transact_write_items is original
+
+
 def test_a_counter_update_answers_its_own_value_even_when_another_update_comes_right_after_it(table, monkeypatch):
     """moto builds an UpdateItem's answer from the live item after its backend call: without the request
     lock around the whole answer, a second ``ADD`` landing in between made both answer the second value

@@ -86,8 +86,9 @@ def install() -> Callable[[], None]:
         return lambda: None
 
     def patch(owner: type, name: str, wrapper: Callable[[Any], Any]) -> None:
-        _installed[(owner, name)] = getattr(owner, name)
-        setattr(owner, name, wrapper(_installed[(owner, name)]))
+        current = getattr(owner, name)
+        _installed.setdefault((owner, name), current)  # a name wrapped twice is put back as moto had it
+        setattr(owner, name, wrapper(current))
 
     patch(DynamoDBBackend, "transact_write_items", lambda original: _touched_items_rollback(original, models))
     kept_parsers = _kept_conditions(comparisons.create_condition_expression_parser)
