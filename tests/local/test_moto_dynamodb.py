@@ -224,3 +224,18 @@ def test_an_updated_item_is_copied_once_per_transaction_and_its_old_image_still_
             {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "2"}},
                                 "ConditionExpression": "attribute_exists(pk)"}}])
     assert table.get_item(TableName="t", Key=key)["Item"]["v"] == {"N": "2"}  # the copy went back
+
+
+def test_one_kept_update_text_applies_each_requests_own_values(table):
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    update = "SET v = :v, m.deep = if_not_exists(m.deep, :first) ADD n :one REMOVE gone"
+    table.put_item(TableName="t", Item={**key, "m": {"M": {}}, "gone": {"S": "x"}})
+    for number in range(1, 4):
+        table.update_item(TableName="t", Key=key, UpdateExpression=update, ExpressionAttributeValues={
+            ":v": {"S": f"v{number}"}, ":first": {"N": str(number)}, ":one": {"N": "1"}})
+        item = table.get_item(TableName="t", Key=key)["Item"]
+        assert (item["v"], item["m"]["M"]["deep"], item["n"], "gone" in item) == (
+            {"S": f"v{number}"}, {"N": "1"}, {"N": str(number)}, False)
+    assert UpdateExpressionParser.make(update) is UpdateExpressionParser.make(update)

@@ -22,7 +22,7 @@ What moto does and DynamoDB does not:
 - moto parses a condition expression up to three times per transaction item, lexing it character by
   character each time, although the handlers send the same few texts with new values. Here each text (with
   its attribute names and value placeholders) is parsed once, and each request evaluates a copy of that tree
-  bound to its own values (``_kept_conditions``).
+  bound to its own values (``_kept_conditions``); an update text is parsed once too (``_kept_updates``).
 
 Every request that changes items also tells a *change sink* (the local stack's durable store, when one is
 attached) which items it changed, with their new images, while the lock still orders requests; the
@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
 SHARD_ITERATOR_SECONDS = 15 * 60  # a shard iterator expires 15 minutes after it is returned
-KEPT_CONDITIONS = 1024  # parsed conditions kept; the handlers send a few dozen distinct texts
+KEPT_CONDITIONS = 1024  # parsed conditions (and update texts) kept; the handlers send a few dozen distinct texts
 
 _ATOMIC = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
            "batch_get_item", "batch_write_item", "transact_write_items")
@@ -79,6 +79,7 @@ def install() -> Callable[[], None]:
     import moto.dynamodb.responses as responses
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard, Table
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
@@ -91,6 +92,8 @@ def install() -> Callable[[], None]:
         setattr(owner, name, wrapper(current))
 
     patch(DynamoDBBackend, "transact_write_items", lambda original: _touched_items_rollback(original, models))
+    _installed[(UpdateExpressionParser, "make")] = UpdateExpressionParser.__dict__["make"]  # the classmethod
+    UpdateExpressionParser.make = _kept_updates(UpdateExpressionParser.make)  # type: ignore[method-assign]
     kept_parsers = _kept_conditions(comparisons.create_condition_expression_parser)
     for module in (comparisons, models, responses):  # every module that makes a parser (get_filter_expression too)
         patch(module, "create_condition_expression_parser", lambda _: kept_parsers)
@@ -113,6 +116,7 @@ def uninstall() -> None:
         setattr(owner, name, original)
     _installed.clear()
     _conditions.clear()
+    _updates.clear()
 
 
 def trim_stream(table: Any, through_sequence: int) -> int:
@@ -323,6 +327,23 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
 
 _MARK = "\x00chatbridge-value:"  # stands for an expression attribute value in a kept condition
 _conditions: dict[tuple[Any, ...], Any] = {}
+_updates: dict[str, Any] = {}
+
+
+def _kept_updates(original: Callable[[str], Any]) -> Any:
+    """``UpdateExpressionParser.make`` parsing each update text once. moto parses an update twice per request
+    (to validate the request's names, then to run it) and never changes the tree it gets: its validator
+    works on a deep copy, the request check only reads clauses. So one tree per text serves every request."""
+    def make(cls: type, expression: str) -> Any:
+        kept = _updates.get(expression)
+        if kept is None:
+            kept = original(expression)  # a text that does not parse raises here each time, as in moto
+            if len(_updates) >= KEPT_CONDITIONS:
+                _updates.clear()
+            _updates[expression] = kept
+        return kept
+
+    return classmethod(make)
 
 
 def _kept_conditions(original: Callable[..., Any]) -> Callable[..., Any]:
