@@ -239,3 +239,40 @@ def test_one_kept_update_text_applies_each_requests_own_values(table):
         assert (item["v"], item["m"]["M"]["deep"], item["n"], "gone" in item) == (
             {"S": f"v{number}"}, {"N": "1"}, {"N": str(number)}, False)
     assert UpdateExpressionParser.make(update) is UpdateExpressionParser.make(update)
+
+
+def test_a_transaction_whose_conditions_fail_is_cancelled_with_the_reasons_moto_gives(table, monkeypatch):
+    """Judged before any write: the same cancellation reasons (and ALL_OLD items) as moto's own run, and nothing
+    written, streamed or journaled."""
+    key = {"pk": {"S": "chat"}, "sk": {"S": "1"}}
+    table.put_item(TableName="t", Item={**key, "last": {"N": "4"}, "m": {"M": {"raw": {"S": "payload"}}}})
+    table.put_item(TableName="t", Item={"pk": {"S": "dedup"}, "sk": {"S": "seen"}})
+    transactions = [
+        [{"Update": {"TableName": "t", "Key": key, "UpdateExpression": "SET #l = :next",
+                     "ConditionExpression": "#l = :known", "ExpressionAttributeNames": {"#l": "last"},
+                     "ExpressionAttributeValues": {":next": {"N": "6"}, ":known": {"N": "5"}},
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+         {"Put": {"TableName": "t", "Item": {"pk": {"S": "msg"}, "sk": {"S": "6"}},
+                  "ConditionExpression": "attribute_not_exists(pk)"}},
+         {"Put": {"TableName": "t", "Item": {"pk": {"S": "dedup"}, "sk": {"S": "seen"}},
+                  "ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}],
+        [{"ConditionCheck": {"TableName": "t", "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
+         {"Put": {"TableName": "t", "Item": {"pk": {"S": "dedup"}, "sk": {"S": "seen"}},
+                  "ConditionExpression": "attribute_not_exists(pk)"}}],
+    ]
+    before = len(_records(table))
+
+    def reasons(items):
+        with pytest.raises(ClientError, match="TransactionCanceled") as raised:
+            table.transact_write_items(TransactItems=items)
+        return raised.value.response["CancellationReasons"], str(raised.value)
+
+    runs = []
+    real_run = moto_dynamodb._items_named
+    monkeypatch.setattr(moto_dynamodb, "_items_named", lambda *args: runs.append(1) or real_run(*args))
+    judged_first = [reasons(items) for items in transactions]
+    assert runs == [] and len(_records(table)) == before
+    monkeypatch.setattr(moto_dynamodb, "_failed_conditions", lambda *args: None)  # moto's item-by-item run
+    assert [reasons(items) for items in transactions] == judged_first
+    assert judged_first[0][0][0]["Item"]["m"] == {"M": {"raw": {"S": "payload"}}}
+    assert table.get_item(TableName="t", Key=key)["Item"]["last"] == {"N": "4"}

@@ -19,6 +19,8 @@ What moto does and DynamoDB does not:
   iterators after 15 minutes; so does this, and the local stack also drops records once every poller of
   the stream has checkpointed past them (``trim_stream``), so memory holds what is unread, not the past.
 
+- a transaction whose conditions fail is cancelled before moto writes anything (``_failed_conditions``),
+  with the reasons moto would give: moto applied every write, streamed and copied it, then rolled back.
 - moto parses a condition expression up to three times per transaction item, lexing it character by
   character each time, although the handlers send the same few texts with new values. Here each text (with
   its attribute names and value placeholders) is parsed once, and each request evaluates a copy of that tree
@@ -267,6 +269,11 @@ def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleTy
 
     @functools.wraps(transact)
     def transaction(self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        reasons = _failed_conditions(self, transact_items, models)
+        if reasons is not None:
+            from moto.dynamodb.exceptions import TransactionCanceledException
+
+            raise TransactionCanceledException(reasons)
         saved = _items_named(self, transact_items)
         streams = {id(table): (table.stream_shard, len(table.stream_shard.items))
                    for table, *_ in saved if table.stream_shard is not None}
@@ -283,6 +290,61 @@ def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleTy
             models.copy = copy_module  # type: ignore[attr-defined]
 
     return transaction
+
+
+def _failed_conditions(backend: Any, transact_items: list[dict[str, Any]], models: types.ModuleType
+                       ) -> list[tuple[Any, Any, Any]] | None:
+    """The cancellation reasons of a transaction whose conditions do not all hold, judged before anything is
+    written; None when they all hold, or when the request is one moto answers otherwise (too many items, two
+    operations in one, one item named twice, an unknown table or a bad key: moto's own run says how).
+
+    Every item of a transaction names a different item, so each condition sees the table as it was before
+    the transaction, as moto's item-by-item run sees it, and the verdicts (with ``ALL_OLD``'s items) are the
+    ones moto would give. A writer whose memory of a chat was stale sends such a transaction about every
+    other webhook; moto would apply each write, build its stream records, copy the items and roll it all back.
+    One difference: moto also reports a write that fails for another reason (an item over 400 KB) next to a
+    failed condition; here that write is not tried, so its reason shows on the retry that follows.
+    """
+    from moto.dynamodb.exceptions import ConditionalCheckFailed
+
+    if len(transact_items) > 100:
+        return None
+    reasons: list[tuple[Any, Any, Any]] = []
+    named: set[tuple[str, str]] = set()
+    try:
+        for entry in transact_items:
+            if len(entry) != 1:
+                return None
+            op_type, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if op_type not in ("ConditionCheck", "Put", "Delete", "Update") or table is None:
+                return None
+            attrs = op["Item"] if op_type == "Put" else op["Key"]
+            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = attrs[table.range_key_attr]
+            if op_type != "Put" and key != attrs:
+                return None  # a key with other attributes: moto's own complaint
+            marker = (table.name, repr(sorted(key.items())))
+            if marker in named:
+                return None
+            named.add(marker)
+            condition = op.get("ConditionExpression")
+            if condition is None:
+                reasons.append((None, None, None))
+                continue
+            current = backend.get_item(op["TableName"], key)
+            verdict = models.get_filter_expression(condition, op.get("ExpressionAttributeNames"),
+                                                   op.get("ExpressionAttributeValues")).expr(current)
+            if verdict:
+                reasons.append((None, None, None))
+                continue
+            old = (current.to_json()["Attributes"] if current is not None
+                   and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None)
+            reasons.append(("ConditionalCheckFailed", str(ConditionalCheckFailed(item=old).message), old))
+    except Exception:  # noqa: BLE001 - whatever moto refuses, it says itself when it runs the transaction
+        return None
+    return reasons if any(code is not None for code, _, _ in reasons) else None
 
 
 def _live(table: Any, hash_key: Any, range_key: Any) -> Any:
