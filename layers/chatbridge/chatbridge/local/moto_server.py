@@ -55,8 +55,8 @@ PLAIN_ANSWERS = {
                            "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}),
     "dynamodbstreams": frozenset({"GetRecords", "GetShardIterator"}),
 }
-CONTENT_TYPE = "application/x-amz-json-1.0"
-DYNAMODB_TARGET = "DynamoDB_20120810."  # X-Amz-Target of DynamoDB's operations (Streams' is DynamoDBStreams_...)  # both services' protocol: json, jsonVersion 1.0
+CONTENT_TYPE = "application/x-amz-json-1.0"  # both services' protocol: json, jsonVersion 1.0
+DYNAMODB_TARGET = "DynamoDB_20120810."  # X-Amz-Target of DynamoDB's operations (Streams' is DynamoDBStreams_...)
 
 _installed: dict[str, Any] = {}
 
