@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
 SHARD_ITERATOR_SECONDS = 15 * 60  # a shard iterator expires 15 minutes after it is returned
-KEPT_CONDITIONS = 1024  # parsed conditions (and update texts) kept; the handlers send a few dozen distinct texts
+KEPT_EXPRESSIONS = 1024  # parsed condition and update texts kept; the handlers send a few dozen distinct texts
 
 _ATOMIC = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
            "batch_get_item", "batch_write_item", "transact_write_items")
@@ -256,10 +256,8 @@ def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleTy
     the one already taken for the rollback (the item is still unchanged then, and neither use changes it),
     so a chat item with the provider's payload in it is copied once per transaction, not twice."""
     class _Copies:
-        def __init__(self, saved: list[tuple[Any, Any, Any, Any]]) -> None:
-            self.before = {id(live): copied for live, copied in ((_live(table, hash_key, range_key), copied)
-                                                                 for table, hash_key, range_key, copied in saved)
-                           if live is not None}
+        def __init__(self, saved: list[tuple[Any, Any, Any, Any, Any]]) -> None:
+            self.before = {id(live): copied for *_, live, copied in saved if live is not None}
 
         def deepcopy(self, value: Any, memo: Any = None) -> Any:
             if isinstance(value, models.Table):
@@ -281,7 +279,7 @@ def _touched_items_rollback(transact: Callable[..., Any], models: types.ModuleTy
         try:
             return transact(self, transact_items, *args, **kwargs)
         except BaseException:
-            for table, hash_key, range_key, before in saved:
+            for table, hash_key, range_key, _, before in saved:
                 _put_back(table, hash_key, range_key, before)
             for shard, length in streams.values():
                 del shard.items[length:]
@@ -319,12 +317,9 @@ def _failed_conditions(backend: Any, transact_items: list[dict[str, Any]], model
             table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
             if op_type not in ("ConditionCheck", "Put", "Delete", "Update") or table is None:
                 return None
-            attrs = op["Item"] if op_type == "Put" else op["Key"]
-            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-            if table.range_key_attr is not None:
-                key[table.range_key_attr] = attrs[table.range_key_attr]
-            if op_type != "Put" and key != attrs:
-                return None  # a key with other attributes: moto's own complaint
+            key = _named_key(table, op_type, op)
+            if key is None or (op_type != "Put" and key != op["Key"]):
+                return None  # no key, or a key with other attributes: moto's own complaint
             marker = (table.name, repr(sorted(key.items())))
             if marker in named:
                 return None
@@ -347,27 +342,33 @@ def _failed_conditions(backend: Any, transact_items: list[dict[str, Any]], model
     return reasons if any(code is not None for code, _, _ in reasons) else None
 
 
-def _live(table: Any, hash_key: Any, range_key: Any) -> Any:
-    return table.get_item(hash_key, range_key) if not table.range_key_attr or range_key else None
+def _named_key(table: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any] | None:
+    """The key of the item a transaction entry names (a ``Put``'s taken from its item), or None without one."""
+    attrs = op.get("Item") if op_type == "Put" else op.get("Key")
+    if not isinstance(attrs, dict) or table.hash_key_attr not in attrs or (
+            table.range_key_attr and table.range_key_attr not in attrs):
+        return None
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
 
 
-def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
-    """(table, hash key, range key, a copy of the item or None) for each item a transaction names."""
+def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any, Any]]:
+    """(table, hash key, range key, the item or None, a copy of it) for each item a transaction names."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     saved = []
     for entry in transact_items:
         for op_type, op in entry.items():
             table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
-            if table is None:
-                continue
-            key = op.get("Key") if op_type != "Put" else op.get("Item")
-            if not isinstance(key, dict) or table.hash_key_attr not in key or (
-                    table.range_key_attr and table.range_key_attr not in key):
+            key = _named_key(table, op_type, op) if table is not None else None
+            if key is None:
                 continue  # moto refuses it before changing anything
             hash_key = DynamoType(key[table.hash_key_attr])
             range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            saved.append((table, hash_key, range_key, copy_module.deepcopy(_live(table, hash_key, range_key))))
+            live = table.get_item(hash_key, range_key)
+            saved.append((table, hash_key, range_key, live, copy_module.deepcopy(live)))
     return saved
 
 
@@ -400,7 +401,7 @@ def _kept_updates(original: Callable[[str], Any]) -> Any:
         kept = _updates.get(expression)
         if kept is None:
             kept = original(expression)  # a text that does not parse raises here each time, as in moto
-            if len(_updates) >= KEPT_CONDITIONS:
+            if len(_updates) >= KEPT_EXPRESSIONS:
                 _updates.clear()
             _updates[expression] = kept
         return kept
@@ -435,7 +436,7 @@ def _kept_conditions(original: Callable[..., Any]) -> Callable[..., Any]:
             tree = marked.parse()
         except Exception:  # noqa: BLE001 - a text that does not parse with markers is not kept
             return original(expr, names, values)
-        if len(_conditions) >= KEPT_CONDITIONS:
+        if len(_conditions) >= KEPT_EXPRESSIONS:
             _conditions.clear()
         path: set[int] = set()
         _marked(tree, AttributeValue, path)
@@ -488,7 +489,7 @@ def _marked(node: Any, value_type: type, found: set[int]) -> bool:
     if isinstance(node, value_type):
         holds = node.type == "S" and isinstance(node.value, str) and node.value.startswith(_MARK)
     elif isinstance(node, (tuple, list)):
-        holds = any([_marked(child, value_type, found) for child in node])
+        holds = any([_marked(child, value_type, found) for child in node])  # a list: every child is visited
     elif hasattr(node, "__dict__") and not isinstance(node, type) and not callable(node):
         holds = any([_marked(child, value_type, found) for child in vars(node).values()])
     else:
