@@ -2,6 +2,8 @@
 
 import json
 import logging
+import sqlite3
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -220,7 +222,7 @@ def test_outbound_allow_list_keeps_template_and_user_entries_and_adds_the_local_
     environment = stack.function_environment({"CHATBRIDGE_OUTBOUND_ALLOW": "hooks.internal", "OTHER": "x"})
     assert environment["CHATBRIDGE_OUTBOUND_ALLOW"] == "hooks.internal,10.0.0.0/8,127.0.0.1"
     assert environment["OTHER"] == "x"
-    assert environment["AWS_ENDPOINT_URL"] == stack.endpoint_url
+    assert environment["AWS_ENDPOINT_URL"] == stack.functions_endpoint_url != stack.endpoint_url
     assert environment["AWS_ACCESS_KEY_ID"] == "local"
 
 
@@ -252,3 +254,59 @@ def test_the_request_line_masks_secret_query_parameters_and_keeps_the_rest(stack
     assert "s3cr3t-9981" not in text and "k-4410" not in text and "tok-7712" not in text
     assert "GET /things/t-1?secret=***&api_key=***&tag=a -> 200" in text
     assert "/_local/echo/send?token=***&to=1" in text
+
+
+def _thing(stack, table, pk):
+    return stack.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "thing"}}).get("Item")
+
+
+class _HeldCommits:
+    """The store's SQLite connection with its commits held back (``release``) or failing (``fail``)."""
+
+    def __init__(self, connection, *, fail=False):
+        self._connection, self._fail = connection, fail
+        self.release = threading.Event()
+
+    def execute(self, statement, *args):
+        if statement == "COMMIT":
+            if self._fail:
+                raise sqlite3.OperationalError("disk I/O error")
+            self.release.wait(60)
+        return self._connection.execute(statement, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+
+def test_an_invocation_is_answered_only_once_its_writes_are_on_disk(tmp_path):
+    """The function's own DynamoDB write is answered before it is on disk (the function runs on), but the
+    webhook's 200 waits until the commit: what a caller was told is saved survives a kill."""
+    options = StackOptions(FIXTURE, port=0, data_dir=tmp_path, stack_name="chatbridge-held")
+    with LocalStack(options) as running:
+        held = running.store._db = _HeldCommits(running.store._db)
+        answers = []
+        poster = threading.Thread(target=lambda: answers.append(
+            _request(running, "POST", "/things/held", {"job": "held"})))
+        poster.start()
+        try:
+            assert _eventually(lambda: _thing(running, "chatbridge-held-items", "held"))
+            api = running.runtimes["ApiFunction"]
+            _eventually(lambda: api._idle)  # the invocation is over: its worker is free again
+            assert poster.is_alive() and not answers
+        finally:
+            held.release.set()
+        poster.join(30)
+        assert answers[0][0] == 200
+    with LocalStack(options) as again:
+        assert _thing(again, "chatbridge-held-items", "held")["job"] == {"S": "held"}
+
+
+def test_a_write_the_data_folder_cannot_take_is_answered_503_and_not_acknowledged(tmp_path):
+    options = StackOptions(FIXTURE, port=0, data_dir=tmp_path, stack_name="chatbridge-full")
+    with LocalStack(options) as running:
+        running.store._db = _HeldCommits(running.store._db, fail=True)
+        status, headers, body = _request(running, "POST", "/things/lost", {"job": "lost"})
+        assert status == 503 and headers["Retry-After"]
+        answer = json.loads(body)
+        assert answer["code"] == "store_failed"
+        assert "disk I/O error" in answer["message"] and "nothing was acknowledged" in answer["message"]

@@ -33,6 +33,7 @@ from chatbridge.errors import ChatbridgeError
 from chatbridge.local.apigateway import MalformedResponse, ProxyResponse, Router, build_event, parse_response
 from chatbridge.local.cross_site import CrossSiteGuard, is_operator_route
 from chatbridge.local.runtime import FunctionError, FunctionTimeout
+from chatbridge.local.store import StoreError
 from chatbridge.spec.redaction import mask_text, mask_url
 
 log = logging.getLogger("chatbridge.local")
@@ -54,7 +55,7 @@ MAX_CONNECTIONS = 128
 # How long a stop waits for requests already in flight: API Gateway's 29 s cap on an integration, plus one.
 DRAIN_SECONDS = 30.0
 # Retry-After of a 503: a start takes seconds (the CLI waits this long and asks again); a stop may be for good.
-RETRY_AFTER_SECONDS = {"starting": 1, "stopping": 5}
+RETRY_AFTER_SECONDS = {"starting": 1, "stopping": 5, "store_failed": 5}
 
 
 class EchoRecorder:
@@ -458,6 +459,9 @@ class _Handler(BaseHTTPRequestHandler):
         except MalformedResponse as exc:
             log.error("%s returned a malformed proxy response: %s", function, exc)
             return _json_response(502, {"message": "Internal server error"})
+        except StoreError as exc:
+            log.error("%s: its writes did not reach the data folder, so its answer is withheld: %s", function, exc)
+            return _store_failed_response(exc)
         except Exception:  # noqa: BLE001 - the runtime's own fault: an answer, never a dropped connection
             log.exception("invoking %s failed in the local stack itself", function)
             return _json_response(502, {"message": "Internal server error"})
@@ -477,6 +481,10 @@ class _Handler(BaseHTTPRequestHandler):
         except FunctionError as exc:
             self._send_json(200, {"errorType": exc.error_type, "errorMessage": exc.error_message,
                                   "stackTrace": exc.stack})
+            return
+        except StoreError as exc:
+            log.error("%s: its writes did not reach the data folder, so its answer is withheld: %s", function, exc)
+            self._send(_store_failed_response(exc))
             return
         self._send_json(200, result)
 
@@ -534,7 +542,15 @@ def _unavailable_reason(state: str) -> str:
 
 def _stopping_response() -> ProxyResponse:
     return _json_response(503, {"message": _unavailable_reason("stopping"), "code": "stopping"},
-                          [("Retry-After", _retry_after("stopping"))])
+                          [("Retry-After", _retry_after("store_failed"))])
+
+
+def _store_failed_response(exc: StoreError) -> ProxyResponse:
+    """The function ran, but what it wrote is not on disk: answering its 200 would acknowledge what a kill
+    could lose. A sender that retries loses nothing; the stack needs a restart once the disk is fixed."""
+    return _json_response(503, {"message": f"the local stack cannot save to its data folder ({exc}); nothing was "
+                                           "acknowledged, retry once the stack is restarted", "code": "store_failed"},
+                          [("Retry-After", _retry_after("store_failed"))])
 
 
 def _json_response(status: int, document: Any, headers: Iterable[tuple[str, str]] = ()) -> ProxyResponse:

@@ -28,19 +28,23 @@ What moto does and DynamoDB does not:
 
 Every request that changes items also tells a *change sink* (the local stack's durable store, when one is
 attached) which items it changed, with their new images, while the lock still orders requests; the
-request's answer leaves only once the sink says the change is on disk (``ChangeSink.wait``).
+request's answer leaves only once the sink says the change is on disk (``ChangeSink.wait``), unless the
+request came in under ``durability_deferred``: the local stack's functions, whose every write is on disk
+before their invocation's end is acknowledged to anyone (see ``LocalStack.invoke``), so waiting for each
+request of theirs too only held the function up, and moto idle with it.
 
 The local stack installs this in its moto server; the tests and benchmarks install it in-process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy as copy_module
 import functools
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -72,6 +76,18 @@ def attach(sink: ChangeSink | None) -> None:
     """Send every item change to ``sink`` from now on (None: stop)."""
     global _sink
     _sink = sink
+
+
+@contextlib.contextmanager
+def durability_deferred(deferred: bool = True) -> Iterator[None]:
+    """This thread's requests answer as soon as their change is submitted to the sink, not once it is on
+    disk: for a caller that waits for the sink itself (``flush``) before it acknowledges anything."""
+    previous = getattr(_state, "deferred", False)
+    _state.deferred = deferred
+    try:
+        yield
+    finally:
+        _state.deferred = previous
 
 
 def install() -> Callable[[], None]:
@@ -164,7 +180,7 @@ def _atomic(original: Callable[..., Any], backend_of: Callable[[Any], Any] = lam
                     if outer:
                         ticket = _report(backend_of(self))
         finally:
-            if ticket is not None and _sink is not None:
+            if ticket is not None and _sink is not None and not getattr(_state, "deferred", False):
                 _sink.wait(ticket)  # the answer leaves once its change is on disk, outside the lock
 
     return atomic

@@ -88,34 +88,51 @@ def install() -> Callable[[], None]:
 
 
 class MotoServer:
-    """moto's whole application on a loopback port, with keep-alive connections (see the module's docstring)."""
+    """moto's whole application on a loopback port, with keep-alive connections (see the module's docstring),
+    and on a second port for the local stack's functions, whose DynamoDB writes answer before they are on
+    disk (``moto_dynamodb.durability_deferred``): the stack makes every write of an invocation durable before
+    it acknowledges the invocation's end, so the function need not wait for each one. Every other client
+    (the stack's own, a developer's AWS CLI) uses the first port, where an answer means the change is on disk."""
 
     def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
-        self._server = make_server(ip_address, port, DomainDispatcherApplication(create_backend_app),
-                                   threaded=True, request_handler=_keep_alive_handler())
-        self._thread: threading.Thread | None = None
+        application = DomainDispatcherApplication(create_backend_app)
+        self._servers = [make_server(ip_address, port, application, threaded=True,
+                                     request_handler=_keep_alive_handler(defer_durability=False)),
+                         make_server(ip_address, 0, application, threaded=True,
+                                     request_handler=_keep_alive_handler(defer_durability=True))]
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-moto", daemon=True)
-        self._thread.start()
+        for server, name in zip(self._servers, ("local-moto", "local-moto-functions"), strict=True):
+            thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def get_host_and_port(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
+        """The port where an answer to a write means it is on disk."""
+        host, port = self._servers[0].server_address[:2]
         return str(host), int(port)
 
+    def get_functions_port(self) -> int:
+        """The port for the stack's functions, whose writes are made durable at the end of each invocation."""
+        return int(self._servers[1].server_address[1])
+
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join()
 
 
 @functools.cache
-def _keep_alive_handler() -> type:
+def _keep_alive_handler(*, defer_durability: bool) -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    from chatbridge.local.moto_dynamodb import durability_deferred
 
     class KeepAliveRequestHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
         protocol_version = "HTTP/1.1"
@@ -136,7 +153,8 @@ def _keep_alive_handler() -> type:
             if self.command == "POST" and self.path == "/" and self.headers.get(
                     "X-Amz-Target", "").startswith(DYNAMODB_TARGET):
                 try:
-                    status, headers, content = _dynamodb_answer(environ)
+                    with durability_deferred(defer_durability):
+                        status, headers, content = _dynamodb_answer(environ)
                 except Exception:  # noqa: BLE001 - as below
                     self._internal_error()
                     return

@@ -24,9 +24,9 @@ from chatbridge.local.moto_streams import BackendStreams
 from chatbridge.local.pollers import Poller, QueuePoller, StreamPoller
 from chatbridge.local.resources import create_all
 from chatbridge.local.restore import restore, trim_stream
-from chatbridge.local.runtime import FunctionRuntime
+from chatbridge.local.runtime import FunctionError, FunctionRuntime
 from chatbridge.local.state import STATE_FILE, load_state
-from chatbridge.local.store import DurableStore
+from chatbridge.local.store import DurableStore, StoreError
 from chatbridge.local.template import DEFAULT_STACK_NAME, LocalTemplate, load_template
 
 log = logging.getLogger("chatbridge.local")
@@ -83,7 +83,8 @@ class LocalStack:
         self._resume_streams: set[str] = set()  # tables whose stream kept records an earlier run had not finished
         self._serve_thread: threading.Thread | None = None
         self._parameters_found: set[str] = set()  # SSM parameters moto already held: not ours to delete
-        self.endpoint_url = ""
+        self.endpoint_url = ""  # moto, where an answer to a write means it is on disk
+        self.functions_endpoint_url = ""  # moto for the functions: their writes are made durable per invocation
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -131,7 +132,25 @@ class LocalStack:
         self.api.ready.set()
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        return self.runtimes[logical_id].invoke(event)
+        """Run one invocation; it ends (an API answer, a poller's checkpoint) only once every write made so far
+        is on disk. The function's own DynamoDB requests did not wait for that (``MotoServer``'s functions
+        port): one wait here, shared by whatever else was committed meanwhile, instead of one per write.
+        Raises ``StoreError`` if the data folder could not be written: nothing of it may be acknowledged."""
+        result = self.runtimes[logical_id].invoke(event)
+        if self.store is not None:
+            self.store.flush()
+        return result
+
+    def _invoke_for_poller(self, logical_id: str) -> Callable[[dict[str, Any]], Any]:
+        """``invoke`` for an event source mapping: a store that cannot write fails the batch like a function
+        error, so its records are retried and not checkpointed."""
+        def invoke(event: dict[str, Any]) -> Any:
+            try:
+                return self.invoke(logical_id, event)
+            except StoreError as exc:
+                raise FunctionError(logical_id, "Runtime.StoreFailed", str(exc)) from exc
+
+        return invoke
 
     def _open_store(self, directory: Path) -> None:
         """Load what the data folder holds into moto, then write every change through to it."""
@@ -215,6 +234,7 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        self.functions_endpoint_url = f"http://{host}:{self._moto.get_functions_port()}"
 
     def function_environment(self, template_environment: dict[str, str]) -> dict[str, str]:
         """A function's template environment with the local overrides on top.
@@ -226,7 +246,7 @@ class LocalStack:
                                                os.environ.get(OUTBOUND_ALLOW_ENV, ""))
                    for item in source.split(",") if item.strip()]
         allowed.append(urlsplit(self.url).hostname or "127.0.0.1")
-        return {**template_environment, **_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint_url,
+        return {**template_environment, **_AWS_LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.functions_endpoint_url,
                 "POWERTOOLS_METRICS_DISABLED": "false" if self.options.json_logs else "true",
                 OUTBOUND_ALLOW_ENV: ",".join(dict.fromkeys(allowed)),
                 "CHATBRIDGE_LOCAL_URL": self.url, **self.options.extra_environment}
@@ -254,7 +274,7 @@ class LocalStack:
         trims = {logical_id: trim_stream(self.template.tables[logical_id].name, count, self.store)
                  for logical_id, count in readers.items()}
         for fn in self.template.functions.values():
-            invoke = self.runtimes[fn.logical_id].invoke
+            invoke = self._invoke_for_poller(fn.logical_id)
             for trigger in fn.stream_triggers:
                 if trigger.enabled:
                     self.pollers.append(StreamPoller(

@@ -3,7 +3,10 @@ changes, so what the stack acknowledged survives ``kill -9`` and a power cut.
 
 Why SQLite, and why write-through: moto keeps everything in memory, and every change it makes to a table
 item, a queue message, a parameter or an object is reported here (``moto_dynamodb``, ``moto_changes``)
-*before* the request that made it is answered. The store keeps the *current* value of each (an upsert or a
+in the order moto made it, and nothing is acknowledged before it is on disk: a request to moto is answered
+after its commit, except the functions' DynamoDB requests, whose invocation ends only after a ``flush``
+(``LocalStack.invoke``), so the disk always holds a prefix of moto's history that includes everything
+anyone was told. The store keeps the *current* value of each (an upsert or a
 delete per row, no history), so it never needs compaction and a restart reads only what exists. SQLite
 makes each batch atomic (a torn write rolls back to the last commit) and, with ``synchronous=FULL`` in WAL
 mode, durable once ``COMMIT`` returns (the WAL is fsynced). One writer thread commits whatever has queued up
@@ -133,7 +136,12 @@ class DurableStore:
         self.wait(ticket)
 
     def close(self) -> None:
-        self.flush()
+        """Flush and close. A store that failed already refused every waiter (nothing it lost was
+        acknowledged), so closing it only logs that again instead of failing the stack's stop."""
+        try:
+            self.flush()
+        except StoreError as exc:
+            log.error("local store: closing after a failed write: %s", exc)
         with self._condition:
             self._closed = True
             self._condition.notify_all()
