@@ -460,8 +460,7 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("%s returned a malformed proxy response: %s", function, exc)
             return _json_response(502, {"message": "Internal server error"})
         except StoreError as exc:
-            log.error("%s: its writes did not reach the data folder, so its answer is withheld: %s", function, exc)
-            return _store_failed_response(exc)
+            return _store_failed_response(function, exc)
         except Exception:  # noqa: BLE001 - the runtime's own fault: an answer, never a dropped connection
             log.exception("invoking %s failed in the local stack itself", function)
             return _json_response(502, {"message": "Internal server error"})
@@ -483,8 +482,7 @@ class _Handler(BaseHTTPRequestHandler):
                                   "stackTrace": exc.stack})
             return
         except StoreError as exc:
-            log.error("%s: its writes did not reach the data folder, so its answer is withheld: %s", function, exc)
-            self._send(_store_failed_response(exc))
+            self._send(_store_failed_response(function, exc))
             return
         self._send_json(200, result)
 
@@ -542,12 +540,13 @@ def _unavailable_reason(state: str) -> str:
 
 def _stopping_response() -> ProxyResponse:
     return _json_response(503, {"message": _unavailable_reason("stopping"), "code": "stopping"},
-                          [("Retry-After", _retry_after("store_failed"))])
+                          [("Retry-After", _retry_after("stopping"))])
 
 
-def _store_failed_response(exc: StoreError) -> ProxyResponse:
+def _store_failed_response(function: str, exc: StoreError) -> ProxyResponse:
     """The function ran, but what it wrote is not on disk: answering its 200 would acknowledge what a kill
     could lose. A sender that retries loses nothing; the stack needs a restart once the disk is fixed."""
+    log.error("%s: its writes did not reach the data folder, so its answer is withheld: %s", function, exc)
     return _json_response(503, {"message": f"the local stack cannot save to its data folder ({exc}); nothing was "
                                            "acknowledged, retry once the stack is restarted", "code": "store_failed"},
                           [("Retry-After", _retry_after("store_failed"))])
